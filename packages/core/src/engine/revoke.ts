@@ -1,0 +1,73 @@
+import { TesseraError } from '../errors.ts';
+import type { RevokeReason } from '../store/store.ts';
+import { accessTokenHorizonMs, announceRevoked, type EngineContext } from './context.ts';
+import { findIssuedSession } from './rotate-refresh-token.ts';
+
+/** Ends one session. Returns true if it was live and is now revoked; ending it twice is harmless. */
+export async function revokeSession(
+  ctx: EngineContext,
+  sessionId: string,
+  reason: RevokeReason,
+): Promise<boolean> {
+  const revoked = await ctx.store.revokeSession(sessionId, ctx.clock.now(), reason);
+  if (!revoked) return false;
+  await announceRevoked(ctx, [revoked], reason);
+  return true;
+}
+
+/**
+ * Ends the session a refresh token names (any generation the server issued: its holder may end it).
+ * Throws `invalid_grant` for a token the server never issued.
+ */
+export async function logoutWithRefreshToken(ctx: EngineContext, refreshToken: string): Promise<string> {
+  const { session } = await findIssuedSession(ctx, refreshToken);
+  await revokeSession(ctx, session.id, 'logout');
+  return session.id;
+}
+
+/** Ends every session of a user except `exceptSessionId`; returns how many ended. */
+export async function revokeUserSessions(
+  ctx: EngineContext,
+  userId: string,
+  reason: RevokeReason,
+  exceptSessionId?: string,
+): Promise<number> {
+  const revoked = await ctx.store.revokeUserSessions(userId, ctx.clock.now(), reason, exceptSessionId);
+  await announceRevoked(ctx, revoked, reason);
+  return revoked.length;
+}
+
+/**
+ * Ends one of the user's own sessions (the device list). Returns `false` when the user has no such
+ * live session, so another user's session id reveals nothing.
+ */
+export async function revokeOwnSession(
+  ctx: EngineContext,
+  userId: string,
+  sessionId: string,
+): Promise<boolean> {
+  const session = await ctx.store.findSession(sessionId);
+  if (!session || session.userId !== userId || session.revokedAtMs !== null) return false;
+  return revokeSession(ctx, sessionId, 'device_revoked');
+}
+
+/**
+ * Emergency revoke-all (a key compromise): ends every session and makes verifiers refuse every
+ * token issued before now. Returns the instant and the number of sessions ended.
+ */
+export async function emergencyRevokeAll(ctx: EngineContext): Promise<{ notBefore: Date; sessions: number }> {
+  const atMs = ctx.clock.now();
+  const sessions = await ctx.store.emergencyRevokeAll(atMs);
+  ctx.onEvent({ type: 'revocation.emergency', notBeforeMs: atMs, atMs });
+  await ctx.bus
+    .publish({ kind: 'global', notBeforeMs: atMs, untilMs: accessTokenHorizonMs(ctx, atMs), atMs })
+    .catch(() => undefined);
+  return { notBefore: new Date(atMs), sessions };
+}
+
+/** Rejects a missing or blank id early with a clear error. */
+export function assertSessionId(sessionId: string): void {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(sessionId)) {
+    throw new TesseraError('session_not_found', 'No such session.');
+  }
+}

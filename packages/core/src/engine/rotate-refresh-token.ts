@@ -1,0 +1,118 @@
+import { TesseraError } from '../errors.ts';
+import type { SessionRecord } from '../store/store.ts';
+import { parseRefreshToken, refreshTokenMacMatches } from '../tokens/refresh-token.ts';
+import {
+  announceRevoked,
+  type EngineContext,
+  enforceRateLimit,
+  issueTokens,
+  sessionEnded,
+  type TokenSet,
+} from './context.ts';
+
+/** Input of `refresh`. */
+export interface RefreshInput {
+  refreshToken: string;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+const INVALID = 'The refresh token is invalid.';
+
+/**
+ * Finds the session a refresh token names and proves the server issued it (MAC over session id,
+ * generation and the session's salt). Anything else is `invalid_grant` and changes nothing: knowing a
+ * session id alone must never let anyone touch that session.
+ */
+export async function findIssuedSession(
+  ctx: EngineContext,
+  refreshToken: string,
+): Promise<{ session: SessionRecord; generation: number }> {
+  const parsed = parseRefreshToken(refreshToken);
+  if (!parsed) throw new TesseraError('invalid_grant', INVALID);
+  const session = await ctx.store.findSession(parsed.sessionId);
+  if (!session || !refreshTokenMacMatches(ctx.keys.refreshMacKey, parsed, session.salt)) {
+    throw new TesseraError('invalid_grant', INVALID);
+  }
+  if (parsed.generation > session.generation) throw new TesseraError('invalid_grant', INVALID);
+  return { session, generation: parsed.generation };
+}
+
+/**
+ * Refresh-token rotation with reuse detection (docs/concepts: rotation):
+ * 1. the current generation rotates, by compare-and-set, so two concurrent calls never both rotate;
+ * 2. the generation retired by the latest rotation, within the grace window, gets the same successor
+ *    (a concurrent tab, or a retry after a lost response) and raises no alarm;
+ * 3. any older generation, or the predecessor after the grace window, is reuse: the whole session
+ *    is revoked and `session.reuse_detected` is emitted.
+ */
+export async function refreshSession(ctx: EngineContext, input: RefreshInput): Promise<TokenSet> {
+  if (ctx.limits) await enforceRateLimit(ctx, `refresh:ip:${input.ip ?? '-'}`, ctx.limits.refreshPerIp);
+  const found = await findIssuedSession(ctx, input.refreshToken);
+  let session = found.session;
+  const { generation } = found;
+  if (ctx.limits) await enforceRateLimit(ctx, `refresh:session:${session.id}`, ctx.limits.refreshPerSession);
+
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const nowMs = ctx.clock.now();
+    if (sessionEnded(ctx, session, nowMs)) {
+      throw new TesseraError('invalid_grant', 'The session has ended; log in again.');
+    }
+    const user = await ctx.store.findUserById(session.userId);
+    if (!user || user.disabled) {
+      const revoked = await ctx.store.revokeSession(session.id, nowMs, 'account_disabled');
+      if (revoked) await announceRevoked(ctx, [revoked], 'account_disabled');
+      throw new TesseraError('invalid_grant', 'The account is disabled.');
+    }
+    if (user.reauthRequired) {
+      const revoked = await ctx.store.revokeSession(session.id, nowMs, 'reauthentication_required');
+      if (revoked) await announceRevoked(ctx, [revoked], 'reauthentication_required');
+      throw new TesseraError('invalid_grant', 'The user must log in again.');
+    }
+
+    if (generation === session.generation) {
+      const rotated = await ctx.store.rotateSession(session.id, generation, {
+        nowMs,
+        idleExpiresAtMs: Math.min(nowMs + ctx.idleTtlMs, session.absoluteExpiresAtMs),
+        ip: input.ip ?? session.ip,
+        userAgent: input.userAgent?.slice(0, 512) ?? session.userAgent,
+      });
+      if (rotated) {
+        ctx.onEvent({
+          type: 'session.refreshed',
+          sessionId: rotated.id,
+          userId: user.id,
+          generation: rotated.generation,
+          atMs: nowMs,
+        });
+        return issueTokens(ctx, user, rotated, rotated.generation);
+      }
+      // Lost the race to a concurrent rotation (or a revocation): look again.
+      const reloaded = await ctx.store.findSession(session.id);
+      if (!reloaded) throw new TesseraError('invalid_grant', 'The session has ended; log in again.');
+      session = reloaded;
+      continue;
+    }
+
+    if (generation === session.generation - 1 && nowMs < session.rotatedAtMs + ctx.graceMs) {
+      return issueTokens(ctx, user, session, session.generation);
+    }
+
+    const revoked = await ctx.store.revokeSession(session.id, nowMs, 'reuse_detected');
+    if (revoked) {
+      ctx.onEvent({
+        type: 'session.reuse_detected',
+        sessionId: session.id,
+        userId: session.userId,
+        generation,
+        atMs: nowMs,
+      });
+      await announceRevoked(ctx, [revoked], 'reuse_detected');
+    }
+    throw new TesseraError(
+      'invalid_grant',
+      'This refresh token was already used; the session has been ended for safety.',
+    );
+  }
+  throw new TesseraError('invalid_grant', 'The refresh token could not be rotated; try again.');
+}

@@ -1,0 +1,105 @@
+/**
+ * Every error Tessera raises on purpose is a {@link TesseraError} with a stable wire `code`.
+ * Codes are part of the public contract (see docs/errors.md): a released code never changes.
+ */
+
+/** Stable, machine-readable error codes. RFC 6749 §5.2 and RFC 6750 §3.1 names where they exist. */
+export type TesseraErrorCode =
+  | 'invalid_request'
+  | 'invalid_grant'
+  | 'invalid_client'
+  | 'unsupported_grant_type'
+  | 'unsupported_token_type'
+  | 'invalid_token'
+  | 'invalid_credentials'
+  | 'invalid_email'
+  | 'invalid_password'
+  | 'common_password'
+  | 'totp_required'
+  | 'invalid_totp'
+  | 'email_taken'
+  | 'account_disabled'
+  | 'reauthentication_required'
+  | 'session_not_found'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'forbidden_origin'
+  | 'csrf_header_required'
+  | 'forbidden'
+  | 'rate_limited'
+  | 'service_unavailable'
+  | 'server_error';
+
+/** The HTTP status of each code: the one table the server uses to map errors. */
+export const ERROR_STATUS: Readonly<Record<TesseraErrorCode, number>> = Object.freeze({
+  invalid_request: 400,
+  invalid_grant: 400,
+  invalid_client: 401,
+  unsupported_grant_type: 400,
+  unsupported_token_type: 400,
+  invalid_token: 401,
+  invalid_credentials: 401,
+  invalid_email: 400,
+  invalid_password: 400,
+  common_password: 400,
+  totp_required: 401,
+  invalid_totp: 401,
+  email_taken: 409,
+  account_disabled: 403,
+  reauthentication_required: 401,
+  session_not_found: 404,
+  not_found: 404,
+  method_not_allowed: 405,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  forbidden_origin: 403,
+  csrf_header_required: 403,
+  forbidden: 403,
+  rate_limited: 429,
+  service_unavailable: 503,
+  server_error: 500,
+});
+
+/** Options of a {@link TesseraError}. */
+export interface TesseraErrorOptions {
+  /** The underlying error, kept for logs; never serialized to clients. */
+  cause?: unknown;
+  /** The request field at fault, for validation errors. */
+  field?: string;
+  /** Seconds after which a rate-limited caller may retry. */
+  retryAfterSeconds?: number;
+}
+
+/**
+ * An expected failure with a stable `code`, a human `message` (never containing a token or a
+ * secret) and the HTTP `status` from {@link ERROR_STATUS}.
+ */
+export class TesseraError extends Error {
+  readonly code: TesseraErrorCode;
+  readonly status: number;
+  readonly field: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: TesseraErrorCode, message: string, options: TesseraErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TesseraError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.field = options.field;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** True when `value` is a {@link TesseraError}, whatever realm it came from. */
+export function isTesseraError(value: unknown): value is TesseraError {
+  return value instanceof TesseraError || (value instanceof Error && value.name === 'TesseraError');
+}
+
+/** Thrown by a store when the database cannot be reached; the server answers 503. */
+export class StoreUnavailableError extends TesseraError {
+  constructor(cause: unknown) {
+    super('service_unavailable', 'The session store is unavailable; try again shortly.', { cause });
+  }
+}

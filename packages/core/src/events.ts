@@ -1,0 +1,16 @@
+import type { RevokeReason } from './store/store.ts';
+
+/** Something that happened to a session or a user, for audit logs and alerts. No secrets inside. */
+export type TesseraEvent =
+  | { type: 'user.registered'; userId: string; atMs: number }
+  | { type: 'session.created'; sessionId: string; userId: string; atMs: number }
+  | { type: 'session.refreshed'; sessionId: string; userId: string; generation: number; atMs: number }
+  | { type: 'session.revoked'; sessionId: string; userId: string; reason: RevokeReason; atMs: number }
+  | { type: 'session.reuse_detected'; sessionId: string; userId: string; generation: number; atMs: number }
+  | { type: 'login.failed'; userId: string | null; atMs: number }
+  | { type: 'user.password_changed'; userId: string; atMs: number }
+  | { type: 'user.updated'; userId: string; tokenVersion: number; atMs: number }
+  | { type: 'revocation.emergency'; notBeforeMs: number; atMs: number };
+
+/** Receives engine events. Must not throw; must not block (queue slow work). */
+export type EventListener = (event: TesseraEvent) => void;

@@ -1,0 +1,45 @@
+import { createManualClock, type ManualClock } from '../clock.ts';
+import { createEngine, type Engine } from '../engine/create-engine.ts';
+import type { EngineOptions } from '../engine/options.ts';
+import type { TesseraEvent } from '../events.ts';
+import { createMemoryStore } from '../store/memory-store.ts';
+import type { Store } from '../store/store.ts';
+
+/** argon2id parameters for tests only: fast, same code path. Production uses OWASP's. */
+export const TEST_ARGON2: Readonly<{ memoryCost: number; timeCost: number; parallelism: number }> =
+  Object.freeze({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
+
+/** A 32-byte secret for tests. */
+export const TEST_SECRET: Uint8Array = new Uint8Array(32).fill(42);
+
+/** An engine over a memory store (or `store`) with a manual clock that records its events. */
+export interface EngineFixture {
+  engine: Engine;
+  store: Store;
+  clock: ManualClock;
+  events: TesseraEvent[];
+}
+
+/**
+ * Creates an engine for tests: manual clock, fast argon2id, no rate limits unless given, events
+ * recorded. Options override the defaults.
+ */
+export async function createEngineFixture(options: Partial<EngineOptions> = {}): Promise<EngineFixture> {
+  const clock = createManualClock();
+  const store = options.store ?? createMemoryStore();
+  const events: TesseraEvent[] = [];
+  const engine = await createEngine({
+    store,
+    secret: TEST_SECRET,
+    issuer: 'http://127.0.0.1:4000',
+    clock,
+    argon2: TEST_ARGON2,
+    rateLimits: false,
+    ...options,
+    onEvent: (event) => {
+      events.push(event);
+      options.onEvent?.(event);
+    },
+  });
+  return { engine, store, clock: (options.clock as ManualClock | undefined) ?? clock, events };
+}

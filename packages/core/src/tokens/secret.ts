@@ -1,0 +1,19 @@
+import { hkdfSync } from 'node:crypto';
+
+/** The keys Tessera derives from its one root secret, each for one purpose. */
+export interface DerivedKeys {
+  /** HMAC key for refresh-token MACs. */
+  refreshMacKey: Buffer;
+  /** AES-256-GCM key that encrypts private signing keys at rest. */
+  keyEncryptionKey: Buffer;
+}
+
+/**
+ * Derives purpose-bound keys from the root secret (`TESSERA_SECRET`, at least 32 bytes) with
+ * HKDF-SHA256 (RFC 5869), so that no key is used for two purposes.
+ */
+export function deriveKeys(rootSecret: Uint8Array): DerivedKeys {
+  const derive = (info: string): Buffer =>
+    Buffer.from(hkdfSync('sha256', rootSecret, 'tessera/v1', info, 32));
+  return { refreshMacKey: derive('refresh-token-mac'), keyEncryptionKey: derive('signing-key-encryption') };
+}

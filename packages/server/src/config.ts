@@ -1,0 +1,325 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { parseDurationSeconds, SIGNING_ALGS, type SigningAlg } from '@tessera/core';
+
+/** Session policies (TESSERA_POLICY). */
+export const POLICIES: readonly string[] = Object.freeze(['rotating-refresh']);
+/** Policies the design names that this version does not implement yet. */
+const PLANNED_POLICIES = [
+  'sliding-single-token',
+  'soft-expiry',
+  'expired-token-exchange',
+  'long-lived-token',
+];
+
+/** The validated, complete server configuration. Durations in seconds. */
+export interface TesseraConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string;
+  readonly redisUrl: string | null;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly clientId: string;
+  readonly signingAlg: SigningAlg;
+  readonly accessTtlSeconds: number;
+  readonly refreshIdleTtlSeconds: number;
+  readonly refreshAbsoluteTtlSeconds: number;
+  readonly reuseGraceSeconds: number;
+  readonly dataDir: string;
+  /** From TESSERA_SECRET; `null` means read or generate `<dataDir>/secret`. */
+  readonly secret: string | null;
+  readonly cookieSecure: boolean;
+  readonly allowedOrigins: readonly string[];
+  readonly clockLeewaySeconds: number;
+  readonly rateLimit: boolean;
+  readonly serviceToken: string | null;
+  readonly policy: string;
+  readonly maxSessionsPerUser: number;
+  readonly trustProxy: boolean;
+  readonly logLevel: 'silent' | 'error' | 'warn' | 'info' | 'debug';
+}
+
+/** Every setting's environment name and default (as text, parsed like user input). */
+export const DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
+  TESSERA_PORT: '4000',
+  TESSERA_HOST: '127.0.0.1',
+  TESSERA_DATABASE_URL: '',
+  TESSERA_REDIS_URL: '',
+  TESSERA_ISSUER: '',
+  TESSERA_AUDIENCE: '',
+  TESSERA_CLIENT_ID: 'tessera',
+  TESSERA_SIGNING_ALG: 'EdDSA',
+  TESSERA_ACCESS_TTL: '10m',
+  TESSERA_REFRESH_IDLE_TTL: '14d',
+  TESSERA_REFRESH_ABSOLUTE_TTL: '30d',
+  TESSERA_REUSE_GRACE: '10s',
+  TESSERA_DATA_DIR: './.tessera',
+  TESSERA_SECRET: '',
+  TESSERA_COOKIE_SECURE: 'true',
+  TESSERA_ALLOWED_ORIGINS: '',
+  TESSERA_CLOCK_LEEWAY: '2s',
+  TESSERA_RATE_LIMIT: 'on',
+  TESSERA_SERVICE_TOKEN: '',
+  TESSERA_POLICY: 'rotating-refresh',
+  TESSERA_MAX_SESSIONS_PER_USER: '0',
+  TESSERA_TRUST_PROXY: 'false',
+  TESSERA_LOG_LEVEL: 'info',
+});
+
+/** A setting that failed validation; the message names the setting and says what is expected. */
+export class ConfigError extends Error {
+  readonly setting: string;
+  constructor(setting: string, message: string) {
+    super(`${setting}: ${message}`);
+    this.name = 'ConfigError';
+    this.setting = setting;
+  }
+}
+
+/** Where settings come from: the environment, then an optional JSON file of the same names. */
+export interface ConfigSources {
+  env?: Readonly<Record<string, string | undefined>>;
+  /** A JSON file whose keys are the environment names (`{"TESSERA_ACCESS_TTL": "5m"}`). */
+  configFile?: string;
+  /** Base directory for relative paths. Default: the working directory. */
+  cwd?: string;
+}
+
+function readConfigFile(path: string): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new ConfigError('TESSERA_CONFIG', `cannot read ${path} as JSON (${(cause as Error).message}).`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('TESSERA_CONFIG', `${path} must hold a JSON object.`);
+  }
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(key in DEFAULTS)) throw new ConfigError(key, `unknown setting in ${path}.`);
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new ConfigError(key, 'must be a string, number or boolean.');
+    }
+    out[key] = String(value);
+  }
+  return out;
+}
+
+function duration(name: string, text: string, minSeconds: number, maxSeconds: number): number {
+  const seconds = parseDurationSeconds(text);
+  if (seconds === undefined) {
+    throw new ConfigError(
+      name,
+      `"${text}" is not a duration; use a number of seconds or a suffix s, m, h, d (e.g. 10m).`,
+    );
+  }
+  if (seconds < minSeconds || seconds > maxSeconds) {
+    throw new ConfigError(name, `${seconds}s is out of range (${minSeconds}s to ${maxSeconds}s).`);
+  }
+  return seconds;
+}
+
+function bool(name: string, text: string, truthy: string[], falsy: string[]): boolean {
+  const value = text.trim().toLowerCase();
+  if (truthy.includes(value)) return true;
+  if (falsy.includes(value)) return false;
+  throw new ConfigError(name, `"${text}" must be one of ${[...truthy, ...falsy].join(', ')}.`);
+}
+
+function httpUrl(name: string, text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(name, `"${text}" is not a URL.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(name, `"${text}" must be an http or https URL.`);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(name, `"${text}" must not have a query, fragment or credentials.`);
+  }
+  return url;
+}
+
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Reads, validates and completes the configuration. Fills defaults from {@link DEFAULTS}; throws
+ * {@link ConfigError} naming the first bad setting. The result is frozen.
+ */
+export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
+  const env = sources.env ?? process.env;
+  const cwd = sources.cwd ?? process.cwd();
+  const fileName = sources.configFile ?? env.TESSERA_CONFIG;
+  const fromFile = fileName ? readConfigFile(resolve(cwd, fileName)) : {};
+  const raw = (name: string): string => env[name] ?? fromFile[name] ?? DEFAULTS[name] ?? '';
+
+  const port = Number(raw('TESSERA_PORT'));
+  if (!/^\d{1,5}$/.test(raw('TESSERA_PORT')) || port > 65_535) {
+    throw new ConfigError('TESSERA_PORT', `"${raw('TESSERA_PORT')}" must be a port number from 0 to 65535.`);
+  }
+  const host = raw('TESSERA_HOST').trim();
+  if (!host || /[\s/]/.test(host))
+    throw new ConfigError('TESSERA_HOST', `"${host}" is not a host name or address.`);
+
+  const dataDir = resolve(cwd, raw('TESSERA_DATA_DIR'));
+  const databaseUrl = raw('TESSERA_DATABASE_URL') || `sqlite:${resolve(dataDir, 'tessera.db')}`;
+  if (databaseUrl.startsWith('sqlite:')) {
+    const file = databaseUrl.slice('sqlite:'.length);
+    if (!file) throw new ConfigError('TESSERA_DATABASE_URL', 'a sqlite: URL needs a file path.');
+  } else if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('TESSERA_DATABASE_URL', 'must start with sqlite: or postgres://.');
+  }
+  const redisUrl = raw('TESSERA_REDIS_URL') || null;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('TESSERA_REDIS_URL', 'must start with redis:// or rediss://.');
+  }
+
+  const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const issuerText =
+    raw('TESSERA_ISSUER') || `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`;
+  const issuerUrl = httpUrl('TESSERA_ISSUER', issuerText);
+  const issuer = issuerText.replace(/\/+$/, '');
+  const audience = raw('TESSERA_AUDIENCE') || issuer;
+
+  const signingAlg = raw('TESSERA_SIGNING_ALG') as SigningAlg;
+  if (!SIGNING_ALGS.includes(signingAlg)) {
+    throw new ConfigError(
+      'TESSERA_SIGNING_ALG',
+      `"${signingAlg}" must be one of ${SIGNING_ALGS.join(', ')}.`,
+    );
+  }
+
+  const accessTtlSeconds = duration('TESSERA_ACCESS_TTL', raw('TESSERA_ACCESS_TTL'), 1, 86_400);
+  const refreshIdleTtlSeconds = duration(
+    'TESSERA_REFRESH_IDLE_TTL',
+    raw('TESSERA_REFRESH_IDLE_TTL'),
+    1,
+    400 * 86_400,
+  );
+  const refreshAbsoluteTtlSeconds = duration(
+    'TESSERA_REFRESH_ABSOLUTE_TTL',
+    raw('TESSERA_REFRESH_ABSOLUTE_TTL'),
+    1,
+    400 * 86_400,
+  );
+  if (refreshIdleTtlSeconds > refreshAbsoluteTtlSeconds) {
+    throw new ConfigError(
+      'TESSERA_REFRESH_IDLE_TTL',
+      'must not be longer than TESSERA_REFRESH_ABSOLUTE_TTL.',
+    );
+  }
+  const reuseGraceSeconds = duration('TESSERA_REUSE_GRACE', raw('TESSERA_REUSE_GRACE'), 0, 300);
+  const clockLeewaySeconds = duration('TESSERA_CLOCK_LEEWAY', raw('TESSERA_CLOCK_LEEWAY'), 0, 60);
+
+  const secret = raw('TESSERA_SECRET') || null;
+  if (secret !== null && decodeSecret(secret) === null) {
+    throw new ConfigError('TESSERA_SECRET', 'must be at least 32 bytes, base64url-encoded (43+ characters).');
+  }
+
+  const cookieSecure = bool(
+    'TESSERA_COOKIE_SECURE',
+    raw('TESSERA_COOKIE_SECURE'),
+    ['true', '1', 'yes', 'on'],
+    ['false', '0', 'no', 'off'],
+  );
+
+  const originsText = raw('TESSERA_ALLOWED_ORIGINS');
+  let allowedOrigins: string[];
+  if (originsText.trim()) {
+    allowedOrigins = originsText.split(',').map((text) => {
+      const trimmed = text.trim();
+      const url = httpUrl('TESSERA_ALLOWED_ORIGINS', trimmed);
+      if (url.origin !== trimmed.replace(/\/$/, '')) {
+        throw new ConfigError(
+          'TESSERA_ALLOWED_ORIGINS',
+          `"${trimmed}" must be an origin (scheme://host[:port]) only.`,
+        );
+      }
+      return url.origin;
+    });
+  } else {
+    allowedOrigins = [issuerUrl.origin];
+    // A local issuer is reached as both localhost and 127.0.0.1: allow both spellings.
+    if (LOOPBACK_NAMES.has(issuerUrl.hostname)) {
+      for (const name of ['127.0.0.1', 'localhost']) {
+        const alias = new URL(issuerUrl.origin);
+        alias.hostname = name;
+        if (!allowedOrigins.includes(alias.origin)) allowedOrigins.push(alias.origin);
+      }
+    }
+  }
+
+  const rateLimit = bool(
+    'TESSERA_RATE_LIMIT',
+    raw('TESSERA_RATE_LIMIT'),
+    ['on', 'true', '1'],
+    ['off', 'false', '0'],
+  );
+  const serviceToken = raw('TESSERA_SERVICE_TOKEN') || null;
+  if (serviceToken !== null && serviceToken.length < 32) {
+    throw new ConfigError('TESSERA_SERVICE_TOKEN', 'must be at least 32 characters.');
+  }
+  const policy = raw('TESSERA_POLICY');
+  if (!POLICIES.includes(policy)) {
+    throw new ConfigError(
+      'TESSERA_POLICY',
+      PLANNED_POLICIES.includes(policy)
+        ? `"${policy}" is not available in this version; use rotating-refresh.`
+        : `"${policy}" must be one of ${POLICIES.join(', ')}.`,
+    );
+  }
+  const capText = raw('TESSERA_MAX_SESSIONS_PER_USER');
+  if (!/^\d{1,6}$/.test(capText)) {
+    throw new ConfigError(
+      'TESSERA_MAX_SESSIONS_PER_USER',
+      `"${capText}" must be a whole number (0 = no cap).`,
+    );
+  }
+  const trustProxy = bool('TESSERA_TRUST_PROXY', raw('TESSERA_TRUST_PROXY'), ['true', '1'], ['false', '0']);
+  const logLevel = raw('TESSERA_LOG_LEVEL') as TesseraConfig['logLevel'];
+  if (!['silent', 'error', 'warn', 'info', 'debug'].includes(logLevel)) {
+    throw new ConfigError('TESSERA_LOG_LEVEL', `"${logLevel}" must be silent, error, warn, info or debug.`);
+  }
+  const clientId = raw('TESSERA_CLIENT_ID');
+  if (!/^[\x21-\x7e]{1,128}$/.test(clientId)) {
+    throw new ConfigError('TESSERA_CLIENT_ID', 'must be 1 to 128 printable ASCII characters.');
+  }
+
+  return Object.freeze({
+    port,
+    host,
+    databaseUrl,
+    redisUrl,
+    issuer,
+    audience,
+    clientId,
+    signingAlg,
+    accessTtlSeconds,
+    refreshIdleTtlSeconds,
+    refreshAbsoluteTtlSeconds,
+    reuseGraceSeconds,
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
+    secret,
+    cookieSecure,
+    allowedOrigins: Object.freeze(allowedOrigins),
+    clockLeewaySeconds,
+    rateLimit,
+    serviceToken,
+    policy,
+    maxSessionsPerUser: Number(capText),
+    trustProxy,
+    logLevel,
+  });
+}
+
+/** Decodes a secret given as base64url (or base64); `null` when it is under 32 bytes or not base64. */
+export function decodeSecret(text: string): Uint8Array | null {
+  const trimmed = text.trim();
+  if (!/^[A-Za-z0-9_\-+/]+=*$/.test(trimmed)) return null;
+  const bytes = Buffer.from(trimmed.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''), 'base64url');
+  return bytes.length >= 32 ? new Uint8Array(bytes) : null;
+}

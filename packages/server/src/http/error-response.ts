@@ -1,0 +1,69 @@
+import { isTesseraError, type TesseraError } from '@tessera/core';
+import type { HttpResponse } from './types.ts';
+
+/** How a route wants failures rendered. */
+export interface ErrorStyle {
+  /** Bearer-protected route: add `WWW-Authenticate` per RFC 6750 §3. */
+  bearer?: boolean;
+}
+
+function quote(text: string): string {
+  return `"${text.replace(/["\\]/g, '')}"`;
+}
+
+/**
+ * The one place errors become HTTP. A {@link TesseraError} becomes its status with
+ * `{ error, error_description }` (RFC 6749 §5.2 shape on every route); anything else is a
+ * 500 `server_error` with no detail. Bearer failures carry `WWW-Authenticate` (RFC 6750 §3.1).
+ */
+export function errorResponse(error: unknown, style: ErrorStyle = {}): HttpResponse {
+  if (!isTesseraError(error)) {
+    return json(500, {
+      error: 'server_error',
+      error_description: 'The server failed to handle this request.',
+    });
+  }
+  const e = error as TesseraError;
+  const body: Record<string, unknown> = { error: e.code, error_description: e.message };
+  if (e.field !== undefined) body.field = e.field;
+  const response = json(e.status, body);
+  if (e.retryAfterSeconds !== undefined) response.headers['retry-after'] = String(e.retryAfterSeconds);
+  if (e.code === 'invalid_token' || (style.bearer && e.code === 'invalid_request')) {
+    response.headers['www-authenticate'] =
+      `Bearer realm="tessera", error=${quote(e.code)}, error_description=${quote(e.message)}`;
+  }
+  if (e.code === 'invalid_client') response.headers['www-authenticate'] = 'Bearer realm="tessera"';
+  return response;
+}
+
+/** A 401 challenge for a request that carried no bearer token (RFC 6750 §3.1: no error code). */
+export function missingTokenResponse(): HttpResponse {
+  const response = json(401, {
+    error_description: 'This route needs an access token: send Authorization: Bearer <token>.',
+  });
+  response.headers['www-authenticate'] = 'Bearer realm="tessera"';
+  return response;
+}
+
+/** A JSON response that must never be cached. */
+export function json(
+  status: number,
+  body: unknown,
+  headers: Record<string, string | string[]> = {},
+): HttpResponse {
+  return {
+    status,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      pragma: 'no-cache',
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  };
+}
+
+/** An empty response (204 by default). */
+export function empty(status = 204, headers: Record<string, string | string[]> = {}): HttpResponse {
+  return { status, headers: { 'cache-control': 'no-store', ...headers } };
+}

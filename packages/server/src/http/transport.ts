@@ -1,0 +1,106 @@
+import { TesseraError } from '@tessera/core';
+import { parseCookie, stringifySetCookie } from 'cookie';
+import type { HttpRequest } from './types.ts';
+
+/** How the refresh token travels: an HttpOnly cookie (browsers) or the JSON body (native apps, CLIs). */
+export type Transport = 'cookie' | 'body';
+
+/** The request header that selects the transport, and proves a cookie request is not a cross-site form. */
+export const TRANSPORT_HEADER = 'tessera-transport';
+/** The refresh cookie's name. */
+export const REFRESH_COOKIE = 'tessera_refresh';
+
+/** Cookie settings shared by every route of one mount. */
+export interface CookieSettings {
+  /** The cookie path: the auth routes' base path (e.g. `/auth`). */
+  path: string;
+  secure: boolean;
+  allowedOrigins: readonly string[];
+}
+
+/**
+ * Picks the transport: the `Tessera-Transport` header when present, else cookie for requests that
+ * carry an `Origin` (browsers) and body for the rest. Throws `invalid_request` for an unknown value.
+ */
+export function chooseTransport(request: HttpRequest): Transport {
+  const header = request.headers[TRANSPORT_HEADER];
+  if (header === undefined) return request.headers.origin ? 'cookie' : 'body';
+  const value = header.trim().toLowerCase();
+  if (value === 'cookie' || value === 'body') return value;
+  throw new TesseraError('invalid_request', 'Tessera-Transport must be "cookie" or "body".');
+}
+
+/**
+ * Refuses a request whose `Origin` is present and not allowed: a browser on another site must not
+ * receive or use the refresh cookie. Requests without `Origin` (native apps) pass.
+ */
+export function assertOriginAllowed(request: HttpRequest, settings: CookieSettings): void {
+  const origin = request.headers.origin;
+  if (origin !== undefined && !settings.allowedOrigins.includes(origin)) {
+    throw new TesseraError('forbidden_origin', 'Requests from this origin are not allowed.');
+  }
+}
+
+/**
+ * CSRF checks for a request that authenticates with the refresh cookie: it must carry
+ * `Tessera-Transport: cookie` (a cross-site form cannot send it, a cross-origin script cannot without
+ * passing CORS) and an `Origin` on the allowed list.
+ */
+export function assertCookieRequestAllowed(request: HttpRequest, settings: CookieSettings): void {
+  if (request.headers[TRANSPORT_HEADER]?.trim().toLowerCase() !== 'cookie') {
+    throw new TesseraError(
+      'csrf_header_required',
+      'A request that uses the refresh cookie must send the header Tessera-Transport: cookie.',
+    );
+  }
+  const origin = request.headers.origin;
+  if (origin === undefined || !settings.allowedOrigins.includes(origin)) {
+    throw new TesseraError(
+      'forbidden_origin',
+      'A request that uses the refresh cookie must come from an allowed origin.',
+    );
+  }
+}
+
+/** The refresh cookie's value, if the request carries one. */
+export function readRefreshCookie(request: HttpRequest): string | undefined {
+  const header = request.headers.cookie;
+  if (!header) return undefined;
+  try {
+    return parseCookie(header)[REFRESH_COOKIE];
+  } catch {
+    return undefined;
+  }
+}
+
+/** `Set-Cookie` for a refresh token: HttpOnly, SameSite=Strict, scoped to the auth path, expiring with it. */
+export function refreshCookie(
+  settings: CookieSettings,
+  token: string,
+  expiresAt: Date,
+  nowMs: number,
+): string {
+  return stringifySetCookie({
+    name: REFRESH_COOKIE,
+    value: token,
+    path: settings.path,
+    httpOnly: true,
+    secure: settings.secure,
+    sameSite: 'strict',
+    maxAge: Math.max(0, Math.floor((expiresAt.getTime() - nowMs) / 1000)),
+  });
+}
+
+/** `Set-Cookie` that deletes the refresh cookie. */
+export function clearedRefreshCookie(settings: CookieSettings): string {
+  return stringifySetCookie({
+    name: REFRESH_COOKIE,
+    value: '',
+    path: settings.path,
+    httpOnly: true,
+    secure: settings.secure,
+    sameSite: 'strict',
+    maxAge: 0,
+    expires: new Date(0),
+  });
+}

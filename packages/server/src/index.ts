@@ -1,0 +1,15 @@
+export { runCli } from './cli.ts';
+export type { ConfigSources, TesseraConfig } from './config.ts';
+export { ConfigError, DEFAULTS, decodeSecret, POLICIES, resolveConfig } from './config.ts';
+export type { RequestHandler } from './http/handler.ts';
+export { createRequestHandler } from './http/handler.ts';
+export type { RoutesOptions } from './http/route.ts';
+export { REFRESH_COOKIE, TRANSPORT_HEADER } from './http/transport.ts';
+export type { HttpRequest, HttpResponse } from './http/types.ts';
+export { MAX_BODY_BYTES } from './http/types.ts';
+export type { Metrics } from './metrics.ts';
+export { createMetrics } from './metrics.ts';
+export { openStore } from './open-store.ts';
+export { loadOrCreateSecret } from './secret-file.ts';
+export type { ServerOverrides, TesseraServer } from './server.ts';
+export { createTesseraServer } from './server.ts';

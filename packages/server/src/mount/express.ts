@@ -1,0 +1,45 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequestHandler } from '../http/handler.ts';
+import { toHttpRequest, writeNodeResponse } from '../http/node-io.ts';
+import type { RoutesOptions } from '../http/route.ts';
+
+/** Express request fields the mount reads (kept structural so Express stays an optional peer). */
+interface ExpressLikeRequest extends IncomingMessage {
+  originalUrl?: string;
+  ip?: string;
+  body?: unknown;
+  _body?: boolean;
+}
+
+/**
+ * Express middleware serving every Tessera route at `prefix` (default ''). Put it before body
+ * parsers, or after them: a body `express.json()` already parsed is used as is.
+ * @example
+ * app.use(tesseraRoutes({ engine, prefix: '/api' }));
+ */
+export function tesseraRoutes(
+  options: RoutesOptions,
+): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void {
+  const handler = createRequestHandler(options);
+  const prefix = handler.settings.prefix;
+  return (req, res, next) => {
+    const request = req as ExpressLikeRequest;
+    const pathname = new URL(request.originalUrl ?? request.url ?? '/', 'http://host').pathname;
+    if (!pathname.startsWith(prefix) || !handler.matches(pathname.slice(prefix.length) || '/')) {
+      next();
+      return;
+    }
+    const parsed = request._body === true ? { value: request.body } : null;
+    toHttpRequest(
+      request,
+      pathname.slice(prefix.length) || '/',
+      request.ip ?? request.socket.remoteAddress ?? '',
+      parsed,
+    )
+      .then(async (httpRequest) => {
+        const response = 'status' in httpRequest ? httpRequest : await handler(httpRequest);
+        writeNodeResponse(res, response, request.method === 'HEAD');
+      })
+      .catch(next);
+  };
+}

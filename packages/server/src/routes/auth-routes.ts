@@ -1,0 +1,151 @@
+import { hasControlCharacters, TesseraError } from '@tessera/core';
+import { readBearerToken } from '../http/bearer.ts';
+import { readBody, validateFields } from '../http/body.ts';
+import { empty } from '../http/error-response.ts';
+import { clientInfo, type Route, type RouteContext, tokenResponse } from '../http/route.ts';
+import {
+  assertCookieRequestAllowed,
+  assertOriginAllowed,
+  chooseTransport,
+  clearedRefreshCookie,
+  readRefreshCookie,
+} from '../http/transport.ts';
+
+// Generous caps here; the engine applies the real rules (254-character emails, 8–1,024-character passwords).
+const CREDENTIALS = {
+  email: { maxLength: 16_384 },
+  password: { maxLength: 16_384 },
+} as const;
+const DEVICE_NAME = { maxLength: 100, optional: true } as const;
+
+function deviceName(value: string | null | undefined): string | null {
+  if (value === undefined || value === null) return null;
+  const trimmed = value.trim();
+  if (!trimmed || hasControlCharacters(trimmed)) {
+    throw new TesseraError('invalid_request', 'The device name must be 1 to 100 printable characters.', {
+      field: 'device_name',
+    });
+  }
+  return trimmed;
+}
+
+/** The refresh token a request presents, with the CSRF checks cookie transport requires. */
+function presentedRefreshToken(ctx: RouteContext, bodyToken: string | null | undefined): string | null {
+  const transport = chooseTransport(ctx.request);
+  if (transport === 'body') return bodyToken ?? null;
+  if (bodyToken) {
+    throw new TesseraError(
+      'invalid_request',
+      'With cookie transport the refresh token travels in the cookie only.',
+    );
+  }
+  const cookie = readRefreshCookie(ctx.request);
+  if (cookie === undefined) return null;
+  assertCookieRequestAllowed(ctx.request, ctx.routes.cookie);
+  return cookie;
+}
+
+/** `POST /auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`, `/auth/logout-all`. */
+export function authRoutes(base: string): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: `${base}/register`,
+      auth: 'none',
+      async handle(ctx) {
+        const transport = chooseTransport(ctx.request);
+        if (transport === 'cookie') assertOriginAllowed(ctx.request, ctx.routes.cookie);
+        const body = validateFields(readBody(ctx.request, 'json').value, {
+          ...CREDENTIALS,
+          device_name: DEVICE_NAME,
+        });
+        const tokens = await ctx.routes.engine.register({
+          email: body.email as string,
+          password: body.password as string,
+          deviceName: deviceName(body.device_name),
+          ...clientInfo(ctx.request),
+        });
+        return tokenResponse(ctx, tokens, transport, 201);
+      },
+    },
+    {
+      method: 'POST',
+      path: `${base}/login`,
+      auth: 'none',
+      async handle(ctx) {
+        const transport = chooseTransport(ctx.request);
+        if (transport === 'cookie') assertOriginAllowed(ctx.request, ctx.routes.cookie);
+        const body = validateFields(readBody(ctx.request, 'json').value, {
+          ...CREDENTIALS,
+          totp: { maxLength: 16, optional: true },
+          device_name: DEVICE_NAME,
+        });
+        const tokens = await ctx.routes.engine.login({
+          email: body.email as string,
+          password: body.password as string,
+          deviceName: deviceName(body.device_name),
+          ...(body.totp ? { totp: body.totp } : {}),
+          ...clientInfo(ctx.request),
+        });
+        return tokenResponse(ctx, tokens, transport);
+      },
+    },
+    {
+      method: 'POST',
+      path: `${base}/refresh`,
+      auth: 'none',
+      async handle(ctx) {
+        const transport = chooseTransport(ctx.request);
+        const body = validateFields(readBody(ctx.request, 'json', 'invalid_request').value, {
+          refresh_token: { maxLength: 512, optional: true },
+        });
+        const token = presentedRefreshToken(ctx, body.refresh_token);
+        if (!token) throw new TesseraError('invalid_request', 'No refresh token was presented.');
+        const tokens = await ctx.routes.engine.refresh({ refreshToken: token, ...clientInfo(ctx.request) });
+        return tokenResponse(ctx, tokens, transport);
+      },
+    },
+    {
+      method: 'POST',
+      path: `${base}/logout`,
+      auth: 'none',
+      async handle(ctx) {
+        const transport = chooseTransport(ctx.request);
+        const headers: Record<string, string> =
+          transport === 'cookie' ? { 'set-cookie': clearedRefreshCookie(ctx.routes.cookie) } : {};
+        const body = validateFields(readBody(ctx.request, 'json').value, {
+          refresh_token: { maxLength: 512, optional: true },
+        });
+        const refreshToken = presentedRefreshToken(ctx, body.refresh_token);
+        if (refreshToken) {
+          await ctx.routes.engine.logoutWithRefreshToken(refreshToken);
+          return empty(204, headers);
+        }
+        const accessToken = readBearerToken(ctx.request);
+        if (accessToken) {
+          const auth = await ctx.routes.engine.authenticate(accessToken);
+          await ctx.routes.engine.logoutSession(auth.session.id);
+          return empty(204, headers);
+        }
+        throw new TesseraError(
+          'invalid_request',
+          'Present the refresh token (cookie or body) or the access token of the session to end.',
+        );
+      },
+    },
+    {
+      method: 'POST',
+      path: `${base}/logout-all`,
+      auth: 'bearer',
+      async handle(ctx) {
+        validateFields(readBody(ctx.request, 'json').value, {});
+        await ctx.routes.engine.logoutAll((ctx.auth as NonNullable<typeof ctx.auth>).user.id);
+        const headers: Record<string, string> =
+          chooseTransport(ctx.request) === 'cookie'
+            ? { 'set-cookie': clearedRefreshCookie(ctx.routes.cookie) }
+            : {};
+        return empty(204, headers);
+      },
+    },
+  ];
+}
