@@ -37,6 +37,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: (schema: string) 
       CREATE INDEX sessions_user_idx ON ${s}.sessions (user_id, created_at);
       CREATE INDEX sessions_revoked_idx ON ${s}.sessions (revoked_at) WHERE revoked_at IS NOT NULL;
       CREATE INDEX sessions_ended_idx ON ${s}.sessions ((LEAST(idle_expires_at, absolute_expires_at)));
+      CREATE INDEX users_updated_idx ON ${s}.users (updated_at);
       CREATE TABLE ${s}.signing_keys (
         kid text PRIMARY KEY,
         alg text NOT NULL,

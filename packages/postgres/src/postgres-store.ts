@@ -395,6 +395,20 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         return rows.map(toSession);
       }),
 
+    listUsersUpdatedSince: (sinceMs, limit) =>
+      run(async (db) => {
+        const { rows } = await db.query(
+          `SELECT id, token_version, updated_at FROM ${s}.users WHERE updated_at >= $1
+           ORDER BY updated_at ASC, id ASC LIMIT $2`,
+          [sinceMs, limit],
+        );
+        return rows.map((row) => ({
+          id: row.id as string,
+          tokenVersion: row.token_version as number,
+          updatedAtMs: row.updated_at as number,
+        }));
+      }),
+
     listSigningKeys: () =>
       run(async (db) => {
         const { rows } = await db.query(`SELECT * FROM ${s}.signing_keys ORDER BY created_at DESC, kid DESC`);

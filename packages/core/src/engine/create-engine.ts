@@ -1,5 +1,6 @@
 import { systemClock } from '../clock.ts';
 import { TesseraError } from '../errors.ts';
+import type { Revocation } from '../revocation-bus.ts';
 import { verifyAccessTokenSignature } from '../tokens/access-token.ts';
 import { createKeyring, type Jwks, type SigningAlg } from '../tokens/keyring.ts';
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.ts';
@@ -20,6 +21,7 @@ import { type IntrospectionResult, introspect } from './introspect.ts';
 import { type LoginInput, login, type RegisterInput, register } from './login.ts';
 import type { EngineOptions } from './options.ts';
 import { updateOwnProfile } from './profile.ts';
+import { listRevocationsSince } from './revocations.ts';
 import {
   emergencyRevokeAll,
   logoutWithRefreshToken,
@@ -97,6 +99,13 @@ export interface Engine {
   sweep(retentionSeconds?: number): Promise<number>;
   /** Starts sweeping every `intervalSeconds` in the background; returns a stop function. */
   startSweeper(intervalSeconds?: number): () => void;
+  /**
+   * Live revocations recorded since `sinceMs` (default: one access-token lifetime ago, i.e. all that
+   * can still matter), from the store. See `listRevocationsSince`.
+   */
+  listRevocations(sinceMs?: number): Promise<Revocation[]>;
+  /** Calls `listener` for every revocation published on the bus (this and, when shared, other instances). */
+  onRevocation(listener: (revocation: Revocation) => void): () => void;
   /** Resolves when the store answers; throws `service_unavailable` otherwise. */
   ping(): Promise<void>;
   /** Stops background work (not the store: its owner closes it). */
@@ -246,6 +255,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
         sweepers.delete(timer);
       };
     },
+    listRevocations: (sinceMs) => listRevocationsSince(ctx, sinceMs ?? Number.NEGATIVE_INFINITY),
+    onRevocation: (listener) => ctx.bus.subscribe(listener),
     ping: () => ctx.store.ping(),
     async close() {
       for (const timer of sweepers) clearInterval(timer);

@@ -158,6 +158,14 @@ export function createMemoryStore(): Store {
         .map(cloneSession);
     },
 
+    async listUsersUpdatedSince(sinceMs, limit) {
+      return [...users.values()]
+        .filter((u) => u.updatedAtMs >= sinceMs)
+        .sort((a, b) => a.updatedAtMs - b.updatedAtMs || a.id.localeCompare(b.id))
+        .slice(0, limit)
+        .map((u) => ({ id: u.id, tokenVersion: u.tokenVersion, updatedAtMs: u.updatedAtMs }));
+    },
+
     async listSigningKeys() {
       return [...keys.values()]
         .sort((a, b) => b.createdAtMs - a.createdAtMs || b.kid.localeCompare(a.kid))

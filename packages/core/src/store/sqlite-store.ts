@@ -49,6 +49,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX sessions_user_idx ON sessions (user_id, created_at);
    CREATE INDEX sessions_revoked_idx ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
    CREATE INDEX sessions_ended_idx ON sessions (min(idle_expires_at, absolute_expires_at));
+   CREATE INDEX users_updated_idx ON users (updated_at);
    CREATE TABLE signing_keys (
      kid TEXT PRIMARY KEY,
      alg TEXT NOT NULL,
@@ -380,6 +381,19 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             limit,
           ) as Row[]
         ).map(toSession),
+      ),
+
+    listUsersUpdatedSince: (sinceMs, limit) =>
+      guard(() =>
+        (
+          stmt(
+            'SELECT id, token_version, updated_at FROM users WHERE updated_at >= ? ORDER BY updated_at ASC, id ASC LIMIT ?',
+          ).all(sinceMs, limit) as Row[]
+        ).map((row) => ({
+          id: row.id as string,
+          tokenVersion: row.token_version as number,
+          updatedAtMs: row.updated_at as number,
+        })),
       ),
 
     listSigningKeys: () =>

@@ -185,6 +185,15 @@ export interface Store {
   /** Sessions revoked at or after `sinceMs` (for the revocation feed), at most `limit`, oldest first. */
   listRevokedSince(sinceMs: number, limit: number): Promise<SessionRecord[]>;
 
+  /**
+   * Users changed at or after `sinceMs` (for the revocation feed: a bumped token version must reach
+   * verifiers), at most `limit`, oldest change first.
+   */
+  listUsersUpdatedSince(
+    sinceMs: number,
+    limit: number,
+  ): Promise<Array<{ id: string; tokenVersion: number; updatedAtMs: number }>>;
+
   /** Every stored signing key, newest first. */
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /** Inserts `key` and marks every other unretired key retired at `key.createdAtMs`, atomically. */

@@ -6,6 +6,7 @@ import { demoRoutes } from '../routes/demo-routes.ts';
 import { discoveryRoutes } from '../routes/discovery-routes.ts';
 import { oauthRoutes } from '../routes/oauth-routes.ts';
 import { opsRoutes } from '../routes/ops-routes.ts';
+import { revocationRoutes } from '../routes/revocation-routes.ts';
 import { readBearerToken } from './bearer.ts';
 import { empty, errorResponse, missingTokenResponse } from './error-response.ts';
 import type { ResolvedRoutes, Route, RoutesOptions } from './route.ts';
@@ -20,6 +21,8 @@ export interface RequestHandler {
   /** True when `path` (below the prefix) is one of the handler's. */
   matches(path: string): boolean;
   readonly settings: ResolvedRoutes;
+  /** Stops background work (the revocation feed and its streams). */
+  close(): void;
 }
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -119,9 +122,11 @@ function corsHeaders(request: HttpRequest, settings: ResolvedRoutes): Record<str
  */
 export function createRequestHandler(options: RoutesOptions): RequestHandler {
   const settings = resolveRoutes(options);
+  const revocations = revocationRoutes(settings.authPath);
   const routes = [
     ...authRoutes(settings.authPath),
     ...accountRoutes(settings.authPath),
+    ...revocations.routes,
     ...oauthRoutes(settings.oauthPath),
     ...discoveryRoutes(settings.authPath, settings.oauthPath),
     ...opsRoutes(),
@@ -216,5 +221,6 @@ export function createRequestHandler(options: RoutesOptions): RequestHandler {
     paths: [...new Set(routes.map((r) => r.route.path))],
     matches: (path: string) => find(path).length > 0,
     settings,
+    close: () => revocations.close(),
   });
 }

@@ -78,7 +78,10 @@ export function writeNodeResponse(res: ServerResponse, response: HttpResponse, h
   if (head || response.body === undefined) {
     res.end();
   } else if (response.body instanceof Readable) {
-    response.body.pipe(res);
+    const stream = response.body;
+    // A long-lived stream (server-sent events) ends when the client goes away.
+    res.on('close', () => stream.destroy());
+    stream.pipe(res);
   } else {
     res.end(response.body);
   }

@@ -12,7 +12,12 @@ export type FastifyMountOptions = Omit<RoutesOptions, 'prefix'>;
 
 function send(reply: FastifyReply, response: HttpResponse): FastifyReply {
   reply.code(response.status).headers(response.headers);
-  if (response.body instanceof Readable) return reply.send(response.body);
+  if (response.body instanceof Readable) {
+    const stream = response.body;
+    // A long-lived stream (server-sent events) ends when the client goes away.
+    reply.raw.on('close', () => stream.destroy());
+    return reply.send(stream);
+  }
   return reply.send(response.body ?? '');
 }
 
@@ -26,6 +31,7 @@ export function tesseraRoutes(options: FastifyMountOptions): (app: FastifyInstan
   return async (app) => {
     const prefix = app.prefix;
     const handler = createRequestHandler({ ...options, prefix });
+    app.addHook('onClose', async () => handler.close());
     // Our routes read raw bytes and validate them themselves, whatever the content type.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser(
