@@ -1,14 +1,17 @@
 import { createSqliteStore, type Store } from '@tessera/core';
 
 /**
- * Opens the store `databaseUrl` names: `sqlite:<path>` (the embedded default) or `postgres://…`.
- * Throws with a clear message for a driver that is not installed.
+ * Opens the store `databaseUrl` names: `sqlite:<path>` (the embedded default) or
+ * `postgres://…` (PostgreSQL; an optional `?schema=name` query picks the schema, default `tessera`).
+ * Opening applies pending schema migrations.
  */
 export async function openStore(databaseUrl: string): Promise<Store> {
   if (databaseUrl.startsWith('sqlite:')) {
     return createSqliteStore({ path: databaseUrl.slice('sqlite:'.length) });
   }
-  throw new Error(
-    'TESSERA_DATABASE_URL: PostgreSQL needs the @tessera/postgres driver, which this version does not include yet.',
-  );
+  const url = new URL(databaseUrl);
+  const schema = url.searchParams.get('schema') ?? undefined;
+  url.searchParams.delete('schema');
+  const { createPostgresStore } = await import('@tessera/postgres');
+  return createPostgresStore({ connectionString: url.toString(), ...(schema ? { schema } : {}) });
 }

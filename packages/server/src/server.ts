@@ -39,6 +39,21 @@ export interface ServerOverrides {
   processMetrics?: boolean;
 }
 
+/** The Redis-backed bus and rate limiter, for several instances. */
+async function openRedis(url: string) {
+  const { createRedisBus, createRedisRateLimiter } = await import('@tessera/redis');
+  const bus = createRedisBus({ url });
+  const rateLimiter = createRedisRateLimiter({ url });
+  return {
+    bus,
+    rateLimiter,
+    async close() {
+      await bus.close();
+      await rateLimiter.close();
+    },
+  };
+}
+
 /**
  * Builds the standalone server from a validated config: opens the store, loads or generates the
  * secret (warning when generated) and the signing keys, and mounts every route on Fastify.
@@ -69,6 +84,7 @@ export async function createTesseraServer(
     );
   }
   const metrics = createMetrics(overrides.processMetrics ?? true);
+  const shared = config.redisUrl ? await openRedis(config.redisUrl) : null;
   const engine = await createEngine({
     store,
     secret,
@@ -83,6 +99,7 @@ export async function createTesseraServer(
     clockLeewaySeconds: config.clockLeewaySeconds,
     maxSessionsPerUser: config.maxSessionsPerUser,
     rateLimits: config.rateLimit ? undefined : false,
+    ...(shared ? { bus: shared.bus, rateLimiter: shared.rateLimiter } : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.argon2 ? { argon2: overrides.argon2 } : {}),
     onEvent(event: TesseraEvent) {
@@ -132,6 +149,7 @@ export async function createTesseraServer(
       stopSweeper();
       await app.close();
       await engine.close();
+      await shared?.close();
       await store.close();
     },
   };
