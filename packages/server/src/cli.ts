@@ -30,12 +30,14 @@ async function withEngine<T>(
   const store = await openStore(config.databaseUrl);
   try {
     const { secret } = loadOrCreateSecret(config);
+    // An admin command must not rotate keys as a side effect: keep the algorithm that signs now.
+    const current = (await store.listSigningKeys()).find((key) => key.retiredAtMs === null);
     const engine = await createEngine({
       store,
       secret,
       issuer: config.issuer,
       audience: config.audience,
-      signingAlg: config.signingAlg,
+      signingAlg: (current?.alg as typeof config.signingAlg | undefined) ?? config.signingAlg,
       accessTtlSeconds: config.accessTtlSeconds,
       clockLeewaySeconds: config.clockLeewaySeconds,
     });
