@@ -1,0 +1,118 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { startCluster } from './cluster.ts';
+import type { LoadResult } from './load.ts';
+import { measureRefresh } from './refresh-scenario.ts';
+
+/** One measured scenario in `latest.json`. */
+interface ScenarioResult {
+  name: string;
+  system: string;
+  rps?: number;
+  ops?: number;
+  p50_ms?: number;
+  p99_ms?: number;
+  runs: Array<Record<string, number>>;
+}
+
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean' }, only: { type: 'string' } },
+  allowPositionals: true,
+});
+const quick = values.quick ?? false;
+const seconds = quick ? 3 : 10;
+const repeats = quick ? 1 : 2;
+const results: ScenarioResult[] = [];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function record(name: string, system: string, runs: LoadResult[]): void {
+  results.push({
+    name,
+    system,
+    rps: median(runs.map((r) => r.rps)),
+    p50_ms: median(runs.map((r) => r.p50Ms)),
+    p99_ms: median(runs.map((r) => r.p99Ms)),
+    runs: runs.map((r) => ({
+      rps: r.rps,
+      p50_ms: r.p50Ms,
+      p99_ms: r.p99Ms,
+      requests: r.requests,
+      errors: r.errors,
+    })),
+  });
+  const last = results.at(-1) as ScenarioResult;
+  process.stderr.write(
+    `  ${name} (${system}): ${last.rps?.toFixed(0)} req/s, p50 ${last.p50_ms?.toFixed(2)} ms, p99 ${last.p99_ms?.toFixed(2)} ms\n`,
+  );
+}
+
+const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
+  {
+    name: 'refresh-sqlite',
+    async run() {
+      const cluster = await startCluster({ instances: 1, database: 'sqlite' });
+      try {
+        const runs: LoadResult[] = [];
+        for (let i = 0; i < repeats; i += 1)
+          runs.push(await measureRefresh(cluster.urls, { workers: 64, seconds, warmupSeconds: 1 }));
+        record('refresh-sqlite', 'tessera', runs);
+      } finally {
+        await cluster.close();
+      }
+    },
+  },
+  {
+    name: 'refresh-postgres',
+    async run() {
+      for (const instances of [1, 3]) {
+        const cluster = await startCluster({ instances, database: 'postgres', redis: instances > 1 });
+        try {
+          const runs: LoadResult[] = [];
+          for (let i = 0; i < repeats; i += 1)
+            runs.push(await measureRefresh(cluster.urls, { workers: 64, seconds, warmupSeconds: 1 }));
+          record(`refresh-postgres-${instances}x`, 'tessera', runs);
+        } finally {
+          await cluster.close();
+        }
+      }
+    },
+  },
+];
+
+process.stderr.write(
+  `Tessera benchmarks (${quick ? 'quick' : 'full'}): ${seconds} s per run, ${repeats} run(s) each\n`,
+);
+for (const scenario of scenarios) {
+  if (values.only && !scenario.name.startsWith(values.only)) continue;
+  process.stderr.write(`${scenario.name}…\n`);
+  await scenario.run();
+}
+
+const report = {
+  machine: {
+    cpus: cpus().length,
+    model: cpus()[0]?.model ?? 'unknown',
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+  },
+  node: process.version,
+  quick,
+  generated_at: new Date().toISOString(),
+  scenarios: results,
+};
+mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('../results/latest.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+const rows = results.map(
+  (r) =>
+    `| ${r.name} | ${r.system} | ${r.rps?.toFixed(0) ?? '–'} | ${r.p50_ms?.toFixed(2) ?? '–'} | ${r.p99_ms?.toFixed(2) ?? '–'} |`,
+);
+process.stdout.write(
+  ['| scenario | system | req/s | p50 ms | p99 ms |', '|---|---|---|---|---|', ...rows, ''].join('\n'),
+);
