@@ -91,7 +91,12 @@ describe('resolveConfig', () => {
       [{ TESSERA_ALLOWED_ORIGINS: '*' }, 'TESSERA_ALLOWED_ORIGINS', /not a URL/],
       [{ TESSERA_RATE_LIMIT: 'sometimes' }, 'TESSERA_RATE_LIMIT', /must be one of/],
       [{ TESSERA_SERVICE_TOKEN: 'tiny' }, 'TESSERA_SERVICE_TOKEN', /32 characters/],
-      [{ TESSERA_POLICY: 'soft-expiry' }, 'TESSERA_POLICY', /not available/],
+      [
+        { TESSERA_POLICY: 'soft-expiry', TESSERA_ACCESS_TTL: '1h', TESSERA_SOFT_TTL: '2h' },
+        'TESSERA_SOFT_TTL',
+        /out of range/,
+      ],
+      [{ TESSERA_MAX_LOGIN_AGE: 'forever' }, 'TESSERA_MAX_LOGIN_AGE', /not a duration/],
       [{ TESSERA_POLICY: 'whatever' }, 'TESSERA_POLICY', /must be one of/],
     ];
     for (const [env, setting, message] of bad) {

@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { parseDurationSeconds, SIGNING_ALGS, type SigningAlg } from '@tessera/core';
+import {
+  POLICY_DEFAULT_ACCESS_TTL_SECONDS,
+  POLICY_NAMES,
+  type PolicyName,
+  parseDurationSeconds,
+  SIGNING_ALGS,
+  type SigningAlg,
+} from '@tessera/core';
 
 /** Session policies (TESSERA_POLICY). */
-export const POLICIES: readonly string[] = Object.freeze(['rotating-refresh']);
-/** Policies the design names that this version does not implement yet. */
-const PLANNED_POLICIES = [
-  'sliding-single-token',
-  'soft-expiry',
-  'expired-token-exchange',
-  'long-lived-token',
-];
+export const POLICIES: readonly PolicyName[] = POLICY_NAMES;
 
 /** The validated, complete server configuration. Durations in seconds. */
 export interface TesseraConfig {
@@ -34,7 +34,13 @@ export interface TesseraConfig {
   readonly clockLeewaySeconds: number;
   readonly rateLimit: boolean;
   readonly serviceToken: string | null;
-  readonly policy: string;
+  readonly policy: PolicyName;
+  /** `soft-expiry` only: the soft lifetime of access tokens. */
+  readonly softTtlSeconds: number;
+  /** Refuse renewal this long after login whatever the activity; 0 = off. */
+  readonly maxLoginAgeSeconds: number;
+  /** End the user's other sessions on a password change. */
+  readonly endSessionsOnPasswordChange: boolean;
   readonly maxSessionsPerUser: number;
   readonly trustProxy: boolean;
   readonly logLevel: 'silent' | 'error' | 'warn' | 'info' | 'debug';
@@ -50,7 +56,7 @@ export const DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_AUDIENCE: '',
   TESSERA_CLIENT_ID: 'tessera',
   TESSERA_SIGNING_ALG: 'EdDSA',
-  TESSERA_ACCESS_TTL: '10m',
+  TESSERA_ACCESS_TTL: '',
   TESSERA_REFRESH_IDLE_TTL: '14d',
   TESSERA_REFRESH_ABSOLUTE_TTL: '30d',
   TESSERA_REUSE_GRACE: '10s',
@@ -62,6 +68,9 @@ export const DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_RATE_LIMIT: 'on',
   TESSERA_SERVICE_TOKEN: '',
   TESSERA_POLICY: 'rotating-refresh',
+  TESSERA_SOFT_TTL: '',
+  TESSERA_MAX_LOGIN_AGE: '0',
+  TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE: 'true',
   TESSERA_MAX_SESSIONS_PER_USER: '0',
   TESSERA_TRUST_PROXY: 'false',
   TESSERA_LOG_LEVEL: 'info',
@@ -193,7 +202,32 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     );
   }
 
-  const accessTtlSeconds = duration('TESSERA_ACCESS_TTL', raw('TESSERA_ACCESS_TTL'), 1, 86_400);
+  const policy = raw('TESSERA_POLICY') as PolicyName;
+  if (!POLICIES.includes(policy)) {
+    throw new ConfigError('TESSERA_POLICY', `"${policy}" must be one of ${POLICIES.join(', ')}.`);
+  }
+  // Each policy has its own default token life (10 minutes for rotating-refresh, 7 days for long-lived-token).
+  const accessTtlSeconds = raw('TESSERA_ACCESS_TTL')
+    ? duration(
+        'TESSERA_ACCESS_TTL',
+        raw('TESSERA_ACCESS_TTL'),
+        1,
+        policy === 'long-lived-token' ? 90 * 86_400 : 86_400,
+      )
+    : POLICY_DEFAULT_ACCESS_TTL_SECONDS[policy];
+  const softTtlSeconds = raw('TESSERA_SOFT_TTL')
+    ? duration('TESSERA_SOFT_TTL', raw('TESSERA_SOFT_TTL'), 1, accessTtlSeconds)
+    : Math.max(1, Math.floor(accessTtlSeconds / 6));
+  if (softTtlSeconds >= accessTtlSeconds && policy === 'soft-expiry') {
+    throw new ConfigError('TESSERA_SOFT_TTL', 'must be shorter than TESSERA_ACCESS_TTL.');
+  }
+  const maxLoginAgeSeconds = duration('TESSERA_MAX_LOGIN_AGE', raw('TESSERA_MAX_LOGIN_AGE'), 0, 400 * 86_400);
+  const endSessionsOnPasswordChange = bool(
+    'TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE',
+    raw('TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE'),
+    ['true', '1', 'yes', 'on'],
+    ['false', '0', 'no', 'off'],
+  );
   const refreshIdleTtlSeconds = duration(
     'TESSERA_REFRESH_IDLE_TTL',
     raw('TESSERA_REFRESH_IDLE_TTL'),
@@ -263,15 +297,6 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
   if (serviceToken !== null && serviceToken.length < 32) {
     throw new ConfigError('TESSERA_SERVICE_TOKEN', 'must be at least 32 characters.');
   }
-  const policy = raw('TESSERA_POLICY');
-  if (!POLICIES.includes(policy)) {
-    throw new ConfigError(
-      'TESSERA_POLICY',
-      PLANNED_POLICIES.includes(policy)
-        ? `"${policy}" is not available in this version; use rotating-refresh.`
-        : `"${policy}" must be one of ${POLICIES.join(', ')}.`,
-    );
-  }
   const capText = raw('TESSERA_MAX_SESSIONS_PER_USER');
   if (!/^\d{1,6}$/.test(capText)) {
     throw new ConfigError(
@@ -310,6 +335,9 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     rateLimit,
     serviceToken,
     policy,
+    softTtlSeconds,
+    maxLoginAgeSeconds,
+    endSessionsOnPasswordChange,
     maxSessionsPerUser: Number(capText),
     trustProxy,
     logLevel,

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { isTesseraError } from '../errors.ts';
 import type { Revocation } from '../revocation-bus.ts';
 import { createInProcessBus } from '../revocation-bus.ts';
-import { createEngineFixture } from '../testing/engine-fixture.ts';
+import { createEngineFixture, must } from '../testing/engine-fixture.ts';
 import { totpCode } from '../totp.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -126,7 +126,7 @@ describe('devices', () => {
     assert.equal(list[0]?.ip, '203.0.113.5');
     assert.equal(await engine.revokeOwnSession(mallory.userId, phone.sessionId), false);
     assert.equal(await engine.revokeOwnSession(laptop.userId, phone.sessionId), true);
-    await rejectsWith(engine.refresh({ refreshToken: phone.refreshToken }), 'invalid_grant');
+    await rejectsWith(engine.refresh({ refreshToken: must(phone.refreshToken) }), 'invalid_grant');
     await rejectsWith(engine.authenticate(phone.accessToken), 'invalid_token');
     assert.equal((await engine.listSessions(laptop.userId, null)).length, 1);
   });
@@ -140,7 +140,7 @@ describe('devices', () => {
     const third = await engine.login({ email: 'ada@example.com', password: PASSWORD });
     const ids = (await engine.listSessions(first.userId, null)).map((s) => s.id);
     assert.deepEqual(ids, [second.sessionId, third.sessionId]);
-    await rejectsWith(engine.refresh({ refreshToken: first.refreshToken }), 'invalid_grant');
+    await rejectsWith(engine.refresh({ refreshToken: must(first.refreshToken) }), 'invalid_grant');
   });
 
   it('logs out everywhere', async () => {
@@ -149,7 +149,7 @@ describe('devices', () => {
     const b = await engine.login({ email: 'ada@example.com', password: PASSWORD });
     assert.equal(await engine.logoutAll(a.userId), 2);
     await rejectsWith(engine.authenticate(a.accessToken), 'invalid_token');
-    await rejectsWith(engine.refresh({ refreshToken: b.refreshToken }), 'invalid_grant');
+    await rejectsWith(engine.refresh({ refreshToken: must(b.refreshToken) }), 'invalid_grant');
   });
 });
 
@@ -165,14 +165,14 @@ describe('password and claims changes', () => {
     );
     await rejectsWith(engine.changePassword(auth, PASSWORD, 'password123'), 'common_password');
     await engine
-      .refresh({ refreshToken: there.refreshToken })
+      .refresh({ refreshToken: must(there.refreshToken) })
       .then((t) => engine.authenticate(t.accessToken));
     const fresh = await engine.changePassword(auth, PASSWORD, 'a brand new passphrase');
     assert.equal(fresh.sessionId, here.sessionId);
     await engine.authenticate(fresh.accessToken);
     await rejectsWith(engine.authenticate(here.accessToken), 'invalid_token'); // older token version
     await rejectsWith(engine.authenticate(there.accessToken), 'invalid_token');
-    await engine.refresh({ refreshToken: fresh.refreshToken });
+    await engine.refresh({ refreshToken: must(fresh.refreshToken) });
     await rejectsWith(engine.login({ email: 'ada@example.com', password: PASSWORD }), 'invalid_credentials');
     await engine.login({ email: 'ada@example.com', password: 'a brand new passphrase' });
   });
@@ -210,7 +210,7 @@ describe('password and claims changes', () => {
     assert.ok(access);
     assert.deepEqual((await engine.authenticate(access.accessToken)).claims.roles, ['admin']);
     await rejectsWith(engine.authenticate(other.accessToken), 'invalid_token');
-    const refreshed = await engine.refresh({ refreshToken: other.refreshToken });
+    const refreshed = await engine.refresh({ refreshToken: must(other.refreshToken) });
     const claims = (await engine.authenticate(refreshed.accessToken)).claims;
     assert.deepEqual([claims.roles, claims.ver], [['admin'], 2]);
     assert.ok(seen.some((r) => r.kind === 'user' && r.sub === admin.userId && r.minVersion === 2));
@@ -220,7 +220,7 @@ describe('password and claims changes', () => {
     const { engine } = await createEngineFixture();
     const tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
     await engine.updateUser(tokens.userId, { disabled: true });
-    await rejectsWith(engine.refresh({ refreshToken: tokens.refreshToken }), 'invalid_grant');
+    await rejectsWith(engine.refresh({ refreshToken: must(tokens.refreshToken) }), 'invalid_grant');
     await rejectsWith(engine.authenticate(tokens.accessToken), 'invalid_token');
     await rejectsWith(engine.login({ email: 'ada@example.com', password: PASSWORD }), 'account_disabled');
   });
@@ -230,10 +230,10 @@ describe('password and claims changes', () => {
     const a = await engine.register({ email: 'ada@example.com', password: PASSWORD });
     const b = await engine.login({ email: 'ada@example.com', password: PASSWORD });
     await engine.updateUser(a.userId, { reauthRequired: true });
-    await rejectsWith(engine.refresh({ refreshToken: a.refreshToken }), 'invalid_grant');
+    await rejectsWith(engine.refresh({ refreshToken: must(a.refreshToken) }), 'invalid_grant');
     const fresh = await engine.login({ email: 'ada@example.com', password: PASSWORD });
-    await engine.refresh({ refreshToken: fresh.refreshToken });
-    await rejectsWith(engine.refresh({ refreshToken: b.refreshToken }), 'invalid_grant');
+    await engine.refresh({ refreshToken: must(fresh.refreshToken) });
+    await rejectsWith(engine.refresh({ refreshToken: must(b.refreshToken) }), 'invalid_grant');
   });
 
   it('emergency revoke-all ends every session and publishes a global not-before', async () => {
@@ -261,10 +261,10 @@ describe('introspection and revocation (RFC 7662, RFC 7009)', () => {
     const access = await engine.introspect(first.accessToken);
     assert.equal(access.active, true);
     assert.equal((access as Record<string, unknown>).sid, first.sessionId);
-    assert.equal((await engine.introspect(first.refreshToken)).active, true);
-    await engine.refresh({ refreshToken: first.refreshToken });
+    assert.equal((await engine.introspect(must(first.refreshToken))).active, true);
+    await engine.refresh({ refreshToken: must(first.refreshToken) });
     clock.advance(60_000);
-    assert.deepEqual(await engine.introspect(first.refreshToken), { active: false });
+    assert.deepEqual(await engine.introspect(must(first.refreshToken)), { active: false });
     assert.equal((await store.findSession(first.sessionId))?.revokedAtMs, null);
     assert.deepEqual(await engine.introspect('garbage'), { active: false });
   });
@@ -275,8 +275,8 @@ describe('introspection and revocation (RFC 7662, RFC 7009)', () => {
     const b = await engine.login({ email: 'ada@example.com', password: PASSWORD });
     await engine.revokeToken('nonsense');
     await engine.revokeToken(a.accessToken);
-    await rejectsWith(engine.refresh({ refreshToken: a.refreshToken }), 'invalid_grant');
-    await engine.revokeToken(b.refreshToken);
+    await rejectsWith(engine.refresh({ refreshToken: must(a.refreshToken) }), 'invalid_grant');
+    await engine.revokeToken(must(b.refreshToken));
     await rejectsWith(engine.authenticate(b.accessToken), 'invalid_token');
   });
 });

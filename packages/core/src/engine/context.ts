@@ -7,9 +7,10 @@ import { createInProcessBus, type RevocationBus } from '../revocation-bus.ts';
 import type { RevokeReason, SessionRecord, Store, UserRecord } from '../store/store.ts';
 import { mintAccessToken } from '../tokens/access-token.ts';
 import type { Keyring } from '../tokens/keyring.ts';
-import { mintRefreshToken } from '../tokens/refresh-token.ts';
+import { mintRefreshToken, mintSessionHandle } from '../tokens/refresh-token.ts';
 import type { DerivedKeys } from '../tokens/secret.ts';
 import { DEFAULT_RATE_LIMITS, type EngineOptions, type RateLimits } from './options.ts';
+import { POLICY_DEFAULT_ACCESS_TTL_SECONDS, type PolicyName } from './policy.ts';
 
 /** Access and refresh tokens for one session, as the token endpoint returns them. */
 export interface TokenSet {
@@ -17,7 +18,12 @@ export interface TokenSet {
   accessToken: string;
   /** Seconds until the access token expires. */
   expiresIn: number;
-  refreshToken: string;
+  /** The rotating refresh token; `null` under single-token policies. */
+  refreshToken: string | null;
+  /** The session handle of `expired-token-exchange` (sent as the session cookie); else `null`. */
+  sessionHandle: string | null;
+  /** Seconds until the soft expiry (`soft-expiry` policy); else `null`. */
+  softExpiresIn: number | null;
   /** When the refresh token stops working (the session's idle or absolute expiry, the earlier). */
   refreshExpiresAt: Date;
   sessionId: string;
@@ -30,6 +36,9 @@ export interface EngineContext {
   keys: DerivedKeys;
   keyring: Keyring;
   clock: Clock;
+  policy: PolicyName;
+  /** Soft lifetime of access tokens under `soft-expiry` (seconds). */
+  softTtlSeconds: number;
   bus: RevocationBus;
   hasher: PasswordHasher;
   limiter: RateLimiter;
@@ -61,6 +70,16 @@ export function resolveEngineContext(
     keys,
     keyring,
     clock: options.clock ?? systemClock,
+    policy: options.policy ?? 'rotating-refresh',
+    softTtlSeconds:
+      options.softTtlSeconds ??
+      Math.max(
+        1,
+        Math.floor(
+          (options.accessTtlSeconds ??
+            POLICY_DEFAULT_ACCESS_TTL_SECONDS[options.policy ?? 'rotating-refresh']) / 6,
+        ),
+      ),
     bus: options.bus ?? createInProcessBus(),
     hasher: createPasswordHasher(options.argon2 ?? OWASP_ARGON2ID),
     limiter: options.rateLimiter ?? createMemoryRateLimiter(),
@@ -68,7 +87,8 @@ export function resolveEngineContext(
     issuer: options.issuer,
     audience: options.audience ?? options.issuer,
     clientId: options.clientId ?? 'tessera',
-    accessTtlSeconds: options.accessTtlSeconds ?? 600,
+    accessTtlSeconds:
+      options.accessTtlSeconds ?? POLICY_DEFAULT_ACCESS_TTL_SECONDS[options.policy ?? 'rotating-refresh'],
     idleTtlMs: (options.refreshIdleTtlSeconds ?? 14 * 86_400) * 1000,
     absoluteTtlMs: (options.refreshAbsoluteTtlSeconds ?? 30 * 86_400) * 1000,
     graceMs: (options.reuseGraceSeconds ?? 10) * 1000,
@@ -92,19 +112,28 @@ export function accessTokenHorizonMs(ctx: EngineContext, fromMs: number): number
   return fromMs + (ctx.accessTtlSeconds + ctx.leewaySeconds) * 1000;
 }
 
-/** Mints the access token for `session` and the refresh token of `generation`. */
+/**
+ * Mints what the policy hands out for `session` at `generation`: the access token, plus the refresh
+ * token (`rotating-refresh`) or the session handle (`expired-token-exchange`).
+ */
 export async function issueTokens(
   ctx: EngineContext,
   user: UserRecord,
   session: SessionRecord,
   generation: number,
 ): Promise<TokenSet> {
-  const access = await issueAccessToken(ctx, user, session);
+  const access = await issueAccessToken(ctx, user, session, generation);
   return {
     tokenType: 'Bearer',
     accessToken: access.accessToken,
     expiresIn: access.expiresIn,
-    refreshToken: mintRefreshToken(ctx.keys.refreshMacKey, session.id, generation, session.salt),
+    refreshToken:
+      ctx.policy === 'rotating-refresh'
+        ? mintRefreshToken(ctx.keys.refreshMacKey, session.id, generation, session.salt)
+        : null,
+    sessionHandle:
+      ctx.policy === 'expired-token-exchange' ? mintSessionHandle(ctx.keys.refreshMacKey, session) : null,
+    softExpiresIn: ctx.policy === 'soft-expiry' ? ctx.softTtlSeconds : null,
     refreshExpiresAt: new Date(Math.min(session.idleExpiresAtMs, session.absoluteExpiresAtMs)),
     sessionId: session.id,
     userId: user.id,
@@ -116,13 +145,20 @@ export async function issueAccessToken(
   ctx: EngineContext,
   user: UserRecord,
   session: SessionRecord,
+  generation: number = session.generation,
 ): Promise<{ accessToken: string; expiresIn: number }> {
+  const nowMs = ctx.clock.now();
+  // One-shot renewals (soft expiry, expired-token exchange) need the generation the token was minted at.
+  const extraClaims: Record<string, unknown> = {};
+  if (ctx.policy === 'soft-expiry' || ctx.policy === 'expired-token-exchange') extraClaims.gen = generation;
+  if (ctx.policy === 'soft-expiry') extraClaims.softexp = Math.floor(nowMs / 1000) + ctx.softTtlSeconds;
   const access = await mintAccessToken(ctx.keyring, {
+    extraClaims,
     issuer: ctx.issuer,
     audience: ctx.audience,
     clientId: ctx.clientId,
     ttlSeconds: ctx.accessTtlSeconds,
-    nowMs: ctx.clock.now(),
+    nowMs,
     userId: user.id,
     sessionId: session.id,
     tokenVersion: user.tokenVersion,

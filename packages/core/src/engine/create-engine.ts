@@ -3,7 +3,7 @@ import { TesseraError } from '../errors.ts';
 import type { Revocation } from '../revocation-bus.ts';
 import { verifyAccessTokenSignature } from '../tokens/access-token.ts';
 import { createKeyring, type Jwks, type SigningAlg } from '../tokens/keyring.ts';
-import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.ts';
+import { parseSessionHandle, REFRESH_TOKEN_PREFIX, sessionHandleMatches } from '../tokens/refresh-token.ts';
 import { deriveKeys } from '../tokens/secret.ts';
 import {
   beginTotpEnrollment,
@@ -20,7 +20,9 @@ import { type EngineContext, resolveEngineContext, type TokenSet } from './conte
 import { type IntrospectionResult, introspect } from './introspect.ts';
 import { type LoginInput, login, type RegisterInput, register } from './login.ts';
 import type { EngineOptions } from './options.ts';
+import type { PolicyName } from './policy.ts';
 import { updateOwnProfile } from './profile.ts';
+import { exchangeExpiredToken, type RenewClient, renewSoftExpired, slideAccessToken } from './renew.ts';
 import { listRevocationsSince } from './revocations.ts';
 import {
   emergencyRevokeAll,
@@ -54,6 +56,17 @@ export interface Engine {
   refresh(input: RefreshInput): Promise<TokenSet>;
   /** Verifies an access token and loads its live session and user. Throws `invalid_token`. */
   authenticate(accessToken: string): Promise<Authenticated>;
+  /** `soft-expiry`: renews a soft-expired token once (see `renewSoftExpired`). */
+  renew(accessToken: string, client?: RenewClient): Promise<TokenSet>;
+  /** `expired-token-exchange`: an expired token plus the session handle buys a new one, once. */
+  exchangeExpired(accessToken: string, sessionHandle: string, client?: RenewClient): Promise<TokenSet>;
+  /** `sliding-single-token`: a new access token once the presented one is past half its life, else null. */
+  slide(
+    auth: Authenticated,
+    client?: RenewClient,
+  ): Promise<{ accessToken: string; expiresIn: number } | null>;
+  /** Ends the session a session handle names (`expired-token-exchange` logout). Throws `invalid_grant`. */
+  logoutWithSessionHandle(sessionHandle: string): Promise<string>;
   /** Ends the session a refresh token names; returns its id. Throws `invalid_grant`. */
   logoutWithRefreshToken(refreshToken: string): Promise<string>;
   /** Ends one session (idempotent). */
@@ -114,6 +127,7 @@ export interface Engine {
 
 /** Settings of an engine other layers read. Durations in seconds. */
 export interface EngineSettings {
+  policy: PolicyName;
   issuer: string;
   audience: string;
   clientId: string;
@@ -167,6 +181,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
 
   return {
     settings: Object.freeze({
+      policy: ctx.policy,
       issuer: ctx.issuer,
       audience: ctx.audience,
       clientId: ctx.clientId,
@@ -182,6 +197,18 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     refresh: (input) => refreshSession(ctx, input),
     authenticate: (token) => authenticate(ctx, token),
     logoutWithRefreshToken: (token) => logoutWithRefreshToken(ctx, token),
+    renew: (token, client = {}) => renewSoftExpired(ctx, token, client),
+    exchangeExpired: (token, handle, client = {}) => exchangeExpiredToken(ctx, token, handle, client),
+    slide: (auth, client = {}) => slideAccessToken(ctx, auth, client),
+    async logoutWithSessionHandle(handle) {
+      const sessionId = parseSessionHandle(handle);
+      const session = sessionId ? await ctx.store.findSession(sessionId) : null;
+      if (!session || !sessionHandleMatches(ctx.keys.refreshMacKey, handle, session)) {
+        throw new TesseraError('invalid_grant', 'The session cookie is invalid.');
+      }
+      await revokeSession(ctx, session.id, 'logout');
+      return session.id;
+    },
     logoutSession: (sessionId) => revokeSession(ctx, sessionId, 'logout'),
     logoutAll: (userId) => revokeUserSessions(ctx, userId, 'logout_all'),
     async listSessions(userId, currentSessionId) {

@@ -5,6 +5,7 @@ import type { RateLimiter, RateLimitRule } from '../rate-limit.ts';
 import type { RevocationBus } from '../revocation-bus.ts';
 import type { Store } from '../store/store.ts';
 import type { SigningAlg } from '../tokens/keyring.ts';
+import type { PolicyName } from './policy.ts';
 
 /** Rate limits of the engine's guarded operations. Each list is checked in order. */
 export interface RateLimits {
@@ -46,8 +47,12 @@ export interface EngineOptions {
   clientId?: string;
   /** Default `EdDSA`. */
   signingAlg?: SigningAlg;
-  /** Default 600 (10 minutes). */
+  /** The session policy. Default `rotating-refresh`. */
+  policy?: PolicyName;
+  /** Access-token lifetime. Default: the policy's (600 for `rotating-refresh`, 7 days for `long-lived-token`). */
   accessTtlSeconds?: number;
+  /** `soft-expiry` only: soft lifetime of access tokens. Default: a sixth of the access TTL. */
+  softTtlSeconds?: number;
   /** Sliding idle timeout. Default 14 days. */
   refreshIdleTtlSeconds?: number;
   /** Absolute session lifetime. Default 30 days. */

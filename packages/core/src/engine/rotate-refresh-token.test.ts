@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isTesseraError } from '../errors.ts';
-import { createEngineFixture } from '../testing/engine-fixture.ts';
+import { createEngineFixture, must } from '../testing/engine-fixture.ts';
 import { parseRefreshToken, REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -14,20 +14,20 @@ describe('refresh rotation', () => {
   it('rotates the current token: new token, generation +1, old token retired', async () => {
     const { engine, store } = await createEngineFixture();
     const first = await engine.register({ email: 'ada@example.com', password: PASSWORD });
-    assert.ok(first.refreshToken.startsWith(REFRESH_TOKEN_PREFIX));
-    const second = await engine.refresh({ refreshToken: first.refreshToken });
+    assert.ok(must(first.refreshToken).startsWith(REFRESH_TOKEN_PREFIX));
+    const second = await engine.refresh({ refreshToken: must(first.refreshToken) });
     assert.notEqual(second.refreshToken, first.refreshToken);
     assert.equal(second.sessionId, first.sessionId);
     assert.equal((await store.findSession(first.sessionId))?.generation, 2);
-    assert.equal(parseRefreshToken(second.refreshToken)?.generation, 2);
+    assert.equal(parseRefreshToken(must(second.refreshToken))?.generation, 2);
   });
 
   it('answers the predecessor within the grace window with the same successor and no alarm', async () => {
     const { engine, store, clock, events } = await createEngineFixture({ reuseGraceSeconds: 10 });
     const first = await engine.register({ email: 'ada@example.com', password: PASSWORD });
-    const second = await engine.refresh({ refreshToken: first.refreshToken });
+    const second = await engine.refresh({ refreshToken: must(first.refreshToken) });
     clock.advance(9_999);
-    const replay = await engine.refresh({ refreshToken: first.refreshToken });
+    const replay = await engine.refresh({ refreshToken: must(first.refreshToken) });
     assert.equal(replay.refreshToken, second.refreshToken);
     assert.equal((await store.findSession(first.sessionId))?.generation, 2);
     assert.equal((await store.findSession(first.sessionId))?.revokedAtMs, null);
@@ -38,23 +38,23 @@ describe('refresh rotation', () => {
   it('treats the predecessor after the grace window as reuse: the session and its tokens end', async () => {
     const { engine, store, clock, events } = await createEngineFixture({ reuseGraceSeconds: 10 });
     const first = await engine.register({ email: 'ada@example.com', password: PASSWORD });
-    const second = await engine.refresh({ refreshToken: first.refreshToken });
+    const second = await engine.refresh({ refreshToken: must(first.refreshToken) });
     clock.advance(10_000);
-    await rejectsWith(engine.refresh({ refreshToken: first.refreshToken }), 'invalid_grant');
+    await rejectsWith(engine.refresh({ refreshToken: must(first.refreshToken) }), 'invalid_grant');
     const session = await store.findSession(first.sessionId);
     assert.equal(session?.revokeReason, 'reuse_detected');
     assert.ok(events.some((e) => e.type === 'session.reuse_detected' && e.sessionId === first.sessionId));
     // The thief's and the owner's tokens are both dead now.
-    await rejectsWith(engine.refresh({ refreshToken: second.refreshToken }), 'invalid_grant');
+    await rejectsWith(engine.refresh({ refreshToken: must(second.refreshToken) }), 'invalid_grant');
     await rejectsWith(engine.authenticate(second.accessToken), 'invalid_token');
   });
 
   it('treats any older generation as reuse even inside the grace window', async () => {
     const { engine, store } = await createEngineFixture({ reuseGraceSeconds: 10 });
     const first = await engine.register({ email: 'ada@example.com', password: PASSWORD });
-    const second = await engine.refresh({ refreshToken: first.refreshToken });
-    await engine.refresh({ refreshToken: second.refreshToken });
-    await rejectsWith(engine.refresh({ refreshToken: first.refreshToken }), 'invalid_grant');
+    const second = await engine.refresh({ refreshToken: must(first.refreshToken) });
+    await engine.refresh({ refreshToken: must(second.refreshToken) });
+    await rejectsWith(engine.refresh({ refreshToken: must(first.refreshToken) }), 'invalid_grant');
     assert.equal((await store.findSession(first.sessionId))?.revokeReason, 'reuse_detected');
   });
 
@@ -62,7 +62,7 @@ describe('refresh rotation', () => {
     const { engine, store, events } = await createEngineFixture();
     const first = await engine.register({ email: 'ada@example.com', password: PASSWORD });
     const results = await Promise.all(
-      Array.from({ length: 50 }, () => engine.refresh({ refreshToken: first.refreshToken })),
+      Array.from({ length: 50 }, () => engine.refresh({ refreshToken: must(first.refreshToken) })),
     );
     assert.equal(new Set(results.map((r) => r.refreshToken)).size, 1);
     assert.equal((await store.findSession(first.sessionId))?.generation, 2);
@@ -74,12 +74,12 @@ describe('refresh rotation', () => {
     const { engine, store } = await createEngineFixture();
     const first = await engine.register({ email: 'ada@example.com', password: PASSWORD });
     const before = await store.findSession(first.sessionId);
-    const body = first.refreshToken.slice(REFRESH_TOKEN_PREFIX.length);
+    const body = must(first.refreshToken).slice(REFRESH_TOKEN_PREFIX.length);
     const flipped = (i: number) => {
       const c = body[i] === 'A' ? 'B' : 'A';
       return REFRESH_TOKEN_PREFIX + body.slice(0, i) + c + body.slice(i + 1);
     };
-    const parsed = parseRefreshToken(first.refreshToken);
+    const parsed = parseRefreshToken(must(first.refreshToken));
     assert.ok(parsed);
     // A live session id and generation with a wrong MAC.
     const sessionBytes = Buffer.from(parsed.sessionId, 'base64url');
@@ -99,7 +99,7 @@ describe('refresh rotation', () => {
       await rejectsWith(engine.logoutWithRefreshToken(token), 'invalid_grant');
     }
     assert.deepEqual(await store.findSession(first.sessionId), before);
-    await engine.refresh({ refreshToken: first.refreshToken });
+    await engine.refresh({ refreshToken: must(first.refreshToken) });
   });
 });
 
@@ -111,11 +111,11 @@ describe('session timeouts', () => {
     });
     let tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
     clock.advance(99_999);
-    tokens = await engine.refresh({ refreshToken: tokens.refreshToken });
+    tokens = await engine.refresh({ refreshToken: must(tokens.refreshToken) });
     clock.advance(99_999);
-    tokens = await engine.refresh({ refreshToken: tokens.refreshToken });
+    tokens = await engine.refresh({ refreshToken: must(tokens.refreshToken) });
     clock.advance(100_000);
-    await rejectsWith(engine.refresh({ refreshToken: tokens.refreshToken }), 'invalid_grant');
+    await rejectsWith(engine.refresh({ refreshToken: must(tokens.refreshToken) }), 'invalid_grant');
   });
 
   it('ends the session at the absolute lifetime whatever the activity', async () => {
@@ -126,23 +126,23 @@ describe('session timeouts', () => {
     let tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
     for (let i = 0; i < 3; i += 1) {
       clock.advance(90_000);
-      tokens = await engine.refresh({ refreshToken: tokens.refreshToken });
+      tokens = await engine.refresh({ refreshToken: must(tokens.refreshToken) });
     }
     // 270 s in: the idle expiry is capped by the absolute one at 300 s.
     assert.equal(tokens.refreshExpiresAt.getTime() - clock.now(), 30_000);
     clock.advance(29_999);
-    tokens = await engine.refresh({ refreshToken: tokens.refreshToken });
+    tokens = await engine.refresh({ refreshToken: must(tokens.refreshToken) });
     clock.advance(1);
-    await rejectsWith(engine.refresh({ refreshToken: tokens.refreshToken }), 'invalid_grant');
+    await rejectsWith(engine.refresh({ refreshToken: must(tokens.refreshToken) }), 'invalid_grant');
   });
 
   it('refuses refresh past the maximum login age', async () => {
     const { engine, clock } = await createEngineFixture({ maxLoginAgeSeconds: 200 });
     let tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
     clock.advance(199_000);
-    tokens = await engine.refresh({ refreshToken: tokens.refreshToken });
+    tokens = await engine.refresh({ refreshToken: must(tokens.refreshToken) });
     clock.advance(1_000);
-    await rejectsWith(engine.refresh({ refreshToken: tokens.refreshToken }), 'invalid_grant');
+    await rejectsWith(engine.refresh({ refreshToken: must(tokens.refreshToken) }), 'invalid_grant');
   });
 
   it('rejects an access token at its expiry plus the leeway, not before', async () => {

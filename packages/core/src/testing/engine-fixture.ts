@@ -43,3 +43,9 @@ export async function createEngineFixture(options: Partial<EngineOptions> = {}):
   });
   return { engine, store, clock: (options.clock as ManualClock | undefined) ?? clock, events };
 }
+
+/** `value`, or a thrown error when it is null or undefined (for tokens a policy may not issue). */
+export function must<T>(value: T | null | undefined): T {
+  if (value === null || value === undefined) throw new Error('expected a value');
+  return value;
+}

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createEngine } from '../engine/create-engine.ts';
 import { isTesseraError } from '../errors.ts';
-import { createEngineFixture, TEST_SECRET } from '../testing/engine-fixture.ts';
+import { createEngineFixture, must, TEST_SECRET } from '../testing/engine-fixture.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const ISSUER = 'http://127.0.0.1:4000';
@@ -54,7 +54,7 @@ describe('signing-key rotation', () => {
     ).kid;
     const newKid = await engine.rotateSigningKey();
     assert.notEqual(newKid, oldKid);
-    const after = await engine.refresh({ refreshToken: before.refreshToken });
+    const after = await engine.refresh({ refreshToken: must(before.refreshToken) });
     assert.equal(
       JSON.parse(Buffer.from(after.accessToken.split('.')[0] ?? '', 'base64url').toString()).kid,
       newKid,

@@ -81,3 +81,42 @@ export function refreshTokenMacMatches(key: Uint8Array, parsed: ParsedRefreshTok
   const expected = computeMac(key, Buffer.from(parsed.sessionId, 'base64url'), parsed.generation, salt);
   return timingSafeEqual(expected, parsed.mac);
 }
+
+/** Prefix of session handles (`expired-token-exchange` policy's session cookie). */
+export const SESSION_HANDLE_PREFIX = 'tss_';
+
+/**
+ * The session handle of the `expired-token-exchange` policy: `tss_` + base64url(session id ‖
+ * HMAC-SHA256(key, "handle" ‖ session id ‖ salt)). It names a session and proves the server issued it;
+ * it does not rotate (the exchanged access token's generation makes each exchange one-shot).
+ */
+export function mintSessionHandle(key: Uint8Array, session: { id: string; salt: string }): string {
+  const id = Buffer.from(session.id, 'base64url');
+  const mac = createHmac('sha256', key)
+    .update('handle')
+    .update(id)
+    .update(Buffer.from(session.salt, 'base64url'))
+    .digest();
+  return SESSION_HANDLE_PREFIX + Buffer.concat([id, mac]).toString('base64url');
+}
+
+/** The session id a handle names, or `null` when it is not of the canonical form (not yet verified). */
+export function parseSessionHandle(handle: string): string | null {
+  if (!handle.startsWith(SESSION_HANDLE_PREFIX) || handle.length > 80) return null;
+  const encoded = handle.slice(SESSION_HANDLE_PREFIX.length);
+  if (!/^[A-Za-z0-9_-]+$/.test(encoded)) return null;
+  const bytes = Buffer.from(encoded, 'base64url');
+  if (bytes.length !== SESSION_ID_BYTES + MAC_BYTES || bytes.toString('base64url') !== encoded) return null;
+  return bytes.subarray(0, SESSION_ID_BYTES).toString('base64url');
+}
+
+/** Constant-time check of a session handle against the session it names. */
+export function sessionHandleMatches(
+  key: Uint8Array,
+  handle: string,
+  session: { id: string; salt: string },
+): boolean {
+  const expected = Buffer.from(mintSessionHandle(key, session));
+  const given = Buffer.from(handle);
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}

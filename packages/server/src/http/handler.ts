@@ -6,6 +6,7 @@ import { demoRoutes } from '../routes/demo-routes.ts';
 import { discoveryRoutes } from '../routes/discovery-routes.ts';
 import { oauthRoutes } from '../routes/oauth-routes.ts';
 import { opsRoutes } from '../routes/ops-routes.ts';
+import { policyRoutes, RENEWED_TOKEN_EXPIRES_HEADER, RENEWED_TOKEN_HEADER } from '../routes/policy-routes.ts';
 import { revocationRoutes } from '../routes/revocation-routes.ts';
 import { readBearerToken } from './bearer.ts';
 import { empty, errorResponse, missingTokenResponse } from './error-response.ts';
@@ -111,7 +112,7 @@ function corsHeaders(request: HttpRequest, settings: ResolvedRoutes): Record<str
   return {
     'access-control-allow-origin': origin,
     'access-control-allow-credentials': 'true',
-    'access-control-expose-headers': 'WWW-Authenticate, Retry-After',
+    'access-control-expose-headers': `WWW-Authenticate, Retry-After, ${RENEWED_TOKEN_HEADER}, ${RENEWED_TOKEN_EXPIRES_HEADER}`,
     vary: 'Origin',
   };
 }
@@ -127,6 +128,7 @@ export function createRequestHandler(options: RoutesOptions): RequestHandler {
     ...authRoutes(settings.authPath),
     ...accountRoutes(settings.authPath),
     ...revocations.routes,
+    ...policyRoutes(settings.authPath),
     ...oauthRoutes(settings.oauthPath),
     ...discoveryRoutes(settings.authPath, settings.oauthPath),
     ...opsRoutes(),
@@ -188,7 +190,19 @@ export function createRequestHandler(options: RoutesOptions): RequestHandler {
         const refusal = checkServiceCaller(request, settings.serviceToken);
         if (refusal) return { response: refusal, label };
       }
-      return { response: await route.handle({ request, routes: settings, params, auth }), label };
+      const response = await route.handle({ request, routes: settings, params, auth });
+      if (auth && settings.engine.settings.policy === 'sliding-single-token' && response.status < 400) {
+        const renewed = await settings.engine.slide(auth, {
+          ip: request.ip,
+          userAgent: request.headers['user-agent'] ?? null,
+        });
+        if (renewed) {
+          response.headers[RENEWED_TOKEN_HEADER] = renewed.accessToken;
+          response.headers[RENEWED_TOKEN_EXPIRES_HEADER] = String(renewed.expiresIn);
+          response.headers['cache-control'] = 'no-store';
+        }
+      }
+      return { response, label };
     } catch (error) {
       return { response: errorResponse(error, { bearer: route.auth === 'bearer' }), label };
     }

@@ -1,7 +1,7 @@
 import type { Authenticated, Clock, Engine, TokenSet } from '@tessera/core';
 import type { Metrics } from '../metrics.ts';
 import { json } from './error-response.ts';
-import { type CookieSettings, refreshCookie, type Transport } from './transport.ts';
+import { type CookieSettings, refreshCookie, sessionCookie, type Transport } from './transport.ts';
 import type { HttpRequest, HttpResponse } from './types.ts';
 
 /** What the shared routes need from their host (standalone server or a framework mount). */
@@ -60,7 +60,10 @@ export interface Route {
   handle(ctx: RouteContext): Promise<HttpResponse>;
 }
 
-/** Renders a token response (RFC 6749 §5.1 plus `session_id`); the refresh token goes where `transport` says. */
+/**
+ * Renders a token response (RFC 6749 §5.1 plus `session_id`). The refresh token (or, under
+ * `expired-token-exchange`, the session handle) goes where `transport` says: an HttpOnly cookie or the body.
+ */
 export function tokenResponse(
   ctx: RouteContext,
   tokens: TokenSet,
@@ -72,17 +75,19 @@ export function tokenResponse(
     access_token: tokens.accessToken,
     expires_in: tokens.expiresIn,
   };
+  if (tokens.softExpiresIn !== null) body.soft_expires_in = tokens.softExpiresIn;
   const headers: Record<string, string | string[]> = {};
-  if (transport === 'body') {
-    body.refresh_token = tokens.refreshToken;
-  } else {
-    headers['set-cookie'] = refreshCookie(
-      ctx.routes.cookie,
-      tokens.refreshToken,
-      tokens.refreshExpiresAt,
-      ctx.routes.clock.now(),
-    );
+  const nowMs = ctx.routes.clock.now();
+  const cookies: string[] = [];
+  if (tokens.refreshToken !== null) {
+    if (transport === 'body') body.refresh_token = tokens.refreshToken;
+    else cookies.push(refreshCookie(ctx.routes.cookie, tokens.refreshToken, tokens.refreshExpiresAt, nowMs));
   }
+  if (tokens.sessionHandle !== null) {
+    if (transport === 'body') body.session_token = tokens.sessionHandle;
+    else cookies.push(sessionCookie(ctx.routes.cookie, tokens.sessionHandle, tokens.refreshExpiresAt, nowMs));
+  }
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
   body.session_id = tokens.sessionId;
   return json(status, body, headers);
 }

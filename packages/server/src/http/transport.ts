@@ -9,6 +9,8 @@ export type Transport = 'cookie' | 'body';
 export const TRANSPORT_HEADER = 'tessera-transport';
 /** The refresh cookie's name. */
 export const REFRESH_COOKIE = 'tessera_refresh';
+/** The session cookie's name (`expired-token-exchange` policy). */
+export const SESSION_COOKIE = 'tessera_session';
 
 /** Cookie settings shared by every route of one mount. */
 export interface CookieSettings {
@@ -62,12 +64,12 @@ export function assertCookieRequestAllowed(request: HttpRequest, settings: Cooki
   }
 }
 
-/** The refresh cookie's value, if the request carries one. */
-export function readRefreshCookie(request: HttpRequest): string | undefined {
+/** The refresh cookie's value (or another Tessera cookie's), if the request carries one. */
+export function readRefreshCookie(request: HttpRequest, name: string = REFRESH_COOKIE): string | undefined {
   const header = request.headers.cookie;
   if (!header) return undefined;
   try {
-    return parseCookie(header)[REFRESH_COOKIE];
+    return parseCookie(header)[name];
   } catch {
     return undefined;
   }
@@ -79,9 +81,10 @@ export function refreshCookie(
   token: string,
   expiresAt: Date,
   nowMs: number,
+  name: string = REFRESH_COOKIE,
 ): string {
   return stringifySetCookie({
-    name: REFRESH_COOKIE,
+    name,
     value: token,
     path: settings.path,
     httpOnly: true,
@@ -91,10 +94,20 @@ export function refreshCookie(
   });
 }
 
-/** `Set-Cookie` that deletes the refresh cookie. */
-export function clearedRefreshCookie(settings: CookieSettings): string {
+/** `Set-Cookie` for the session handle of `expired-token-exchange`: the same attributes as the refresh cookie. */
+export function sessionCookie(
+  settings: CookieSettings,
+  handle: string,
+  expiresAt: Date,
+  nowMs: number,
+): string {
+  return refreshCookie(settings, handle, expiresAt, nowMs, SESSION_COOKIE);
+}
+
+/** `Set-Cookie` that deletes the refresh cookie (or another Tessera cookie). */
+export function clearedRefreshCookie(settings: CookieSettings, name: string = REFRESH_COOKIE): string {
   return stringifySetCookie({
-    name: REFRESH_COOKIE,
+    name,
     value: '',
     path: settings.path,
     httpOnly: true,

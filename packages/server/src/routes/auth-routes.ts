@@ -9,7 +9,9 @@ import {
   chooseTransport,
   clearedRefreshCookie,
   readRefreshCookie,
+  SESSION_COOKIE,
 } from '../http/transport.ts';
+import { exchangeExpiredRoute, presentedSessionHandle } from './policy-routes.ts';
 
 // Generous caps here; the engine applies the real rules (254-character emails, 8–1,024-character passwords).
 const CREDENTIALS = {
@@ -95,6 +97,7 @@ export function authRoutes(base: string): Route[] {
       path: `${base}/refresh`,
       auth: 'none',
       async handle(ctx) {
+        if (ctx.routes.engine.settings.policy === 'expired-token-exchange') return exchangeExpiredRoute(ctx);
         const transport = chooseTransport(ctx.request);
         const body = validateFields(readBody(ctx.request, 'json', 'invalid_request').value, {
           refresh_token: { maxLength: 512, optional: true },
@@ -111,14 +114,27 @@ export function authRoutes(base: string): Route[] {
       auth: 'none',
       async handle(ctx) {
         const transport = chooseTransport(ctx.request);
-        const headers: Record<string, string> =
-          transport === 'cookie' ? { 'set-cookie': clearedRefreshCookie(ctx.routes.cookie) } : {};
+        const headers: Record<string, string[]> =
+          transport === 'cookie'
+            ? {
+                'set-cookie': [
+                  clearedRefreshCookie(ctx.routes.cookie),
+                  clearedRefreshCookie(ctx.routes.cookie, SESSION_COOKIE),
+                ],
+              }
+            : {};
         const body = validateFields(readBody(ctx.request, 'json').value, {
           refresh_token: { maxLength: 512, optional: true },
+          session_token: { maxLength: 512, optional: true },
         });
         const refreshToken = presentedRefreshToken(ctx, body.refresh_token);
         if (refreshToken) {
           await ctx.routes.engine.logoutWithRefreshToken(refreshToken);
+          return empty(204, headers);
+        }
+        const sessionHandle = presentedSessionHandle(ctx, body.session_token);
+        if (sessionHandle) {
+          await ctx.routes.engine.logoutWithSessionHandle(sessionHandle);
           return empty(204, headers);
         }
         const accessToken = readBearerToken(ctx.request);

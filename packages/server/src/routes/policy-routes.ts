@@ -1,0 +1,67 @@
+import { TesseraError } from '@tessera/core';
+import { readBearerToken } from '../http/bearer.ts';
+import { readBody, validateFields } from '../http/body.ts';
+import { clientInfo, type Route, type RouteContext, tokenResponse } from '../http/route.ts';
+import {
+  assertCookieRequestAllowed,
+  chooseTransport,
+  readRefreshCookie,
+  SESSION_COOKIE,
+} from '../http/transport.ts';
+import type { HttpResponse } from '../http/types.ts';
+
+/** Response headers carrying a renewed token under `sliding-single-token`. */
+export const RENEWED_TOKEN_HEADER = 'tessera-access-token';
+export const RENEWED_TOKEN_EXPIRES_HEADER = 'tessera-access-token-expires-in';
+
+/** The session handle a request presents (cookie with CSRF checks, or `session_token` in the body). */
+export function presentedSessionHandle(
+  ctx: RouteContext,
+  bodyHandle: string | null | undefined,
+): string | null {
+  if (chooseTransport(ctx.request) === 'body') return bodyHandle ?? null;
+  const cookie = readRefreshCookie(ctx.request, SESSION_COOKIE);
+  if (cookie === undefined) return null;
+  assertCookieRequestAllowed(ctx.request, ctx.routes.cookie);
+  return cookie;
+}
+
+/**
+ * `POST /auth/refresh` under `expired-token-exchange`: the expired access token (Authorization: Bearer)
+ * and the session handle (cookie, or `session_token` in the body) buy a new access token, once.
+ */
+export async function exchangeExpiredRoute(ctx: RouteContext): Promise<HttpResponse> {
+  const transport = chooseTransport(ctx.request);
+  const body = validateFields(readBody(ctx.request, 'json', 'invalid_request').value, {
+    session_token: { maxLength: 512, optional: true },
+  });
+  const handle = presentedSessionHandle(ctx, body.session_token);
+  const token = readBearerToken(ctx.request);
+  if (!handle || !token) {
+    throw new TesseraError(
+      'invalid_request',
+      'Send the expired access token as a Bearer token with the session cookie.',
+    );
+  }
+  const tokens = await ctx.routes.engine.exchangeExpired(token, handle, clientInfo(ctx.request));
+  return tokenResponse(ctx, tokens, transport);
+}
+
+/** `POST /auth/renew` (`soft-expiry`): a soft-expired token of a live session buys a new one, once. */
+export function policyRoutes(base: string): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: `${base}/renew`,
+      auth: 'none',
+      async handle(ctx) {
+        validateFields(readBody(ctx.request, 'json', 'invalid_request').value, {});
+        const token = readBearerToken(ctx.request);
+        if (!token)
+          throw new TesseraError('invalid_request', 'Send the soft-expired access token as a Bearer token.');
+        const tokens = await ctx.routes.engine.renew(token, clientInfo(ctx.request));
+        return tokenResponse(ctx, tokens, chooseTransport(ctx.request));
+      },
+    },
+  ];
+}
