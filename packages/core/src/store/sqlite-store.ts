@@ -2,7 +2,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { StoreUnavailableError } from '../errors.ts';
-import type { RevokeReason, SessionRecord, SigningKeyRecord, Store, UserRecord } from './store.ts';
+import type {
+  RevokeReason,
+  RotationUpdate,
+  SessionRecord,
+  SigningKeyRecord,
+  Store,
+  UserRecord,
+} from './store.ts';
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -174,6 +181,56 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       }
     });
 
+  interface PendingRotation {
+    id: string;
+    fromGeneration: number;
+    update: RotationUpdate;
+    resolve: (row: SessionRecord | null) => void;
+    reject: (error: unknown) => void;
+  }
+  let pendingRotations: PendingRotation[] = [];
+  const rotateSql = `UPDATE sessions SET generation = generation + 1, rotated_at = ?, last_seen_at = ?,
+       idle_expires_at = ?, ip = ?, user_agent = ?
+     WHERE id = ? AND generation = ? AND revoked_at IS NULL RETURNING *`;
+  const flushRotations = (): void => {
+    const batch = pendingRotations;
+    pendingRotations = [];
+    if (!open) {
+      for (const item of batch) item.reject(new StoreUnavailableError(new Error('The store is closed.')));
+      return;
+    }
+    const results: Array<SessionRecord | null> = [];
+    try {
+      // Same session twice in one batch: the second sees the first's write, so compare-and-set holds.
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        for (const { id, fromGeneration, update } of batch) {
+          const row = stmt(rotateSql).get(
+            update.nowMs,
+            update.nowMs,
+            update.idleExpiresAtMs,
+            update.ip,
+            update.userAgent,
+            id,
+            fromGeneration,
+          ) as Row | undefined;
+          results.push(row ? toSession(row) : null);
+        }
+        db.exec('COMMIT');
+      } catch (error) {
+        db.exec('ROLLBACK');
+        throw error;
+      }
+    } catch (error) {
+      const failure = isUnavailable(error) ? new StoreUnavailableError(error) : error;
+      for (const item of batch) item.reject(failure);
+      return;
+    }
+    batch.forEach((item, i) => {
+      item.resolve(results[i] ?? null);
+    });
+  };
+
   const revokeWhere = (where: string) =>
     `UPDATE sessions SET revoked_at = :at, revoke_reason = :reason WHERE ${where} AND revoked_at IS NULL RETURNING *`;
 
@@ -288,21 +345,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         return row ? toSession(row) : null;
       }),
     rotateSession: (id, fromGeneration, update) =>
-      guard(() => {
-        const row = stmt(
-          `UPDATE sessions SET generation = generation + 1, rotated_at = ?, last_seen_at = ?, idle_expires_at = ?,
-             ip = ?, user_agent = ?
-           WHERE id = ? AND generation = ? AND revoked_at IS NULL RETURNING *`,
-        ).get(
-          update.nowMs,
-          update.nowMs,
-          update.idleExpiresAtMs,
-          update.ip,
-          update.userAgent,
-          id,
-          fromGeneration,
-        ) as Row | undefined;
-        return row ? toSession(row) : null;
+      new Promise<SessionRecord | null>((resolve, reject) => {
+        pendingRotations.push({ id, fromGeneration, update, resolve, reject });
+        // Group commit: rotations arriving in the same turn of the event loop share one transaction,
+        // so one fsync acknowledges them all. Nobody is answered before the commit is durable.
+        if (pendingRotations.length === 1) setImmediate(flushRotations);
       }),
     revokeSession: (id, atMs, reason) =>
       guard(() => {
