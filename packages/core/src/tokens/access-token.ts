@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { TesseraError } from '../errors.ts';
 import type { Keyring } from './keyring.ts';
+import { signJws } from './sign-jws.ts';
 
 /** The media type of access tokens (RFC 9068 §2.1), carried in the `typ` header. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -64,15 +65,13 @@ export async function mintAccessToken(
     amr: input.amr,
     roles: input.roles,
   };
-  const token = await new SignJWT(payload)
-    .setProtectedHeader({ alg: key.alg, typ: ACCESS_TOKEN_TYP, kid: key.kid })
-    .setIssuer(input.issuer)
-    .setSubject(input.userId)
-    .setAudience(input.audience)
-    .setIssuedAt(iat)
-    .setExpirationTime(exp)
-    .setJti(jti)
-    .sign(key.privateKey);
+  // Reserved claims last, so neither policy extras nor profile fields can override them.
+  const token = signJws(
+    { alg: key.alg, typ: ACCESS_TOKEN_TYP, kid: key.kid },
+    { ...payload, iss: input.issuer, sub: input.userId, aud: input.audience, iat, exp, jti },
+    key.alg,
+    key.privateKey,
+  );
   return { token, expiresAt: exp, jti };
 }
 

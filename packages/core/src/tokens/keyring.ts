@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, type webcrypto } from 'node:crypto';
+import { createCipheriv, createDecipheriv, KeyObject, randomBytes, type webcrypto } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { SigningKeyRecord, Store } from '../store/store.ts';
@@ -15,7 +15,8 @@ export const SIGNING_ALGS: readonly SigningAlg[] = Object.freeze(['EdDSA', 'ES25
 export interface ActiveSigningKey {
   kid: string;
   alg: SigningAlg;
-  privateKey: CryptoKey;
+  /** A Node KeyObject: signing uses the synchronous `crypto.sign`. */
+  privateKey: KeyObject;
 }
 
 /** A key ready to verify, with the one algorithm it may be used with. */
@@ -62,7 +63,7 @@ interface LoadedKey {
   record: SigningKeyRecord;
   publicJwk: JWK;
   publicKey: CryptoKey;
-  privateKey: CryptoKey | null;
+  privateKey: KeyObject | null;
 }
 
 function encryptPrivateJwk(kek: Uint8Array, kid: string, jwk: JWK): string {
@@ -149,7 +150,7 @@ export async function createKeyring(options: KeyringOptions): Promise<Keyring> {
     if (newest && !newest.privateKey) {
       try {
         const jwk = decryptPrivateJwk(kek, newest.record.kid, newest.record.privateJwkEncrypted);
-        newest.privateKey = (await importJWK(jwk, newest.record.alg)) as CryptoKey;
+        newest.privateKey = KeyObject.from((await importJWK(jwk, newest.record.alg)) as CryptoKey);
       } catch (cause) {
         throw new Error(
           `Cannot decrypt signing key ${newest.record.kid}: TESSERA_SECRET differs from the one it was stored with.`,

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Prefix of every refresh token, so secret scanners can find leaked ones. */
 export const REFRESH_TOKEN_PREFIX = 'tsr_';
@@ -28,7 +28,7 @@ export function newSessionSalt(): string {
   return randomBytes(16).toString('base64url');
 }
 
-function computeMac(key: Uint8Array, sessionIdBytes: Buffer, generation: number, salt: string): Buffer {
+function computeMac(key: KeyObject, sessionIdBytes: Buffer, generation: number, salt: string): Buffer {
   const generationBytes = Buffer.alloc(GENERATION_BYTES);
   generationBytes.writeUInt32BE(generation);
   return createHmac('sha256', key)
@@ -44,7 +44,7 @@ function computeMac(key: Uint8Array, sessionIdBytes: Buffer, generation: number,
  * Deterministic, so the successor of any generation can be derived again (grace replays).
  */
 export function mintRefreshToken(
-  key: Uint8Array,
+  key: KeyObject,
   sessionId: string,
   generation: number,
   salt: string,
@@ -77,7 +77,7 @@ export function parseRefreshToken(token: string): ParsedRefreshToken | null {
 }
 
 /** Constant-time check that `parsed` carries the MAC the server would have issued with `salt`. */
-export function refreshTokenMacMatches(key: Uint8Array, parsed: ParsedRefreshToken, salt: string): boolean {
+export function refreshTokenMacMatches(key: KeyObject, parsed: ParsedRefreshToken, salt: string): boolean {
   const expected = computeMac(key, Buffer.from(parsed.sessionId, 'base64url'), parsed.generation, salt);
   return timingSafeEqual(expected, parsed.mac);
 }
@@ -90,7 +90,7 @@ export const SESSION_HANDLE_PREFIX = 'tss_';
  * HMAC-SHA256(key, "handle" ‖ session id ‖ salt)). It names a session and proves the server issued it;
  * it does not rotate (the exchanged access token's generation makes each exchange one-shot).
  */
-export function mintSessionHandle(key: Uint8Array, session: { id: string; salt: string }): string {
+export function mintSessionHandle(key: KeyObject, session: { id: string; salt: string }): string {
   const id = Buffer.from(session.id, 'base64url');
   const mac = createHmac('sha256', key)
     .update('handle')
@@ -112,7 +112,7 @@ export function parseSessionHandle(handle: string): string | null {
 
 /** Constant-time check of a session handle against the session it names. */
 export function sessionHandleMatches(
-  key: Uint8Array,
+  key: KeyObject,
   handle: string,
   session: { id: string; salt: string },
 ): boolean {
