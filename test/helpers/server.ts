@@ -24,7 +24,7 @@ export const TEST_ARGON2 = { memoryCost: 1024, timeCost: 1, parallelism: 1 };
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { demo?: boolean } = {},
+  options: { demo?: boolean; realClock?: boolean } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-test-'));
   const clock = createManualClock(Date.now());
@@ -40,7 +40,8 @@ export async function startTestServer(
     },
   });
   const server = await createTesseraServer(config, {
-    clock,
+    // Browser tests run real timers in the page, so the server must follow the wall clock too.
+    ...(options.realClock ? {} : { clock }),
     argon2: TEST_ARGON2,
     demo: options.demo ?? false,
     processMetrics: false,

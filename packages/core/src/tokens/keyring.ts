@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, KeyObject, randomBytes, type webcrypto } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  type JsonWebKey,
+  type KeyObject,
+  randomBytes,
+  type webcrypto,
+} from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { SigningKeyRecord, Store } from '../store/store.ts';
@@ -150,7 +158,7 @@ export async function createKeyring(options: KeyringOptions): Promise<Keyring> {
     if (newest && !newest.privateKey) {
       try {
         const jwk = decryptPrivateJwk(kek, newest.record.kid, newest.record.privateJwkEncrypted);
-        newest.privateKey = KeyObject.from((await importJWK(jwk, newest.record.alg)) as CryptoKey);
+        newest.privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
       } catch (cause) {
         throw new Error(
           `Cannot decrypt signing key ${newest.record.kid}: TESSERA_SECRET differs from the one it was stored with.`,
