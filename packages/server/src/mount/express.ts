@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TesseraError } from '@tessera/core';
+import { errorResponse } from '../http/error-response.ts';
 import { createRequestHandler } from '../http/handler.ts';
 import { toHttpRequest, writeNodeResponse } from '../http/node-io.ts';
 import type { RoutesOptions } from '../http/route.ts';
+import { MAX_BODY_BYTES } from '../http/types.ts';
 
 /** Express request fields the mount reads (kept structural so Express stays an optional peer). */
 interface ExpressLikeRequest extends IncomingMessage {
@@ -29,7 +32,21 @@ export function tesseraRoutes(
       next();
       return;
     }
-    const parsed = request._body === true ? { value: request.body } : null;
+    // A body parser that ran before us (express.json()) consumed the stream: use what it parsed, but
+    // keep Tessera's own size limit.
+    const parsed =
+      request.body !== undefined && (request._body === true || request.readableEnded)
+        ? { value: request.body }
+        : null;
+    if (parsed && Number(request.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+      writeNodeResponse(
+        res,
+        errorResponse(
+          new TesseraError('payload_too_large', `The request body must be at most ${MAX_BODY_BYTES} bytes.`),
+        ),
+      );
+      return;
+    }
     toHttpRequest(
       request,
       pathname.slice(prefix.length) || '/',
