@@ -76,6 +76,16 @@ export async function createTesseraServer(
           },
     trustProxy: config.trustProxy,
     bodyLimit: 16 * 1024,
+    maxParamLength: 1000,
+    forceCloseConnections: 'idle',
+    // Requests Fastify refuses before routing (a malformed URL) still get Tessera's error shape.
+    frameworkErrors: (_error, _request, reply) => {
+      const response = errorResponse(new TesseraError('invalid_request', 'The request URL is malformed.'));
+      reply
+        .code(400 as never)
+        .headers(response.headers)
+        .send(response.body as never);
+    },
   });
   const { secret, generated, path } = loadOrCreateSecret(config);
   if (generated) {
@@ -151,7 +161,11 @@ export async function createTesseraServer(
     },
     async close() {
       stopSweeper();
+      // Graceful but bounded: in-flight requests get a second, then lingering connections
+      // (a resource service's revocation stream, say) are cut.
+      const force = setTimeout(() => app.server.closeAllConnections(), 1000);
       await app.close();
+      clearTimeout(force);
       await engine.close();
       await shared?.close();
       await store.close();

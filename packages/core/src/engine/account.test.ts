@@ -100,7 +100,7 @@ describe('register and login', () => {
 
 describe('devices', () => {
   it('lists live sessions with the current one marked and lets a user end only their own', async () => {
-    const { engine } = await createEngineFixture();
+    const { engine, clock } = await createEngineFixture();
     const laptop = await engine.register({
       email: 'ada@example.com',
       password: PASSWORD,
@@ -108,6 +108,7 @@ describe('devices', () => {
         'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15',
       ip: '203.0.113.5',
     });
+    clock.advance(1000);
     const phone = await engine.login({
       email: 'ada@example.com',
       password: PASSWORD,

@@ -11,7 +11,7 @@ import { revocationRoutes } from '../routes/revocation-routes.ts';
 import { readBearerToken } from './bearer.ts';
 import { empty, errorResponse, missingTokenResponse } from './error-response.ts';
 import type { ResolvedRoutes, Route, RoutesOptions } from './route.ts';
-import { TRANSPORT_HEADER } from './transport.ts';
+import { chooseTransport, TRANSPORT_HEADER } from './transport.ts';
 import type { HttpRequest, HttpResponse } from './types.ts';
 
 /** The shared request handler every host calls, plus the paths it serves (for host routers). */
@@ -176,6 +176,8 @@ export function createRequestHandler(options: RoutesOptions): RequestHandler {
     }
     const { route } = match;
     try {
+      // Check the transport header before any route acts, so a bad one changes nothing.
+      chooseTransport(request);
       const params: Record<string, string> = {};
       const values = match.pattern.exec(request.path)?.slice(1) ?? [];
       match.paramNames.forEach((name, i) => {

@@ -31,7 +31,8 @@ export function tesseraRoutes(options: FastifyMountOptions): (app: FastifyInstan
   return async (app) => {
     const prefix = app.prefix;
     const handler = createRequestHandler({ ...options, prefix });
-    app.addHook('onClose', async () => handler.close());
+    // preClose: end the revocation streams before the server waits for open connections to finish.
+    app.addHook('preClose', async () => handler.close());
     // Our routes read raw bytes and validate them themselves, whatever the content type.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser(

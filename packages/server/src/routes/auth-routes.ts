@@ -100,7 +100,7 @@ export function authRoutes(base: string): Route[] {
         if (ctx.routes.engine.settings.policy === 'expired-token-exchange') return exchangeExpiredRoute(ctx);
         const transport = chooseTransport(ctx.request);
         const body = validateFields(readBody(ctx.request, 'json', 'invalid_request').value, {
-          refresh_token: { maxLength: 512, optional: true },
+          refresh_token: { maxLength: 8192, optional: true },
         });
         const token = presentedRefreshToken(ctx, body.refresh_token);
         if (!token) throw new TesseraError('invalid_request', 'No refresh token was presented.');
@@ -124,7 +124,7 @@ export function authRoutes(base: string): Route[] {
               }
             : {};
         const body = validateFields(readBody(ctx.request, 'json').value, {
-          refresh_token: { maxLength: 512, optional: true },
+          refresh_token: { maxLength: 8192, optional: true },
           session_token: { maxLength: 512, optional: true },
         });
         const refreshToken = presentedRefreshToken(ctx, body.refresh_token);

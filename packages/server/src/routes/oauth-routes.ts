@@ -18,7 +18,7 @@ export function oauthRoutes(base: string): Route[] {
           readBody(ctx.request, 'json-or-form', 'invalid_request').value,
           {
             grant_type: { maxLength: 64 },
-            refresh_token: { maxLength: 512, optional: true },
+            refresh_token: { maxLength: 8192, optional: true },
             scope: { maxLength: 1024, optional: true },
           },
           IGNORE_UNKNOWN,

@@ -9,8 +9,15 @@ import { createRevocationFeed, type RevocationFeed } from '../revocation-feed.ts
  */
 export function revocationRoutes(base: string): { routes: Route[]; close(): void } {
   let feed: Promise<RevocationFeed> | undefined;
+  let ready: RevocationFeed | undefined;
+  let closed = false;
   const getFeed = (ctx: RouteContext): Promise<RevocationFeed> => {
-    feed ??= createRevocationFeed({ engine: ctx.routes.engine, clock: ctx.routes.clock }).catch(
+    feed ??= createRevocationFeed({ engine: ctx.routes.engine, clock: ctx.routes.clock }).then(
+      (created) => {
+        ready = created;
+        if (closed) created.close();
+        return created;
+      },
       (error: unknown) => {
         feed = undefined;
         throw error;
@@ -47,7 +54,9 @@ export function revocationRoutes(base: string): { routes: Route[]; close(): void
       },
     ],
     close() {
-      feed?.then((f) => f.close()).catch(() => undefined);
+      // Synchronous where possible: the host waits for open streams right after this returns.
+      closed = true;
+      ready?.close();
     },
   };
 }
