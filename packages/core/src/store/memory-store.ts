@@ -31,7 +31,14 @@ export function createMemoryStore(): Store {
   const applyUserPatch = (user: UserRecord, patch: UserPatch): void => {
     if (patch.passwordHash !== undefined) user.passwordHash = patch.passwordHash;
     if (patch.roles !== undefined) user.roles = [...patch.roles];
-    if (patch.profile !== undefined) user.profile = { ...user.profile, ...patch.profile };
+    if (patch.profile !== undefined) {
+      const profile = { ...user.profile };
+      for (const [name, value] of Object.entries(patch.profile)) {
+        if (value === null) delete profile[name];
+        else profile[name] = value;
+      }
+      user.profile = profile;
+    }
     if (patch.disabled !== undefined) user.disabled = patch.disabled;
     if (patch.reauthRequired !== undefined) user.reauthRequired = patch.reauthRequired;
     if (patch.totpSecret !== undefined) user.totpSecret = patch.totpSecret;
