@@ -76,7 +76,7 @@ export async function createTesseraServer(
           },
     trustProxy: config.trustProxy,
     bodyLimit: 16 * 1024,
-    maxParamLength: 1000,
+    routerOptions: { maxParamLength: 1000 },
     forceCloseConnections: 'idle',
     // Requests Fastify refuses before routing (a malformed URL) still get Tessera's error shape.
     frameworkErrors: (_error, _request, reply) => {
