@@ -1,0 +1,36 @@
+// A resource service in Koa that accepts Tessera access tokens via @tessera/verify.
+import type { Server } from 'node:http';
+import { createVerifier, type Verifier } from '@tessera/verify';
+import { requireAuth } from '@tessera/verify/koa';
+import Koa from 'koa';
+
+/** Builds the app: `GET /me` answers the verified claims. */
+export function createApp(verifier: Verifier) {
+  const app = new Koa();
+  const guard = requireAuth(verifier);
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/me') return next();
+    await guard(ctx, async () => {
+      ctx.body = { framework: 'koa', claims: ctx.state.auth };
+    });
+  });
+  return app;
+}
+
+/** Listens on `port` (0: any free one). */
+export async function listen(verifier: Verifier, port = 0): Promise<Server> {
+  const server = createApp(verifier).listen(port, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return server;
+}
+
+if (import.meta.main) {
+  const issuer = process.env.TESSERA_ISSUER ?? 'http://127.0.0.1:4000';
+  const verifier = createVerifier({
+    issuer,
+    audience: process.env.TESSERA_AUDIENCE ?? issuer,
+    serviceToken: process.env.TESSERA_SERVICE_TOKEN,
+  });
+  const server = await listen(verifier, Number(process.env.PORT ?? 5000));
+  console.log(`Koa resource service on port ${(server.address() as { port: number }).port}`);
+}

@@ -1,0 +1,51 @@
+// A resource service in NestJS that accepts Tessera access tokens via @tessera/verify. Written without
+// decorator syntax (Node's type stripping cannot run it): decorators are applied as functions.
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import { Controller, Get, Module, UseGuards } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { createVerifier, type VerifiedClaims, type Verifier } from '@tessera/verify';
+import { Claims, requireAuth } from '@tessera/verify/nestjs';
+
+/** Builds the Nest app: `GET /me` answers the verified claims. */
+export async function createApp(verifier: Verifier) {
+  class MeController {
+    me(claims: VerifiedClaims) {
+      return { framework: 'nestjs', claims };
+    }
+  }
+  const descriptor = Object.getOwnPropertyDescriptor(MeController.prototype, 'me') as PropertyDescriptor;
+  Claims()(MeController.prototype, 'me', 0);
+  Get('me')(MeController.prototype, 'me', descriptor);
+  Reflect.defineMetadata('design:paramtypes', [Object], MeController.prototype, 'me');
+  UseGuards(requireAuth(verifier))(MeController);
+  Controller()(MeController);
+  class AppModule {}
+  Module({ controllers: [MeController] })(AppModule);
+  return NestFactory.create(AppModule, { logger: false });
+}
+
+/** Listens on `port` (0: any free one). */
+export async function listen(verifier: Verifier, port = 0): Promise<Server> {
+  const app = await createApp(verifier);
+  await app.listen(port, '127.0.0.1');
+  const server = app.getHttpServer() as Server;
+  // Closing goes through Nest (which closes the HTTP server itself), without touching the server object.
+  return Object.assign(Object.create(server) as Server, {
+    close: (callback?: (error?: Error) => void) => {
+      app.close().then(() => callback?.(), callback);
+      return server;
+    },
+  });
+}
+
+if (import.meta.main) {
+  const issuer = process.env.TESSERA_ISSUER ?? 'http://127.0.0.1:4000';
+  const verifier = createVerifier({
+    issuer,
+    audience: process.env.TESSERA_AUDIENCE ?? issuer,
+    serviceToken: process.env.TESSERA_SERVICE_TOKEN,
+  });
+  const server = await listen(verifier, Number(process.env.PORT ?? 5000));
+  console.log(`NestJS resource service on port ${(server.address() as { port: number }).port}`);
+}
