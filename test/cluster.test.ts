@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createVerifier, type Verifier } from '@tessera/verify';
 import { type ChildServer, freePort, startChildServer, stopChildServer } from './helpers/child-server.ts';
 import { call, PASSWORD } from './helpers/server.ts';
 import {
@@ -24,6 +25,20 @@ let redis: PrivateRedis;
 let dataDir: string;
 const instances: ChildServer[] = [];
 let env: Record<string, string>;
+/** The resource service: verifies tokens locally, following instance A's revocation feed. */
+let resource: Verifier;
+
+/** True once the resource service refuses `token` (bounded wait: the feed is asynchronous). */
+async function refusedByResource(token: string, ms = 3000): Promise<void> {
+  await eventually(
+    () =>
+      resource.verify(token).then(
+        () => false,
+        () => true,
+      ),
+    ms,
+  );
+}
 
 async function startInstance(): Promise<ChildServer> {
   const port = await freePort();
@@ -60,8 +75,19 @@ describe('three instances over one PostgreSQL and one Redis', { skip }, () => {
     };
     // All three start at once: migrations and the first signing key must survive the race.
     instances.push(...(await Promise.all([startInstance(), startInstance(), startInstance()])));
+    const a = instances[0] as ChildServer;
+    resource = createVerifier({
+      issuer: 'http://tessera.test',
+      audience: 'http://tessera.test',
+      jwksUrl: `${a.url}/.well-known/jwks.json`,
+      revocationsUrl: `${a.url}/auth/revocations`,
+      introspectionUrl: `${a.url}/oauth/introspect`,
+      serviceToken: SERVICE_TOKEN,
+    });
+    await resource.ready();
   });
   after(async () => {
+    await resource?.close();
     await Promise.all(instances.map((i) => stopChildServer(i)));
     await redis?.stop();
     pg?.destroy();
@@ -84,6 +110,7 @@ describe('three instances over one PostgreSQL and one Redis', { skip }, () => {
         200,
       );
     }
+    assert.equal((await resource.verify(refreshed.body.access_token)).sid, login.body.session_id);
     const out = await call(c.url, 'POST', '/auth/logout', {
       json: { refresh_token: refreshed.body.refresh_token },
     });
@@ -92,6 +119,8 @@ describe('three instances over one PostgreSQL and one Redis', { skip }, () => {
       const me = await call(instance.url, 'GET', '/auth/me', { token: refreshed.body.access_token });
       assert.equal(me.status, 401);
     }
+    // The logout happened on C; the resource service follows A's feed: the bus carried it across.
+    await refusedByResource(refreshed.body.access_token);
   });
 
   it('rotates once when one token reaches all three instances at once, and detects reuse anywhere', async () => {
@@ -124,6 +153,7 @@ describe('three instances over one PostgreSQL and one Redis', { skip }, () => {
         401,
       );
     }
+    await refusedByResource(third.body.access_token);
     assert.ok(c.output().includes('reuse detected'));
   });
 
@@ -176,6 +206,8 @@ describe('three instances over one PostgreSQL and one Redis', { skip }, () => {
         401,
       );
     }
+    // Without Redis the revocation still reaches the resource service: A's feed polls the database.
+    await refusedByResource(refreshed.body.access_token, 5000);
     // The feeds poll the database, so they learn the revocation without the bus.
     await eventually(async () => {
       const snapshot = await call(a.url, 'GET', '/auth/revocations', {
