@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { startCluster } from './cluster.ts';
 import type { LoadResult } from './load.ts';
 import { measureRefresh } from './refresh-scenario.ts';
+import { measureRevocationDelay } from './revocation-delay.ts';
+import { measureVerify } from './verify-scenario.ts';
 
 /** One measured scenario in `latest.json`. */
 interface ScenarioResult {
@@ -24,6 +26,8 @@ const quick = values.quick ?? false;
 const seconds = quick ? 3 : 10;
 const repeats = quick ? 1 : 2;
 const results: ScenarioResult[] = [];
+const ratios: Record<string, number> = {};
+let revocationDelay: Record<string, unknown> | null = null;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -85,6 +89,43 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
       }
     },
   },
+  {
+    name: 'verify',
+    async run() {
+      const result = await measureVerify({ seconds: quick ? 2 : 6, revocationCount: 100_000, tokens: 2000 });
+      for (const [system, ops] of [
+        ['jose.jwtVerify', result.joseOps],
+        ['tessera-verify-cold', result.coldOps],
+        ['tessera-verify-warm', result.warmOps],
+      ] as const) {
+        results.push({ name: 'verify-100k-revocations', system, ops, runs: [{ ops }] });
+        process.stderr.write(`  verify (${system}): ${ops.toFixed(0)} tokens/s\n`);
+      }
+      ratios.verify_cold_vs_jose = result.coldOps / result.joseOps;
+      ratios.verify_warm_vs_jose = result.warmOps / result.joseOps;
+    },
+  },
+  {
+    name: 'revocation-delay',
+    async run() {
+      const cluster = await startCluster({ instances: 3, database: 'postgres', redis: true });
+      try {
+        const result = await measureRevocationDelay(cluster, quick ? 100 : 1000);
+        revocationDelay = {
+          p50: result.resource.p50,
+          p99: result.resource.p99,
+          count: result.count,
+          instance_b: result.instance,
+          resource_service: result.resource,
+        };
+        process.stderr.write(
+          `  revocation delay over ${result.count}: instance B p50 ${result.instance.p50.toFixed(2)} ms p99 ${result.instance.p99.toFixed(2)} ms; resource service p50 ${result.resource.p50.toFixed(2)} ms p99 ${result.resource.p99.toFixed(2)} ms\n`,
+        );
+      } finally {
+        await cluster.close();
+      }
+    },
+  },
 ];
 
 process.stderr.write(
@@ -106,13 +147,20 @@ const report = {
   quick,
   generated_at: new Date().toISOString(),
   scenarios: results,
+  ratios,
+  revocation_delay_ms: revocationDelay,
 };
 mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('../results/latest.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
 const rows = results.map(
   (r) =>
-    `| ${r.name} | ${r.system} | ${r.rps?.toFixed(0) ?? '–'} | ${r.p50_ms?.toFixed(2) ?? '–'} | ${r.p99_ms?.toFixed(2) ?? '–'} |`,
+    `| ${r.name} | ${r.system} | ${(r.rps ?? r.ops)?.toFixed(0) ?? '–'} | ${r.p50_ms?.toFixed(2) ?? '–'} | ${r.p99_ms?.toFixed(2) ?? '–'} |`,
 );
 process.stdout.write(
-  ['| scenario | system | req/s | p50 ms | p99 ms |', '|---|---|---|---|---|', ...rows, ''].join('\n'),
+  ['| scenario | system | req/s or ops/s | p50 ms | p99 ms |', '|---|---|---|---|---|', ...rows, ''].join(
+    '\n',
+  ),
+);
+process.stdout.write(
+  `\nratios: ${JSON.stringify(ratios)}\nrevocation delay (ms): ${JSON.stringify(revocationDelay)}\n`,
 );
