@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type Argon2Params,
+  type Clock,
   createEngine,
   createSqliteStore,
   type Engine,
@@ -18,6 +19,7 @@ export interface ExampleOptions {
   argon2?: Argon2Params;
   rateLimits?: false;
   policy?: EngineOptions['policy'];
+  clock?: Clock;
 }
 
 /** Opens the example's store and engine. The secret comes from TESSERA_SECRET, else a random one per run. */
@@ -36,6 +38,7 @@ export async function openExampleEngine(
     ...(options.argon2 ? { argon2: options.argon2 } : {}),
     ...(options.rateLimits === false ? { rateLimits: false } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   return { engine, store };
 }

@@ -8,7 +8,7 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
  * The bearer token of a request (RFC 6750 §2.1): `null` when there is no `Authorization` header or
  * it uses another scheme; throws `invalid_request` for a malformed Bearer header.
  */
-export function readBearerToken(request: HttpRequest): string | null {
+export function readBearerToken(request: Pick<HttpRequest, 'headers'>): string | null {
   const header = request.headers.authorization;
   if (header === undefined) return null;
   const match = /^(\S+)(?: +(.*))?$/.exec(header.trim());

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { TesseraError } from '@tessera/core';
+import { type Engine, TesseraError } from '@tessera/core';
 import { errorResponse } from '../http/error-response.ts';
 import { createRequestHandler } from '../http/handler.ts';
 import { toHttpRequest, writeNodeResponse } from '../http/node-io.ts';
 import type { RoutesOptions } from '../http/route.ts';
+import { guardSession } from '../http/session-guard.ts';
 import { MAX_BODY_BYTES } from '../http/types.ts';
 
 /** Express request fields the mount reads (kept structural so Express stays an optional peer). */
@@ -58,5 +59,37 @@ export function tesseraRoutes(
         writeNodeResponse(res, response, request.method === 'HEAD');
       })
       .catch(next);
+  };
+}
+
+/**
+ * Express middleware for the app's own routes: requires a Tessera access token (RFC 6750 answers
+ * otherwise), puts the session on `req.auth`, and under `sliding-single-token` adds the renewed token
+ * headers before the response is sent.
+ * @example
+ * app.get('/api/orders', requireSession(engine), listOrders);
+ */
+export function requireSession(
+  engine: Engine,
+): (
+  req: IncomingMessage & { auth?: unknown; ip?: string },
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => void {
+  return (req, res, next) => {
+    guardSession(engine, {
+      authorization: req.headers.authorization,
+      ip: req.ip ?? req.socket.remoteAddress ?? '',
+      userAgent: req.headers['user-agent'],
+    }).then(async (result) => {
+      if ('refusal' in result) {
+        writeNodeResponse(res, result.refusal);
+        return;
+      }
+      req.auth = result.auth;
+      // Renew before the route runs: headers must be set before it writes the response.
+      for (const [name, value] of Object.entries(await result.renewedHeaders())) res.setHeader(name, value);
+      next();
+    }, next);
   };
 }

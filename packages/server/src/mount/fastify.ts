@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
-import { TesseraError } from '@tessera/core';
+import { type Engine, TesseraError } from '@tessera/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse } from '../http/error-response.ts';
 import { createRequestHandler } from '../http/handler.ts';
 import { flattenHeaders } from '../http/node-io.ts';
 import type { RoutesOptions } from '../http/route.ts';
+import { guardSession } from '../http/session-guard.ts';
 import { type HttpRequest, type HttpResponse, MAX_BODY_BYTES } from '../http/types.ts';
 
 /** Options of the Fastify mount: the shared route options without `prefix` (Fastify's own `prefix` is used). */
@@ -83,5 +84,28 @@ export function tesseraRoutes(options: FastifyMountOptions): (app: FastifyInstan
         handler: handle,
       });
     }
+  };
+}
+
+/**
+ * A Fastify `preHandler` for the app's own routes: requires a Tessera access token (RFC 6750 answers
+ * otherwise), puts the session on `request.auth`, and under `sliding-single-token` adds the renewed
+ * token headers to the reply once the presented token is past half its life.
+ * @example
+ * app.get('/api/orders', { preHandler: requireSession(engine) }, listOrders);
+ */
+export function requireSession(
+  engine: Engine,
+): (request: FastifyRequest, reply: FastifyReply) => Promise<unknown> {
+  return async (request, reply) => {
+    const result = await guardSession(engine, {
+      authorization: request.headers.authorization,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
+    });
+    if ('refusal' in result) return send(reply, result.refusal);
+    (request as FastifyRequest & { auth?: unknown }).auth = result.auth;
+    reply.headers(await result.renewedHeaders());
+    return undefined;
   };
 }

@@ -1,0 +1,66 @@
+// A Koa app on the `sliding-single-token` policy: one short access token, renewed by the server in a
+// `Tessera-Access-Token` response header while the user is active. It shows a profile change (a phone
+// number verified for two-factor login) reaching the token at once.
+// Run: npm exec -- node --conditions=source examples/koa-sliding/server.ts
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Authenticated } from '@tessera/core';
+import { requireSession, tesseraRoutes } from '@tessera/server/koa';
+import Koa from 'koa';
+import { type ExampleOptions, openExampleEngine } from '../engine.ts';
+
+/** Builds the app: Tessera under /api, and the app's own routes behind `requireSession`. */
+export async function createApp(options: ExampleOptions = {}) {
+  const { engine, store } = await openExampleEngine('koa-sliding', {
+    ...options,
+    policy: 'sliding-single-token',
+  });
+  const app = new Koa();
+  const session = requireSession(engine);
+
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/api/orders' && ctx.method === 'GET') {
+      // Every call past half the token's life gets a fresh token in the response headers.
+      return session(ctx, async () => {
+        ctx.body = { orders: [], for: (ctx.state.auth as Authenticated).claims.sub };
+      });
+    }
+    if (ctx.path === '/api/verify-phone' && ctx.method === 'POST') {
+      return session(ctx, async () => {
+        // A real app would check an SMS code first; then the phone number is a claim, effective now.
+        const auth = ctx.state.auth as Authenticated;
+        const { access } = await engine.updateUser(auth.user.id, {
+          profile: { phone_number: '+14155550123' },
+          actingSessionId: auth.session.id,
+        });
+        ctx.body = { access_token: access?.accessToken, expires_in: access?.expiresIn };
+      });
+    }
+    return next();
+  });
+  app.use(
+    tesseraRoutes({ engine, prefix: '/api', allowedOrigins: [options.issuer ?? 'http://127.0.0.1:3000'] }),
+  );
+  return { app, engine, store };
+}
+
+/** Starts the app on `port` (0: any free port). */
+export async function start(port = 3000, options: ExampleOptions = {}) {
+  const { app, engine, store } = await createApp(options);
+  const server: Server = app.listen(port, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    engine,
+    async close() {
+      await new Promise((resolve) => server.close(resolve));
+      await engine.close();
+      await store.close();
+    },
+  };
+}
+
+if (import.meta.main) {
+  const { url } = await start(Number(process.env.PORT ?? 3000));
+  console.log(`Koa app (sliding-single-token) at ${url}`);
+}
