@@ -1,5 +1,7 @@
 // Shared by the examples: one Tessera engine over an SQLite file (or the path in TESSERA_EXAMPLE_DB).
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   type Argon2Params,
   type Clock,
@@ -41,4 +43,24 @@ export async function openExampleEngine(
     ...(options.clock ? { clock: options.clock } : {}),
   });
   return { engine, store };
+}
+
+/** Listens with a Node HTTP app (Koa or Express) on 127.0.0.1; resolves to its URL and a close function. */
+export async function listenExample(
+  app: { listen(port: number, host: string): Server },
+  port: number,
+  engine: Engine,
+  store: Store,
+): Promise<{ url: string; engine: Engine; close(): Promise<void> }> {
+  const server = app.listen(port, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    engine,
+    async close() {
+      await new Promise((resolve) => server.close(resolve));
+      await engine.close();
+      await store.close();
+    },
+  };
 }

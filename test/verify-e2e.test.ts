@@ -29,15 +29,7 @@ const rejects = async (token: string, pattern?: RegExp) => {
 describe('@tessera/verify against a real server', () => {
   before(async () => {
     t = await startTestServer({ TESSERA_SERVICE_TOKEN: SERVICE_TOKEN });
-    verifier = createVerifier({
-      issuer: 'http://127.0.0.1:4000',
-      audience: 'http://127.0.0.1:4000',
-      jwksUrl: `${t.url}/.well-known/jwks.json`,
-      revocationsUrl: `${t.url}/auth/revocations`,
-      introspectionUrl: `${t.url}/oauth/introspect`,
-      serviceToken: SERVICE_TOKEN,
-      now: () => t.clock.now(),
-    });
+    verifier = createVerifier(verifierOptions());
     await verifier.ready();
   });
   after(async () => {

@@ -1,10 +1,8 @@
 // An existing Express app (with its own JSON body parser) that adds Tessera in library mode under
 // /api. Run: npm exec -- node --conditions=source examples/express-app/server.ts
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tesseraRoutes } from '@tessera/server/express';
 import express from 'express';
-import { type ExampleOptions, openExampleEngine } from '../engine.ts';
+import { type ExampleOptions, listenExample, openExampleEngine } from '../engine.ts';
 
 /** Builds the Express app. */
 export async function createApp(options: ExampleOptions = {}) {
@@ -39,21 +37,10 @@ export async function createApp(options: ExampleOptions = {}) {
   return { app, engine, store };
 }
 
-/** Starts the app on `port` (0: any free port). */
+/** Starts the app on `port` (0: any free port); resolves to its URL and a close function. */
 export async function start(port = 3000, options: ExampleOptions = {}) {
   const { app, engine, store } = await createApp(options);
-  const server: Server = app.listen(port, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    engine,
-    async close() {
-      await new Promise((resolve) => server.close(resolve));
-      await engine.close();
-      await store.close();
-    },
-  };
+  return listenExample(app, port, engine, store);
 }
 
 if (import.meta.main) {

@@ -1,10 +1,8 @@
 // An existing Koa app that adds Tessera in library mode under /api, plus a route of its own that
 // only signed-in users may call. Run: npm exec -- node --conditions=source examples/koa-app/server.ts
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tesseraRoutes } from '@tessera/server/koa';
 import Koa from 'koa';
-import { type ExampleOptions, openExampleEngine } from '../engine.ts';
+import { type ExampleOptions, listenExample, openExampleEngine } from '../engine.ts';
 
 /** Builds the Koa app. */
 export async function createApp(options: ExampleOptions = {}) {
@@ -43,18 +41,7 @@ export async function createApp(options: ExampleOptions = {}) {
 /** Starts the app on `port` (0: any free port); resolves to its URL and a close function. */
 export async function start(port = 3000, options: ExampleOptions = {}) {
   const { app, engine, store } = await createApp(options);
-  const server: Server = app.listen(port, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    engine,
-    async close() {
-      await new Promise((resolve) => server.close(resolve));
-      await engine.close();
-      await store.close();
-    },
-  };
+  return listenExample(app, port, engine, store);
 }
 
 if (import.meta.main) {

@@ -2,12 +2,10 @@
 // `Tessera-Access-Token` response header while the user is active. It shows a profile change (a phone
 // number verified for two-factor login) reaching the token at once.
 // Run: npm exec -- node --conditions=source examples/koa-sliding/server.ts
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Authenticated } from '@tessera/core';
 import { requireSession, tesseraRoutes } from '@tessera/server/koa';
 import Koa from 'koa';
-import { type ExampleOptions, openExampleEngine } from '../engine.ts';
+import { type ExampleOptions, listenExample, openExampleEngine } from '../engine.ts';
 
 /** Builds the app: Tessera under /api, and the app's own routes behind `requireSession`. */
 export async function createApp(options: ExampleOptions = {}) {
@@ -44,20 +42,10 @@ export async function createApp(options: ExampleOptions = {}) {
   return { app, engine, store };
 }
 
-/** Starts the app on `port` (0: any free port). */
+/** Starts the app on `port` (0: any free port); resolves to its URL and a close function. */
 export async function start(port = 3000, options: ExampleOptions = {}) {
   const { app, engine, store } = await createApp(options);
-  const server: Server = app.listen(port, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    engine,
-    async close() {
-      await new Promise((resolve) => server.close(resolve));
-      await engine.close();
-      await store.close();
-    },
-  };
+  return listenExample(app, port, engine, store);
 }
 
 if (import.meta.main) {

@@ -4,8 +4,9 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { Controller, Get, Module, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { createVerifier, type VerifiedClaims, type Verifier } from '@tessera/verify';
+import type { VerifiedClaims, Verifier } from '@tessera/verify';
 import { Claims, requireAuth } from '@tessera/verify/nestjs';
+import { runFromCommandLine } from '../verify-env.ts';
 
 /** Builds the Nest app: `GET /me` answers the verified claims. */
 export async function createApp(verifier: Verifier) {
@@ -39,13 +40,4 @@ export async function listen(verifier: Verifier, port = 0): Promise<Server> {
   });
 }
 
-if (import.meta.main) {
-  const issuer = process.env.TESSERA_ISSUER ?? 'http://127.0.0.1:4000';
-  const verifier = createVerifier({
-    issuer,
-    audience: process.env.TESSERA_AUDIENCE ?? issuer,
-    serviceToken: process.env.TESSERA_SERVICE_TOKEN,
-  });
-  const server = await listen(verifier, Number(process.env.PORT ?? 5000));
-  console.log(`NestJS resource service on port ${(server.address() as { port: number }).port}`);
-}
+if (import.meta.main) await runFromCommandLine('NestJS', listen);

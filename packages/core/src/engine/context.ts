@@ -230,3 +230,19 @@ export function sessionEnded(ctx: EngineContext, session: SessionRecord, nowMs: 
     (ctx.maxLoginAgeMs > 0 && nowMs >= session.authTimeMs + ctx.maxLoginAgeMs)
   );
 }
+
+/**
+ * Reuse detected: revokes the session (reason `reuse_detected`), emits `session.reuse_detected` and
+ * publishes the revocation. Idempotent: a session already revoked is left as it is.
+ */
+export async function revokeForReuse(
+  ctx: EngineContext,
+  sessionId: string,
+  generation: number,
+): Promise<void> {
+  const nowMs = ctx.clock.now();
+  const revoked = await ctx.store.revokeSession(sessionId, nowMs, 'reuse_detected');
+  if (!revoked) return;
+  ctx.onEvent({ type: 'session.reuse_detected', sessionId, userId: revoked.userId, generation, atMs: nowMs });
+  await announceRevoked(ctx, [revoked], 'reuse_detected');
+}

@@ -2,10 +2,10 @@ import { TesseraError } from '../errors.ts';
 import { parseSessionHandle, sessionHandleMatches } from '../tokens/refresh-token.ts';
 import { type Authenticated, authenticate } from './authenticate.ts';
 import {
-  announceRevoked,
   type EngineContext,
   issueAccessToken,
   issueTokens,
+  revokeForReuse,
   sessionEnded,
   type TokenSet,
 } from './context.ts';
@@ -16,19 +16,8 @@ export interface RenewClient {
   userAgent?: string | null;
 }
 
-async function revokeForReuse(ctx: EngineContext, auth: Authenticated, generation: number): Promise<never> {
-  const nowMs = ctx.clock.now();
-  const revoked = await ctx.store.revokeSession(auth.session.id, nowMs, 'reuse_detected');
-  if (revoked) {
-    ctx.onEvent({
-      type: 'session.reuse_detected',
-      sessionId: revoked.id,
-      userId: revoked.userId,
-      generation,
-      atMs: nowMs,
-    });
-    await announceRevoked(ctx, [revoked], 'reuse_detected');
-  }
+async function refuseReplay(ctx: EngineContext, auth: Authenticated, generation: number): Promise<never> {
+  await revokeForReuse(ctx, auth.session.id, generation);
   throw new TesseraError(
     'invalid_grant',
     'This token was already renewed; the session has been ended for safety.',
@@ -48,7 +37,7 @@ async function renewOnce(ctx: EngineContext, auth: Authenticated, client: RenewC
   if (typeof generation !== 'number' || !Number.isSafeInteger(generation)) {
     throw new TesseraError('invalid_grant', 'This token cannot be renewed.');
   }
-  if (generation < auth.session.generation) return revokeForReuse(ctx, auth, generation);
+  if (generation < auth.session.generation) return refuseReplay(ctx, auth, generation);
   const rotated = await ctx.store.rotateSession(auth.session.id, generation, {
     nowMs,
     idleExpiresAtMs: Math.min(nowMs + ctx.idleTtlMs, auth.session.absoluteExpiresAtMs),
@@ -56,7 +45,7 @@ async function renewOnce(ctx: EngineContext, auth: Authenticated, client: RenewC
     userAgent: client.userAgent?.slice(0, 512) ?? auth.session.userAgent,
   });
   // Lost a race with another renewal of the same token: that is a replay too.
-  if (!rotated) return revokeForReuse(ctx, auth, generation);
+  if (!rotated) return refuseReplay(ctx, auth, generation);
   ctx.onEvent({
     type: 'session.refreshed',
     sessionId: rotated.id,

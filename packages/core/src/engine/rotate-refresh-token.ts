@@ -6,6 +6,7 @@ import {
   type EngineContext,
   enforceRateLimit,
   issueTokens,
+  revokeForReuse,
   sessionEnded,
   type TokenSet,
 } from './context.ts';
@@ -98,17 +99,7 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
       return issueTokens(ctx, user, session, session.generation);
     }
 
-    const revoked = await ctx.store.revokeSession(session.id, nowMs, 'reuse_detected');
-    if (revoked) {
-      ctx.onEvent({
-        type: 'session.reuse_detected',
-        sessionId: session.id,
-        userId: session.userId,
-        generation,
-        atMs: nowMs,
-      });
-      await announceRevoked(ctx, [revoked], 'reuse_detected');
-    }
+    await revokeForReuse(ctx, session.id, generation);
     throw new TesseraError(
       'invalid_grant',
       'This refresh token was already used; the session has been ended for safety.',
