@@ -79,3 +79,33 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
     },
   };
 }
+
+/** Starts the hand-written ceiling server (bench/src/ceiling-server.ts) over a fresh SQLite file. */
+export async function startCeiling(): Promise<{ url: string; close(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-ceiling-'));
+  const { spawn } = await import('node:child_process');
+  const child = spawn(
+    process.execPath,
+    [new URL('./ceiling-server.ts', import.meta.url).pathname, join(dataDir, 'ceiling.db')],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const match = /running at (\S+)/.exec(chunk.toString());
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`ceiling server exited with ${code}`)));
+  });
+  return {
+    url,
+    async close() {
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

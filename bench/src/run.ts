@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startCluster } from './cluster.ts';
+import { startCeiling, startCluster } from './cluster.ts';
 import type { LoadResult } from './load.ts';
 import { measureRefresh } from './refresh-scenario.ts';
 import { measureRevocationDelay } from './revocation-delay.ts';
@@ -71,6 +71,33 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
       } finally {
         await cluster.close();
       }
+    },
+  },
+  {
+    name: 'refresh-ceiling',
+    async run() {
+      // Side by side with Tessera on SQLite, alternating, so noise hits both alike.
+      const tesseraRuns: LoadResult[] = [];
+      const ceilingRuns: LoadResult[] = [];
+      for (let i = 0; i < repeats; i += 1) {
+        const ceiling = await startCeiling();
+        try {
+          ceilingRuns.push(await measureRefresh([ceiling.url], { workers: 64, seconds, warmupSeconds: 1 }));
+        } finally {
+          await ceiling.close();
+        }
+        const cluster = await startCluster({ instances: 1, database: 'sqlite' });
+        try {
+          tesseraRuns.push(await measureRefresh(cluster.urls, { workers: 64, seconds, warmupSeconds: 1 }));
+        } finally {
+          await cluster.close();
+        }
+      }
+      record('refresh-sqlite-vs-ceiling', 'ceiling (node:http + node:sqlite + Ed25519)', ceilingRuns);
+      record('refresh-sqlite-vs-ceiling', 'tessera', tesseraRuns);
+      const median = (runs: LoadResult[]) =>
+        runs.map((r) => r.rps).sort((a, b) => a - b)[Math.floor(runs.length / 2)] ?? 0;
+      ratios.refresh_vs_ceiling = median(tesseraRuns) / median(ceilingRuns);
     },
   },
   {
