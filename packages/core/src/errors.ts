@@ -70,7 +70,12 @@ export interface TesseraErrorOptions {
   field?: string;
   /** Seconds after which a rate-limited caller may retry. */
   retryAfterSeconds?: number;
+  /** Why a session can no longer be used (`invalid_grant`): lets clients tell the user what happened. */
+  sessionEnded?: SessionEndedReason;
 }
+
+/** Why a refresh or renewal found the session over: stable values, sent as `session_ended`. */
+export type SessionEndedReason = 'revoked' | 'reuse_detected' | 'expired' | 'reauthentication_required';
 
 /**
  * An expected failure with a stable `code`, a human `message` (never containing a token or a
@@ -81,6 +86,7 @@ export class TesseraError extends Error {
   readonly status: number;
   readonly field: string | undefined;
   readonly retryAfterSeconds: number | undefined;
+  readonly sessionEnded: SessionEndedReason | undefined;
 
   constructor(code: TesseraErrorCode, message: string, options: TesseraErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -89,6 +95,7 @@ export class TesseraError extends Error {
     this.status = ERROR_STATUS[code];
     this.field = options.field;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.sessionEnded = options.sessionEnded;
   }
 }
 

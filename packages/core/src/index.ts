@@ -14,7 +14,7 @@ export type { PolicyName } from './engine/policy.ts';
 export { POLICY_DEFAULT_ACCESS_TTL_SECONDS, POLICY_NAMES } from './engine/policy.ts';
 export type { RenewClient } from './engine/renew.ts';
 export type { RefreshInput } from './engine/rotate-refresh-token.ts';
-export type { TesseraErrorCode, TesseraErrorOptions } from './errors.ts';
+export type { SessionEndedReason, TesseraErrorCode, TesseraErrorOptions } from './errors.ts';
 export { ERROR_STATUS, isTesseraError, StoreUnavailableError, TesseraError } from './errors.ts';
 export type { EventListener, TesseraEvent } from './events.ts';
 export type { Argon2Params, PasswordHasher } from './password.ts';

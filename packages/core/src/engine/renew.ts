@@ -1,6 +1,7 @@
 import { TesseraError } from '../errors.ts';
 import { parseSessionHandle, sessionHandleMatches } from '../tokens/refresh-token.ts';
 import { type Authenticated, authenticate } from './authenticate.ts';
+import { endedReason } from './rotate-refresh-token.ts';
 import {
   type EngineContext,
   issueAccessToken,
@@ -21,6 +22,7 @@ async function refuseReplay(ctx: EngineContext, auth: Authenticated, generation:
   throw new TesseraError(
     'invalid_grant',
     'This token was already renewed; the session has been ended for safety.',
+    { sessionEnded: 'reuse_detected' },
   );
 }
 
@@ -30,9 +32,14 @@ async function refuseReplay(ctx: EngineContext, auth: Authenticated, generation:
  */
 async function renewOnce(ctx: EngineContext, auth: Authenticated, client: RenewClient): Promise<TokenSet> {
   const nowMs = ctx.clock.now();
-  if (sessionEnded(ctx, auth.session, nowMs))
-    throw new TesseraError('invalid_grant', 'The session has ended; log in again.');
-  if (auth.user.reauthRequired) throw new TesseraError('invalid_grant', 'The user must log in again.');
+  if (sessionEnded(ctx, auth.session, nowMs)) {
+    throw new TesseraError('invalid_grant', 'The session has ended; log in again.', {
+      sessionEnded: endedReason(auth.session),
+    });
+  }
+  if (auth.user.reauthRequired) {
+    throw new TesseraError('invalid_grant', 'The user must log in again.', { sessionEnded: 'reauthentication_required' });
+  }
   const generation = auth.claims.gen;
   if (typeof generation !== 'number' || !Number.isSafeInteger(generation)) {
     throw new TesseraError('invalid_grant', 'This token cannot be renewed.');

@@ -1,4 +1,4 @@
-import { TesseraError } from '../errors.ts';
+import { type SessionEndedReason, TesseraError } from '../errors.ts';
 import type { SessionRecord } from '../store/store.ts';
 import { parseRefreshToken, refreshTokenMacMatches } from '../tokens/refresh-token.ts';
 import {
@@ -57,18 +57,22 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const nowMs = ctx.clock.now();
     if (sessionEnded(ctx, session, nowMs)) {
-      throw new TesseraError('invalid_grant', 'The session has ended; log in again.');
+      throw new TesseraError('invalid_grant', 'The session has ended; log in again.', {
+        sessionEnded: endedReason(session),
+      });
     }
     const user = await ctx.store.findUserById(session.userId);
     if (!user || user.disabled) {
       const revoked = await ctx.store.revokeSession(session.id, nowMs, 'account_disabled');
       if (revoked) await announceRevoked(ctx, [revoked], 'account_disabled');
-      throw new TesseraError('invalid_grant', 'The account is disabled.');
+      throw new TesseraError('invalid_grant', 'The account is disabled.', { sessionEnded: 'revoked' });
     }
     if (user.reauthRequired) {
       const revoked = await ctx.store.revokeSession(session.id, nowMs, 'reauthentication_required');
       if (revoked) await announceRevoked(ctx, [revoked], 'reauthentication_required');
-      throw new TesseraError('invalid_grant', 'The user must log in again.');
+      throw new TesseraError('invalid_grant', 'The user must log in again.', {
+        sessionEnded: 'reauthentication_required',
+      });
     }
 
     if (generation === session.generation) {
@@ -90,7 +94,9 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
       }
       // Lost the race to a concurrent rotation (or a revocation): look again.
       const reloaded = await ctx.store.findSession(session.id);
-      if (!reloaded) throw new TesseraError('invalid_grant', 'The session has ended; log in again.');
+      if (!reloaded) {
+        throw new TesseraError('invalid_grant', 'The session has ended; log in again.', { sessionEnded: 'revoked' });
+      }
       session = reloaded;
       continue;
     }
@@ -103,7 +109,16 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
     throw new TesseraError(
       'invalid_grant',
       'This refresh token was already used; the session has been ended for safety.',
+      { sessionEnded: 'reuse_detected' },
     );
   }
   throw new TesseraError('invalid_grant', 'The refresh token could not be rotated; try again.');
+}
+
+/** Why an ended session ended, for clients: its revocation reason, else expiry. */
+export function endedReason(session: SessionRecord): SessionEndedReason {
+  if (session.revokedAtMs === null) return 'expired';
+  if (session.revokeReason === 'reuse_detected') return 'reuse_detected';
+  if (session.revokeReason === 'reauthentication_required') return 'reauthentication_required';
+  return 'revoked';
 }

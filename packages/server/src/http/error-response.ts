@@ -26,6 +26,7 @@ export function errorResponse(error: unknown, style: ErrorStyle = {}): HttpRespo
   const e = error as TesseraError;
   const body: Record<string, unknown> = { error: e.code, error_description: e.message };
   if (e.field !== undefined) body.field = e.field;
+  if (e.sessionEnded !== undefined) body.session_ended = e.sessionEnded;
   const response = json(e.status, body);
   if (e.retryAfterSeconds !== undefined) response.headers['retry-after'] = String(e.retryAfterSeconds);
   if (e.code === 'invalid_token' || (style.bearer && e.code === 'invalid_request')) {
