@@ -73,6 +73,7 @@ describe('body transport (native apps, CLIs)', () => {
     });
     assert.equal(again.status, 400);
     assert.equal(again.body.error, 'invalid_grant');
+    assert.equal(again.body.session_ended, 'revoked');
   });
 
   it('answers a wrong password and an unknown email alike, and a taken email with 409', async () => {
@@ -225,6 +226,9 @@ describe('rotation and reuse over HTTP', () => {
     const reuse = await call(t.url, 'POST', '/auth/refresh', { json: { refresh_token: user.refresh_token } });
     assert.equal(reuse.status, 400);
     assert.equal(reuse.body.error, 'invalid_grant');
+    assert.equal(reuse.body.session_ended, 'reuse_detected');
+    const after = await call(t.url, 'POST', '/auth/refresh', { json: { refresh_token: next.body.refresh_token } });
+    assert.equal(after.body.session_ended, 'reuse_detected');
     assert.ok(t.events.some((e) => e.type === 'session.reuse_detected' && e.sessionId === user.session_id));
     for (const token of [user.access_token, next.body.access_token]) {
       const me = await call(t.url, 'GET', '/auth/sessions', { token });
