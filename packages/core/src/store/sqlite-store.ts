@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { DatabaseSync, type SQLOutputValue } from 'node:sqlite';
 import { StoreUnavailableError } from '../errors.ts';
 import type {
   RevokeReason,
@@ -19,8 +19,12 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-type Row = Record<string, SQLInputValue>;
+type Row = Record<string, SQLOutputValue>;
 
+/**
+ * Schema versions, applied in order; `PRAGMA user_version` counts the applied ones. A released
+ * migration never changes: databases already past it would never see the edit.
+ */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE users (
      id TEXT PRIMARY KEY,
@@ -66,7 +70,19 @@ const MIGRATIONS: readonly string[] = [
      retired_at INTEGER
    ) STRICT;
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;`,
+  // users_updated_idx was once added to version 1 after it shipped: files made before that lack it.
+  'CREATE INDEX IF NOT EXISTS users_updated_idx ON users (updated_at);',
 ];
+
+/** The schema version this code writes; a file at a higher version came from newer code. */
+export const SQLITE_SCHEMA_VERSION: number = MIGRATIONS.length;
+
+const SESSION_COLUMNS = `id, user_id, created_at, auth_time, last_seen_at, idle_expires_at, absolute_expires_at,
+  ip, user_agent, device_name, amr, generation, rotated_at, salt, revoked_at, revoke_reason`;
+const LIVE = 'revoked_at IS NULL AND :now < idle_expires_at AND :now < absolute_expires_at';
+
+const text = (value: SQLOutputValue | undefined): string | null => (typeof value === 'string' ? value : null);
+const int = (value: SQLOutputValue | undefined): number | null => (typeof value === 'number' ? value : null);
 
 function toUser(row: Row): UserRecord {
   return {
@@ -78,7 +94,7 @@ function toUser(row: Row): UserRecord {
     profile: JSON.parse(row.profile as string) as Record<string, string | null>,
     disabled: row.disabled === 1,
     reauthRequired: row.reauth_required === 1,
-    totpSecret: (row.totp_secret as string | null) ?? null,
+    totpSecret: text(row.totp_secret),
     createdAtMs: row.created_at as number,
     updatedAtMs: row.updated_at as number,
   };
@@ -93,15 +109,15 @@ function toSession(row: Row): SessionRecord {
     lastSeenAtMs: row.last_seen_at as number,
     idleExpiresAtMs: row.idle_expires_at as number,
     absoluteExpiresAtMs: row.absolute_expires_at as number,
-    ip: (row.ip as string | null) ?? null,
-    userAgent: (row.user_agent as string | null) ?? null,
-    deviceName: (row.device_name as string | null) ?? null,
+    ip: text(row.ip),
+    userAgent: text(row.user_agent),
+    deviceName: text(row.device_name),
     amr: JSON.parse(row.amr as string) as string[],
     generation: row.generation as number,
     rotatedAtMs: row.rotated_at as number,
     salt: row.salt as string,
-    revokedAtMs: (row.revoked_at as number | null) ?? null,
-    revokeReason: (row.revoke_reason as RevokeReason | null) ?? null,
+    revokedAtMs: int(row.revoked_at),
+    revokeReason: text(row.revoke_reason) as RevokeReason | null,
   };
 }
 
@@ -112,74 +128,178 @@ function toKey(row: Row): SigningKeyRecord {
     publicJwk: row.public_jwk as string,
     privateJwkEncrypted: row.private_jwk_encrypted as string,
     createdAtMs: row.created_at as number,
-    retiredAtMs: (row.retired_at as number | null) ?? null,
+    retiredAtMs: int(row.retired_at),
   };
 }
 
-function isUnavailable(error: unknown): boolean {
-  const code = (error as { errcode?: number }).errcode;
-  // SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_IOERR (10), SQLITE_FULL (13), SQLITE_CANTOPEN (14).
-  return code !== undefined && [5, 6, 10, 13, 14].includes(code & 0xff);
+const byAgeThenId = (a: SessionRecord, b: SessionRecord): number =>
+  a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+// SQLITE_BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL: the file is held, gone or failing,
+// so the caller should try again later. Constraint and schema errors are bugs and stay as they are.
+const UNAVAILABLE = new Set([5, 6, 8, 10, 13, 14, 15]);
+
+function toStoreError(error: unknown): unknown {
+  const code = (error as { errcode?: unknown } | null)?.errcode;
+  return typeof code === 'number' && UNAVAILABLE.has(code & 0xff) ? new StoreUnavailableError(error) : error;
+}
+
+/** Runs `work` inside `BEGIN IMMEDIATE`: the write lock is taken first, so no other writer interleaves. */
+function inTransaction<T>(db: DatabaseSync, work: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = work();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    // SQLite already rolled back after some I/O errors; a second ROLLBACK would hide the cause.
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Retries `work` while SQLite answers SQLITE_BUSY, for at most `timeoutMs`. Needed at open only:
+ * switching a new file to WAL, or reading one while another process recovers its WAL, returns
+ * BUSY at once without calling the busy handler, so processes starting together would fail.
+ */
+function retryWhileBusy<T>(timeoutMs: number, work: () => T): T {
+  const deadline = performance.now() + timeoutMs;
+  for (let delayMs = 1; ; delayMs = Math.min(delayMs * 2, 50)) {
+    try {
+      return work();
+    } catch (error) {
+      const code = (error as { errcode?: unknown } | null)?.errcode;
+      if (typeof code !== 'number' || (code & 0xff) !== 5 || performance.now() >= deadline) throw error;
+      // createSqliteStore is synchronous, so the wait blocks; it happens only while opening.
+      Atomics.wait(SLEEPER, 0, 0, delayMs);
+    }
+  }
+}
+
+function migrate(db: DatabaseSync): void {
+  const version = (): number => db.prepare('PRAGMA user_version').get()?.user_version as number;
+  if (version() === MIGRATIONS.length) return;
+  // Re-read under the write lock: of two processes starting at once, the second finds it done.
+  inTransaction(db, () => {
+    const current = version();
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `The database schema is at version ${current}, newer than this Tessera understands (${MIGRATIONS.length}); upgrade Tessera.`,
+      );
+    }
+    for (const sql of MIGRATIONS.slice(current)) db.exec(sql);
+    db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
+  });
+}
+
+function prepareStatements(db: DatabaseSync) {
+  const sql = (source: string) => db.prepare(source);
+  const revoke = (where: string) =>
+    sql(`UPDATE sessions SET revoked_at = :at, revoke_reason = :reason
+         WHERE ${where} AND revoked_at IS NULL RETURNING *`);
+  return {
+    insertUser: sql(`INSERT INTO users (id, email, password_hash, token_version, roles, profile, disabled,
+        reauth_required, totp_secret, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+    userById: sql('SELECT * FROM users WHERE id = ?'),
+    userByEmail: sql('SELECT * FROM users WHERE email = ?'),
+    // json_patch is RFC 7396 merge: a null member deletes the field, exactly UserPatch.profile.
+    updateUser: sql(`UPDATE users SET
+        password_hash = coalesce(:passwordHash, password_hash),
+        roles = coalesce(:roles, roles),
+        profile = json_patch(profile, :profile),
+        disabled = coalesce(:disabled, disabled),
+        reauth_required = coalesce(:reauthRequired, reauth_required),
+        totp_secret = iif(:setTotp, :totpSecret, totp_secret),
+        token_version = token_version + :bump,
+        updated_at = :updatedAt
+      WHERE id = :id RETURNING *`),
+    usersUpdatedSince: sql(`SELECT id, token_version, updated_at FROM users
+      WHERE updated_at >= ? ORDER BY updated_at ASC, id ASC LIMIT ?`),
+
+    insertSession: sql(`INSERT INTO sessions (${SESSION_COLUMNS})
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    sessionById: sql('SELECT * FROM sessions WHERE id = ?'),
+    liveSessions: sql(
+      `SELECT * FROM sessions WHERE user_id = :user AND ${LIVE} ORDER BY created_at ASC, id ASC`,
+    ),
+    rotate: sql(`UPDATE sessions SET generation = generation + 1, rotated_at = :now, last_seen_at = :now,
+        idle_expires_at = :idle, ip = :ip, user_agent = :userAgent
+      WHERE id = :id AND generation = :from AND revoked_at IS NULL RETURNING *`),
+    revokeOne: revoke('id = :id'),
+    revokeUser: revoke('user_id = :user AND id IS NOT :except'),
+    revokeAll: sql(
+      "UPDATE sessions SET revoked_at = ?, revoke_reason = 'emergency' WHERE revoked_at IS NULL",
+    ),
+    raiseNotBefore: sql(`INSERT INTO meta (key, value) VALUES ('global_not_before', :at)
+      ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`),
+    notBefore: sql("SELECT CAST(value AS INTEGER) AS value FROM meta WHERE key = 'global_not_before'"),
+    // Both halves match an index (sessions_revoked_idx, sessions_ended_idx), so a sweep reads only what it deletes.
+    sweep: sql(`DELETE FROM sessions WHERE id IN (
+        SELECT id FROM sessions
+        WHERE (revoked_at IS NOT NULL AND revoked_at < :before)
+           OR (revoked_at IS NULL AND min(idle_expires_at, absolute_expires_at) < :before)
+        LIMIT :limit)`),
+    revokedSince: sql('SELECT * FROM sessions WHERE revoked_at >= ? ORDER BY revoked_at ASC, id ASC LIMIT ?'),
+
+    keys: sql('SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC'),
+    retireKeys: sql('UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL'),
+    insertKey:
+      sql(`INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_encrypted, created_at, retired_at)
+      VALUES (?, ?, ?, ?, ?, ?)`),
+    deleteKey: sql('DELETE FROM signing_keys WHERE kid = ?'),
+    // Reads a page of the file, so a deleted or unreadable database fails here.
+    ping: sql('SELECT count(*) FROM meta'),
+  };
 }
 
 /**
  * Creates the embedded {@link Store} over a SQLite file with Node's built-in `node:sqlite`: WAL
  * journal, `synchronous=FULL` (an acknowledged write survives a killed process and a power loss),
- * a busy timeout so several processes can share the file, and versioned migrations applied under
- * an exclusive lock. Rotation is one conditional `UPDATE`, so it stays atomic across processes.
+ * a busy timeout so several processes can share the file, foreign keys on, and versioned
+ * migrations applied under the write lock. Rotation is one conditional `UPDATE … RETURNING`, so
+ * its compare-and-set holds across processes; rotations arriving in one event-loop turn share a
+ * commit. Throws {@link StoreUnavailableError} when the file cannot be opened or stays locked past
+ * `busyTimeoutMs` (default 5000 ms).
  * @example
  * const store = createSqliteStore({ path: './.tessera/tessera.db' });
  */
 export function createSqliteStore(options: SqliteStoreOptions): Store {
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-  const db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
-
-  // BEGIN IMMEDIATE takes the write lock first, so two processes starting at once migrate once.
-  db.exec('BEGIN IMMEDIATE');
+  const inMemory = options.path === ':memory:';
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  let db: DatabaseSync;
+  let statements: ReturnType<typeof prepareStatements>;
   try {
-    const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
-    MIGRATIONS.forEach((sql, index) => {
-      if (index >= version) db.exec(sql);
-    });
-    db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
-    db.exec('COMMIT');
+    if (!inMemory) mkdirSync(dirname(options.path), { recursive: true });
+    db = new DatabaseSync(options.path, { timeout: busyTimeoutMs });
   } catch (error) {
-    db.exec('ROLLBACK');
-    db.close();
-    throw error;
+    throw toStoreError(error);
   }
-
-  const cache = new Map<string, StatementSync>();
-  const stmt = (sql: string): StatementSync => {
-    let statement = cache.get(sql);
-    if (!statement) {
-      statement = db.prepare(sql);
-      cache.set(sql, statement);
-    }
-    return statement;
-  };
+  try {
+    retryWhileBusy(busyTimeoutMs, () => {
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+      migrate(db);
+    });
+    statements = prepareStatements(db);
+  } catch (error) {
+    db.close();
+    throw toStoreError(error);
+  }
+  const s = statements;
   let open = true;
 
-  const guard = <T>(work: () => T): Promise<T> => {
+  const run = <T>(work: () => T): Promise<T> => {
+    if (!open) return Promise.reject(new StoreUnavailableError(new Error('The SQLite store is closed.')));
     try {
       return Promise.resolve(work());
     } catch (error) {
-      return Promise.reject(isUnavailable(error) ? new StoreUnavailableError(error) : error);
+      return Promise.reject(toStoreError(error));
     }
   };
-  const transaction = <T>(work: () => T): Promise<T> =>
-    guard(() => {
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = work();
-        db.exec('COMMIT');
-        return result;
-      } catch (error) {
-        db.exec('ROLLBACK');
-        throw error;
-      }
-    });
+  const atomically = <T>(work: () => T): Promise<T> => run(() => inTransaction(db, work));
 
   interface PendingRotation {
     id: string;
@@ -188,62 +308,43 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     resolve: (row: SessionRecord | null) => void;
     reject: (error: unknown) => void;
   }
-  let pendingRotations: PendingRotation[] = [];
-  const rotateSql = `UPDATE sessions SET generation = generation + 1, rotated_at = ?, last_seen_at = ?,
-       idle_expires_at = ?, ip = ?, user_agent = ?
-     WHERE id = ? AND generation = ? AND revoked_at IS NULL RETURNING *`;
+  let pending: PendingRotation[] = [];
+  // Group commit: rotations arriving in one event-loop turn share one transaction, so one fsync
+  // acknowledges them all; nobody is answered before that commit is durable. Each is still its own
+  // compare-and-set, run in arrival order, so a second rotation of one session sees the first.
   const flushRotations = (): void => {
-    const batch = pendingRotations;
-    pendingRotations = [];
-    if (!open) {
-      for (const item of batch) item.reject(new StoreUnavailableError(new Error('The store is closed.')));
-      return;
-    }
-    const results: Array<SessionRecord | null> = [];
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    let rows: Array<SessionRecord | null>;
     try {
-      // Same session twice in one batch: the second sees the first's write, so compare-and-set holds.
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        for (const { id, fromGeneration, update } of batch) {
-          const row = stmt(rotateSql).get(
-            update.nowMs,
-            update.nowMs,
-            update.idleExpiresAtMs,
-            update.ip,
-            update.userAgent,
+      rows = inTransaction(db, () =>
+        batch.map(({ id, fromGeneration, update }) => {
+          const row = s.rotate.get({
             id,
-            fromGeneration,
-          ) as Row | undefined;
-          results.push(row ? toSession(row) : null);
-        }
-        db.exec('COMMIT');
-      } catch (error) {
-        db.exec('ROLLBACK');
-        throw error;
-      }
+            from: fromGeneration,
+            now: update.nowMs,
+            idle: update.idleExpiresAtMs,
+            ip: update.ip,
+            userAgent: update.userAgent,
+          });
+          return row ? toSession(row) : null;
+        }),
+      );
     } catch (error) {
-      const failure = isUnavailable(error) ? new StoreUnavailableError(error) : error;
+      const failure = toStoreError(error);
       for (const item of batch) item.reject(failure);
       return;
     }
-    batch.forEach((item, i) => {
-      item.resolve(results[i] ?? null);
-    });
+    for (const [i, item] of batch.entries()) item.resolve(rows[i] ?? null);
   };
 
-  const revokeWhere = (where: string) =>
-    `UPDATE sessions SET revoked_at = :at, revoke_reason = :reason WHERE ${where} AND revoked_at IS NULL RETURNING *`;
-
   return {
-    capabilities: { durable: options.path !== ':memory:', multiProcess: options.path !== ':memory:' },
+    capabilities: { durable: !inMemory, multiProcess: !inMemory },
 
     createUser: (user) =>
-      guard(() => {
-        const result = stmt(
-          `INSERT INTO users (id, email, password_hash, token_version, roles, profile, disabled, reauth_required,
-             totp_secret, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        ).run(
+      run(() => {
+        const { changes } = s.insertUser.run(
           user.id,
           user.email,
           user.passwordHash,
@@ -256,70 +357,51 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           user.createdAtMs,
           user.updatedAtMs,
         );
-        return result.changes === 1 ? 'created' : 'email_taken';
+        return changes === 1 ? 'created' : 'email_taken';
       }),
     findUserById: (id) =>
-      guard(() => {
-        const row = stmt('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+      run(() => {
+        const row = s.userById.get(id);
         return row ? toUser(row) : null;
       }),
     findUserByEmail: (email) =>
-      guard(() => {
-        const row = stmt('SELECT * FROM users WHERE email = ?').get(email) as Row | undefined;
+      run(() => {
+        const row = s.userByEmail.get(email);
         return row ? toUser(row) : null;
       }),
     updateUser: (id, patch) =>
-      transaction(() => {
-        const row = stmt('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
-        if (!row) return null;
-        const user = toUser(row);
-        const profile = { ...user.profile };
-        for (const [name, value] of Object.entries(patch.profile ?? {})) {
-          if (value === null) delete profile[name];
-          else profile[name] = value;
-        }
-        const updated = stmt(
-          `UPDATE users SET password_hash = ?, roles = ?, profile = ?, disabled = ?, reauth_required = ?,
-             totp_secret = ?, token_version = token_version + ?, updated_at = ?
-           WHERE id = ? RETURNING *`,
-        ).get(
-          patch.passwordHash ?? user.passwordHash,
-          JSON.stringify(patch.roles ?? user.roles),
-          JSON.stringify(profile),
-          (patch.disabled ?? user.disabled) ? 1 : 0,
-          (patch.reauthRequired ?? user.reauthRequired) ? 1 : 0,
-          patch.totpSecret === undefined ? user.totpSecret : patch.totpSecret,
-          patch.bumpTokenVersion ? 1 : 0,
-          patch.updatedAtMs,
+      run(() => {
+        const flag = (value: boolean | undefined) => (value === undefined ? null : value ? 1 : 0);
+        const row = s.updateUser.get({
           id,
-        ) as Row;
-        return toUser(updated);
+          passwordHash: patch.passwordHash ?? null,
+          roles: patch.roles ? JSON.stringify(patch.roles) : null,
+          profile: JSON.stringify(patch.profile ?? {}),
+          disabled: flag(patch.disabled),
+          reauthRequired: flag(patch.reauthRequired),
+          setTotp: patch.totpSecret === undefined ? 0 : 1,
+          totpSecret: patch.totpSecret ?? null,
+          bump: patch.bumpTokenVersion ? 1 : 0,
+          updatedAt: patch.updatedAtMs,
+        });
+        return row ? toUser(row) : null;
       }),
 
     createSession: (session, maxPerUser = 0) =>
-      transaction(() => {
-        let evicted: SessionRecord[] = [];
+      atomically(() => {
+        const evicted: SessionRecord[] = [];
         if (maxPerUser > 0) {
-          const live = stmt(
-            `SELECT id FROM sessions
-             WHERE user_id = ? AND revoked_at IS NULL AND ? < idle_expires_at AND ? < absolute_expires_at
-             ORDER BY created_at ASC, id ASC`,
-          ).all(session.userId, session.createdAtMs, session.createdAtMs) as Row[];
-          const excess = live.length - maxPerUser + 1;
-          evicted = live.slice(0, Math.max(0, excess)).map((r) => {
-            const revoked = stmt(revokeWhere('id = :id')).get({
-              id: r.id as string,
+          const live = s.liveSessions.all({ user: session.userId, now: session.createdAtMs });
+          for (const row of live.slice(0, Math.max(0, live.length - maxPerUser + 1))) {
+            const revoked = s.revokeOne.get({
+              id: row.id as string,
               at: session.createdAtMs,
               reason: 'evicted',
-            }) as Row;
-            return toSession(revoked);
-          });
+            });
+            if (revoked) evicted.push(toSession(revoked));
+          }
         }
-        stmt(
-          `INSERT INTO sessions (id, user_id, created_at, auth_time, last_seen_at, idle_expires_at, absolute_expires_at,
-             ip, user_agent, device_name, amr, generation, rotated_at, salt, revoked_at, revoke_reason)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
+        s.insertSession.run(
           session.id,
           session.userId,
           session.createdAtMs,
@@ -340,134 +422,102 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         return evicted;
       }),
     findSession: (id) =>
-      guard(() => {
-        const row = stmt('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+      run(() => {
+        const row = s.sessionById.get(id);
         return row ? toSession(row) : null;
       }),
     rotateSession: (id, fromGeneration, update) =>
       new Promise<SessionRecord | null>((resolve, reject) => {
-        pendingRotations.push({ id, fromGeneration, update, resolve, reject });
-        // Group commit: rotations arriving in the same turn of the event loop share one transaction,
-        // so one fsync acknowledges them all. Nobody is answered before the commit is durable.
-        if (pendingRotations.length === 1) setImmediate(flushRotations);
+        if (!open) {
+          reject(new StoreUnavailableError(new Error('The SQLite store is closed.')));
+          return;
+        }
+        pending.push({ id, fromGeneration, update, resolve, reject });
+        if (pending.length === 1) setImmediate(flushRotations);
       }),
     revokeSession: (id, atMs, reason) =>
-      guard(() => {
-        const row = stmt(revokeWhere('id = :id')).get({ id, at: atMs, reason }) as Row | undefined;
+      run(() => {
+        const row = s.revokeOne.get({ id, at: atMs, reason });
         return row ? toSession(row) : null;
       }),
     revokeUserSessions: (userId, atMs, reason, exceptSessionId) =>
-      guard(() =>
-        (
-          stmt(revokeWhere('user_id = :user AND id IS NOT :except')).all({
-            user: userId,
-            except: exceptSessionId ?? null,
-            at: atMs,
-            reason,
-          }) as Row[]
-        ).map(toSession),
+      atomically(() =>
+        s.revokeUser
+          .all({ user: userId, except: exceptSessionId ?? null, at: atMs, reason })
+          .map(toSession)
+          .sort(byAgeThenId),
       ),
     listLiveSessions: (userId, nowMs) =>
-      guard(() =>
-        (
-          stmt(
-            `SELECT * FROM sessions
-             WHERE user_id = ? AND revoked_at IS NULL AND ? < idle_expires_at AND ? < absolute_expires_at
-             ORDER BY created_at ASC, id ASC`,
-          ).all(userId, nowMs, nowMs) as Row[]
-        ).map(toSession),
-      ),
+      run(() => s.liveSessions.all({ user: userId, now: nowMs }).map(toSession)),
     changePassword: (userId, passwordHash, keepSessionId, atMs) =>
-      transaction(() => {
-        const updated = stmt(
-          'UPDATE users SET password_hash = ?, token_version = token_version + 1, updated_at = ? WHERE id = ? RETURNING *',
-        ).get(passwordHash, atMs, userId) as Row | undefined;
-        if (!updated) return null;
-        const revoked = stmt(revokeWhere('user_id = :user AND id IS NOT :except')).all({
+      atomically(() => {
+        const row = s.updateUser.get({
+          id: userId,
+          passwordHash,
+          roles: null,
+          profile: '{}',
+          disabled: null,
+          reauthRequired: null,
+          setTotp: 0,
+          totpSecret: null,
+          bump: 1,
+          updatedAt: atMs,
+        });
+        if (!row) return null;
+        const revoked = s.revokeUser.all({
           user: userId,
           except: keepSessionId,
           at: atMs,
           reason: 'password_changed',
-        }) as Row[];
-        return { user: toUser(updated), revoked: revoked.map(toSession) };
+        });
+        return { user: toUser(row), revoked: revoked.map(toSession).sort(byAgeThenId) };
       }),
     emergencyRevokeAll: (atMs) =>
-      transaction(() => {
-        stmt(
-          `INSERT INTO meta (key, value) VALUES ('global_not_before', ?)
-           ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
-        ).run(String(atMs));
-        return Number(
-          stmt(
-            "UPDATE sessions SET revoked_at = ?, revoke_reason = 'emergency' WHERE revoked_at IS NULL",
-          ).run(atMs).changes,
-        );
+      atomically(() => {
+        s.raiseNotBefore.run({ at: atMs });
+        return Number(s.revokeAll.run(atMs).changes);
       }),
-    getGlobalNotBeforeMs: () =>
-      guard(() => {
-        const row = stmt("SELECT value FROM meta WHERE key = 'global_not_before'").get() as Row | undefined;
-        return row ? Number(row.value) : null;
-      }),
+    getGlobalNotBeforeMs: () => run(() => int(s.notBefore.get()?.value)),
     sweepSessions: (beforeMs, limit) =>
-      guard(() =>
-        Number(
-          stmt(
-            `DELETE FROM sessions WHERE id IN (
-               SELECT id FROM sessions
-               WHERE (revoked_at IS NOT NULL AND revoked_at < ?)
-                  OR (revoked_at IS NULL AND min(idle_expires_at, absolute_expires_at) < ?)
-               LIMIT ?)`,
-          ).run(beforeMs, beforeMs, limit).changes,
-        ),
-      ),
+      run(() => Number(s.sweep.run({ before: beforeMs, limit: Math.max(0, limit) }).changes)),
     listRevokedSince: (sinceMs, limit) =>
-      guard(() =>
-        (
-          stmt('SELECT * FROM sessions WHERE revoked_at >= ? ORDER BY revoked_at ASC, id ASC LIMIT ?').all(
-            sinceMs,
-            limit,
-          ) as Row[]
-        ).map(toSession),
-      ),
-
+      run(() => s.revokedSince.all(sinceMs, Math.max(0, limit)).map(toSession)),
     listUsersUpdatedSince: (sinceMs, limit) =>
-      guard(() =>
-        (
-          stmt(
-            'SELECT id, token_version, updated_at FROM users WHERE updated_at >= ? ORDER BY updated_at ASC, id ASC LIMIT ?',
-          ).all(sinceMs, limit) as Row[]
-        ).map((row) => ({
+      run(() =>
+        s.usersUpdatedSince.all(sinceMs, Math.max(0, limit)).map((row) => ({
           id: row.id as string,
           tokenVersion: row.token_version as number,
           updatedAtMs: row.updated_at as number,
         })),
       ),
 
-    listSigningKeys: () =>
-      guard(() =>
-        (stmt('SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC').all() as Row[]).map(toKey),
-      ),
+    listSigningKeys: () => run(() => s.keys.all().map(toKey)),
     addSigningKey: (key) =>
-      transaction(() => {
-        stmt('UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL').run(key.createdAtMs);
-        stmt(
-          `INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_encrypted, created_at, retired_at)
-           VALUES (?, ?, ?, ?, ?, ?)`,
-        ).run(key.kid, key.alg, key.publicJwk, key.privateJwkEncrypted, key.createdAtMs, key.retiredAtMs);
+      atomically(() => {
+        s.retireKeys.run(key.createdAtMs);
+        s.insertKey.run(
+          key.kid,
+          key.alg,
+          key.publicJwk,
+          key.privateJwkEncrypted,
+          key.createdAtMs,
+          key.retiredAtMs,
+        );
       }),
     deleteSigningKey: (kid) =>
-      guard(() => {
-        stmt('DELETE FROM signing_keys WHERE kid = ?').run(kid);
+      run(() => {
+        s.deleteKey.run(kid);
       }),
 
     ping: () =>
-      guard(() => {
-        stmt('SELECT 1').get();
+      run(() => {
+        s.ping.get();
       }),
     async close() {
       if (!open) return;
+      // Rotations already accepted are committed and answered, not dropped.
+      flushRotations();
       open = false;
-      cache.clear();
       db.close();
     },
   };
