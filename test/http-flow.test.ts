@@ -227,7 +227,9 @@ describe('rotation and reuse over HTTP', () => {
     assert.equal(reuse.status, 400);
     assert.equal(reuse.body.error, 'invalid_grant');
     assert.equal(reuse.body.session_ended, 'reuse_detected');
-    const after = await call(t.url, 'POST', '/auth/refresh', { json: { refresh_token: next.body.refresh_token } });
+    const after = await call(t.url, 'POST', '/auth/refresh', {
+      json: { refresh_token: next.body.refresh_token },
+    });
     assert.equal(after.body.session_ended, 'reuse_detected');
     assert.ok(t.events.some((e) => e.type === 'session.reuse_detected' && e.sessionId === user.session_id));
     for (const token of [user.access_token, next.body.access_token]) {

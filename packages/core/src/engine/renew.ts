@@ -1,7 +1,6 @@
 import { TesseraError } from '../errors.ts';
 import { parseSessionHandle, sessionHandleMatches } from '../tokens/refresh-token.ts';
 import { type Authenticated, authenticate } from './authenticate.ts';
-import { endedReason } from './rotate-refresh-token.ts';
 import {
   type EngineContext,
   issueAccessToken,
@@ -10,6 +9,7 @@ import {
   sessionEnded,
   type TokenSet,
 } from './context.ts';
+import { endedReason } from './rotate-refresh-token.ts';
 
 /** Where a renewal came from, stored on the session like a refresh. */
 export interface RenewClient {
@@ -38,7 +38,9 @@ async function renewOnce(ctx: EngineContext, auth: Authenticated, client: RenewC
     });
   }
   if (auth.user.reauthRequired) {
-    throw new TesseraError('invalid_grant', 'The user must log in again.', { sessionEnded: 'reauthentication_required' });
+    throw new TesseraError('invalid_grant', 'The user must log in again.', {
+      sessionEnded: 'reauthentication_required',
+    });
   }
   const generation = auth.claims.gen;
   if (typeof generation !== 'number' || !Number.isSafeInteger(generation)) {

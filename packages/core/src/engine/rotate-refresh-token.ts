@@ -95,7 +95,9 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
       // Lost the race to a concurrent rotation (or a revocation): look again.
       const reloaded = await ctx.store.findSession(session.id);
       if (!reloaded) {
-        throw new TesseraError('invalid_grant', 'The session has ended; log in again.', { sessionEnded: 'revoked' });
+        throw new TesseraError('invalid_grant', 'The session has ended; log in again.', {
+          sessionEnded: 'revoked',
+        });
       }
       session = reloaded;
       continue;

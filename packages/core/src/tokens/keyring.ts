@@ -206,7 +206,9 @@ export async function createKeyring(options: KeyringOptions): Promise<Keyring> {
       return { kid, alg: key.record.alg as SigningAlg, publicKey: key.publicKey };
     },
     async jwks() {
-      await fresh();
+      // The JWKS is fetched rarely (verifiers cache it) and must include a key another instance
+      // generated a moment ago, so it re-reads the store unless it just did.
+      if (clock.now() - loadedAtMs >= 1000) await load();
       const nowMs = clock.now();
       return {
         keys: [...keys.values()].filter((k) => isPublished(k.record, nowMs)).map((k) => ({ ...k.publicJwk })),
