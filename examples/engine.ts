@@ -22,6 +22,7 @@ export interface ExampleOptions {
   rateLimits?: false;
   policy?: EngineOptions['policy'];
   clock?: Clock;
+  accessTtlSeconds?: number;
 }
 
 /** Opens the example's store and engine. The secret comes from TESSERA_SECRET, else a random one per run. */
@@ -41,6 +42,7 @@ export async function openExampleEngine(
     ...(options.rateLimits === false ? { rateLimits: false } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.accessTtlSeconds ? { accessTtlSeconds: options.accessTtlSeconds } : {}),
   });
   return { engine, store };
 }

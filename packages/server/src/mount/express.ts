@@ -10,7 +10,7 @@ import { MAX_BODY_BYTES } from '../http/types.ts';
 /** Express request fields the mount reads (kept structural so Express stays an optional peer). */
 interface ExpressLikeRequest extends IncomingMessage {
   originalUrl?: string;
-  ip?: string;
+  ip?: string | undefined;
   body?: unknown;
   _body?: boolean;
 }
@@ -72,7 +72,7 @@ export function tesseraRoutes(
 export function requireSession(
   engine: Engine,
 ): (
-  req: IncomingMessage & { auth?: unknown; ip?: string },
+  req: IncomingMessage & { auth?: unknown; ip?: string | undefined },
   res: ServerResponse,
   next: (error?: unknown) => void,
 ) => void {

@@ -1,0 +1,37 @@
+/** A message between tabs of one origin. Tokens cross only in memory, never through storage. */
+export type TabMessage =
+  | { type: 'token'; accessToken: string; remainingMs: number }
+  | { type: 'ended'; reason: 'logout' | 'revoked' | 'reuse_detected' | 'expired' };
+
+/** Coordination between the tabs of one browser profile. */
+export interface TabLink {
+  /** Runs `task` while holding the cross-tab refresh lock (Web Locks), or at once where there are none. */
+  withLock<T>(task: () => Promise<T>): Promise<T>;
+  post(message: TabMessage): void;
+  onMessage(listener: (message: TabMessage) => void): void;
+  close(): void;
+}
+
+/**
+ * Links the tabs through a BroadcastChannel and serializes their refreshes with Web Locks. Where Web
+ * Locks are missing the refresh simply runs: the server's grace window makes two tabs presenting the
+ * same refresh token end on one successor without a reuse alarm.
+ */
+export function createTabLink(name: string): TabLink {
+  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(name) : null;
+  const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+  return {
+    withLock: <T>(task: () => Promise<T>): Promise<T> =>
+      locks ? (locks.request(`${name}:refresh`, task) as Promise<T>) : task(),
+    post: (message) => channel?.postMessage(message),
+    onMessage(listener) {
+      if (channel) channel.onmessage = (event: MessageEvent<TabMessage>) => listener(event.data);
+    },
+    close: () => channel?.close(),
+  };
+}
+
+/** A link that reaches no other tab (Node, CLIs, tests). */
+export function soloTabLink(): TabLink {
+  return { withLock: (task) => task(), post: () => {}, onMessage: () => {}, close: () => {} };
+}

@@ -1,0 +1,6 @@
+export type { ClientState, TesseraClient, TesseraClientOptions, TokenStorage } from './create-client.ts';
+export { createTesseraClient, TesseraClientError } from './create-client.ts';
+export type { TabLink, TabMessage } from './cross-tab.ts';
+export type { ClientEvents, SessionEndReason } from './events.ts';
+export { renewalDelayMs } from './scheduler.ts';
+export { singleFlight } from './single-flight.ts';
