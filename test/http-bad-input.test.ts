@@ -57,6 +57,7 @@ const JSON_ROUTES: Array<{
   },
   { method: 'PATCH', path: '/auth/me', bearer: true, fields: { name: 'Bob' } },
   { method: 'POST', path: '/auth/logout-all', bearer: true, fields: {} },
+  { method: 'POST', path: '/auth/renew', bearer: true, fields: {} },
 ];
 const OAUTH_ROUTES = ['/oauth/token', '/oauth/revoke', '/oauth/introspect'];
 
@@ -80,12 +81,12 @@ describe('bad input on every JSON route', () => {
         [
           'text/plain',
           () => send(JSON.stringify(route.fields), 'text/plain'),
-          route.path === '/auth/refresh' ? 400 : 415,
+          ['/auth/refresh', '/auth/renew'].includes(route.path) ? 400 : 415,
         ],
         [
           'multipart',
           () => send('--x\r\n\r\n--x--', 'multipart/form-data; boundary=x'),
-          route.path === '/auth/refresh' ? 400 : 415,
+          ['/auth/refresh', '/auth/renew'].includes(route.path) ? 400 : 415,
         ],
         ['invalid UTF-8', () => send(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]).toString('latin1'))],
         ['an unknown field', () => send(JSON.stringify({ ...route.fields, is_admin: true }))],
