@@ -70,7 +70,7 @@ describe('demo page in Chromium', { skip }, () => {
     await page.waitForFunction(() => document.querySelectorAll('#sessions li').length === 1);
     // The phone learns at its next renewal at the latest.
     await phonePage.waitForSelector('#signed-out:not([hidden])', { timeout: 10_000 });
-    assert.match((await phonePage.textContent('#message')) ?? '', /session ended/i);
+    assert.match((await phonePage.textContent('#message')) ?? '', /session was ended/i);
 
     // Profile change returns a token with the new claims at once.
     await page.fill('#profile-form input[name=name]', 'Ada Lovelace');

@@ -28,6 +28,7 @@ const repeats = quick ? 1 : 2;
 const results: ScenarioResult[] = [];
 const ratios: Record<string, number> = {};
 let revocationDelay: Record<string, unknown> | null = null;
+let clientSize: { minified: number; gzipped: number } | null = null;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -71,6 +72,17 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
       } finally {
         await cluster.close();
       }
+    },
+  },
+  {
+    name: 'client-size',
+    async run() {
+      const { measureClientSize } = await import('../../packages/client/scripts/size.ts');
+      const size = await measureClientSize();
+      clientSize = size;
+      process.stderr.write(
+        `  @tessera/client browser build: ${size.minified} bytes minified, ${size.gzipped} bytes gzipped\n`,
+      );
     },
   },
   {
@@ -176,6 +188,7 @@ const report = {
   scenarios: results,
   ratios,
   revocation_delay_ms: revocationDelay,
+  client_bundle_bytes: clientSize,
 };
 mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('../results/latest.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);

@@ -42,6 +42,8 @@ export interface TesseraClient {
   resume(): Promise<boolean>;
   logout(): Promise<void>;
   logoutAll(): Promise<void>;
+  /** Refreshes now (shared with any refresh under way); true when a new token arrived. */
+  refresh(): Promise<boolean>;
   /** A valid access token (refreshing first if it is due), or null when signed out. */
   getAccessToken(): Promise<string | null>;
   /** `fetch` with the bearer token; on 401 `invalid_token` refreshes once and retries once. */
@@ -246,6 +248,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       if (token) await post('/logout-all', {}, { authorization: `Bearer ${token}` }).catch(() => undefined);
       end('logout', true);
     },
+    refresh: () => refresh().catch(() => false),
     getAccessToken,
     async fetch(input, init = {}) {
       const send = (token: string | null) => {

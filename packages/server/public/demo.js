@@ -1,237 +1,184 @@
-// Tessera demo page script: cookie transport, access token in memory only, silent renewal at 80 % of
-// its life, device list, password and profile changes. Plain browser JavaScript, no dependencies.
+// Tessera demo page script, built on @tessera/client (served as /tessera-client.js): cookie transport,
+// the access token in the client's memory only, silent renewal, one refresh across tabs, and a logout
+// that reaches every tab. Plain browser JavaScript (an ES module), no other dependencies.
+import { createTesseraClient } from '/tessera-client.js';
 
-(() => {
-  const $ = (selector) => document.querySelector(selector);
-  const state = { access: null, lifeMs: 0, receivedAt: 0, timer: null, refreshing: null };
+const $ = (selector) => document.querySelector(selector);
+const client = createTesseraClient({ baseUrl: '' });
+let lifeMs = 0;
+// For browser tests and the curious: the client this page runs on.
+window.tesseraDemo = { client };
 
-  function show(text, kind = 'ok') {
-    const box = $('#message');
-    box.textContent = text;
-    box.className = text ? kind : '';
+const REASONS = {
+  logout: 'You logged out.',
+  revoked: 'Your session was ended (from another device, a password change or an administrator).',
+  reuse_detected: 'Your session was ended because a refresh token was used twice (possible theft).',
+  expired: 'Your session expired; please log in again.',
+};
+
+function show(text, kind = 'ok') {
+  const box = $('#message');
+  box.textContent = text;
+  box.className = text ? kind : '';
+}
+
+async function readJson(response) {
+  const text = await response.text();
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
   }
+}
 
-  function errorText(result) {
-    return (
-      (result.data && (result.data.error_description || result.data.error)) ||
-      `Request failed (${result.status}).`
-    );
+function errorText(status, data) {
+  return (data && (data.error_description || data.error)) || `Request failed (${status}).`;
+}
+
+/** A call to a Tessera route through the client (bearer token, one retry after an expired token). */
+async function api(method, path, body) {
+  const init = { method, credentials: 'same-origin', headers: { 'tessera-transport': 'cookie' } };
+  if (body !== undefined) {
+    init.headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
   }
+  const response = await client.fetch(path, init);
+  return { status: response.status, ok: response.ok, data: await readJson(response) };
+}
 
-  async function send(method, path, body, token) {
-    const headers = { 'tessera-transport': 'cookie' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (token) headers.authorization = `Bearer ${token}`;
-    const response = await fetch(path, {
-      method,
-      headers,
-      credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    let data = null;
-    try {
-      data = text ? JSON.parse(text) : null;
-    } catch {
-      data = null;
-    }
-    return { status: response.status, ok: response.ok, data, headers: response.headers };
+function tick() {
+  const { signedIn, expiresAt } = client.state();
+  if (!signedIn || expiresAt === null) return;
+  const left = Math.max(0, expiresAt - performance.now());
+  const seconds = Math.ceil(left / 1000);
+  $('#countdown').textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+  $('#life').value = lifeMs ? Math.round((100 * left) / lifeMs) : 0;
+}
+
+client.on('signedIn', ({ expiresIn }) => {
+  lifeMs = expiresIn * 1000;
+});
+client.on('tokenRenewed', ({ expiresIn }) => {
+  lifeMs = expiresIn * 1000;
+  const item = document.createElement('li');
+  item.textContent = `${new Date().toLocaleTimeString()} — new access token, silently`;
+  $('#renewals').prepend(item);
+  // Another tab signed in (its token arrived by broadcast): show this one signed in too.
+  if ($('#signed-in').hidden) signedIn().catch(() => undefined);
+});
+client.on('sessionEnded', ({ reason }) =>
+  signedOut(REASONS[reason] ?? 'Your session ended.', reason === 'logout' ? 'ok' : 'error'),
+);
+
+async function signedIn() {
+  $('#signed-out').hidden = true;
+  $('#signed-in').hidden = false;
+  const me = await api('GET', '/auth/me');
+  if (me.ok) {
+    $('#who').textContent = me.data.email;
+    $('#profile-form').elements.name.value = me.data.name || '';
+    $('#profile-form').elements.phone_number.value = me.data.phone_number || '';
   }
+  await loadSessions();
+}
 
-  /** Calls a bearer route; on 401 invalid_token refreshes once and retries once, never more. */
-  async function api(method, path, body) {
-    let result = await send(method, path, body, state.access);
-    const challenge = result.headers.get('www-authenticate') || '';
-    if (result.status === 401 && challenge.includes('error="invalid_token"') && (await refresh('retry'))) {
-      result = await send(method, path, body, state.access);
-    }
-    return result;
-  }
+function signedOut(text, kind = 'ok') {
+  $('#signed-in').hidden = true;
+  $('#signed-out').hidden = false;
+  $('#renewals').replaceChildren();
+  show(text, kind);
+}
 
-  function adopt(tokens, why) {
-    state.access = tokens.access_token;
-    state.lifeMs = tokens.expires_in * 1000;
-    state.receivedAt = performance.now();
-    clearTimeout(state.timer);
-    // Renew at 80 % of the life the server stated, measured on this page's monotonic clock.
-    state.timer = setTimeout(() => refresh('renewal'), state.lifeMs * 0.8);
-    if (why === 'renewal' || why === 'retry') {
+async function loadSessions() {
+  const result = await api('GET', '/auth/sessions');
+  if (!result.ok) return;
+  $('#sessions').replaceChildren(
+    ...result.data.sessions.map((session) => {
       const item = document.createElement('li');
-      item.textContent = `${new Date().toLocaleTimeString()} — new access token (${why === 'retry' ? 'after a 401' : 'scheduled'})`;
-      $('#renewals').prepend(item);
-    }
-    tick();
-  }
-
-  /** One refresh at a time: concurrent callers share it. Resolves true when a new token arrived. */
-  function refresh(why) {
-    state.refreshing ??= (async () => {
-      try {
-        const result = await send('POST', '/auth/refresh');
-        if (result.ok) {
-          adopt(result.data, why);
-          return true;
-        }
-        if (why !== 'resume') signedOut(`Your session ended: ${errorText(result)}`, 'error');
-        return false;
-      } catch {
-        if (why !== 'resume') show('The server is unreachable; retrying when you act again.', 'error');
-        return false;
-      } finally {
-        state.refreshing = null;
+      item.dataset.sessionId = session.id;
+      const info = document.createElement('div');
+      const name = document.createElement('strong');
+      name.textContent = session.device_name || 'Unknown device';
+      info.append(name);
+      if (session.current) {
+        const badge = document.createElement('span');
+        badge.className = 'badge';
+        badge.textContent = 'this device';
+        info.append(badge);
       }
-    })();
-    return state.refreshing;
-  }
+      const meta = document.createElement('div');
+      meta.className = 'meta';
+      meta.textContent = `${session.ip || 'unknown IP'} · signed in ${new Date(session.created_at).toLocaleString()} · last seen ${new Date(session.last_seen_at).toLocaleString()}`;
+      info.append(meta);
+      const end = document.createElement('button');
+      end.type = 'button';
+      end.className = 'end-session secondary';
+      end.textContent = 'End';
+      end.addEventListener('click', async () => {
+        const ended = await api('DELETE', `/auth/sessions/${encodeURIComponent(session.id)}`);
+        if (!ended.ok) return show(errorText(ended.status, ended.data), 'error');
+        if (session.current) return client.logout();
+        show('Session ended.');
+        await loadSessions();
+      });
+      item.append(info, end);
+      return item;
+    }),
+  );
+}
 
-  function tick() {
-    if (!state.access) return;
-    const left = Math.max(0, state.receivedAt + state.lifeMs - performance.now());
-    const seconds = Math.ceil(left / 1000);
-    $('#countdown').textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
-    $('#life').value = state.lifeMs ? Math.round((100 * left) / state.lifeMs) : 0;
-  }
-
-  async function signedIn() {
-    $('#signed-out').hidden = true;
-    $('#signed-in').hidden = false;
-    const me = await api('GET', '/auth/me');
-    if (me.ok) {
-      $('#who').textContent = me.data.email;
-      $('#profile-form').elements.name.value = me.data.name || '';
-      $('#profile-form').elements.phone_number.value = me.data.phone_number || '';
-    }
-    await loadSessions();
-  }
-
-  function signedOut(text, kind = 'ok') {
-    state.access = null;
-    clearTimeout(state.timer);
-    $('#signed-in').hidden = true;
-    $('#signed-out').hidden = false;
-    $('#renewals').replaceChildren();
-    show(text, kind);
-  }
-
-  async function loadSessions() {
-    const result = await api('GET', '/auth/sessions');
-    if (!result.ok) return;
-    const list = $('#sessions');
-    list.replaceChildren(
-      ...result.data.sessions.map((session) => {
-        const item = document.createElement('li');
-        item.dataset.sessionId = session.id;
-        const info = document.createElement('div');
-        const name = document.createElement('strong');
-        name.textContent = session.device_name || 'Unknown device';
-        info.append(name);
-        if (session.current) {
-          const badge = document.createElement('span');
-          badge.className = 'badge';
-          badge.textContent = 'this device';
-          info.append(badge);
-        }
-        const meta = document.createElement('div');
-        meta.className = 'meta';
-        meta.textContent = `${session.ip || 'unknown IP'} · signed in ${new Date(session.created_at).toLocaleString()} · last seen ${new Date(session.last_seen_at).toLocaleString()}`;
-        info.append(meta);
-        const end = document.createElement('button');
-        end.type = 'button';
-        end.className = 'end-session secondary';
-        end.textContent = 'End';
-        end.addEventListener('click', async () => {
-          const ended = await api('DELETE', `/auth/sessions/${encodeURIComponent(session.id)}`);
-          if (!ended.ok) return show(errorText(ended), 'error');
-          if (session.current) return signedOut('You ended this device’s session.');
-          show('Session ended.');
-          await loadSessions();
-        });
-        item.append(info, end);
-        return item;
-      }),
-    );
-  }
-
-  function formValues(form) {
-    return Object.fromEntries(new FormData(form).entries());
-  }
-
-  function onSubmit(selector, handler) {
-    $(selector).addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const button = event.target.querySelector('button');
-      button.disabled = true;
-      try {
-        await handler(event.target);
-      } finally {
-        button.disabled = false;
-      }
-    });
-  }
-
-  async function startSession(path, form) {
-    const values = formValues(form);
-    const body = { email: values.email, password: values.password };
-    if (values.device_name) body.device_name = values.device_name;
-    const result = await send('POST', path, body);
-    if (!result.ok) return show(errorText(result), 'error');
-    form.reset();
-    adopt(result.data, 'login');
-    show(path.endsWith('register') ? 'Welcome! Your account is ready.' : 'Signed in.');
-    await signedIn();
-  }
-
-  onSubmit('#login-form', (form) => startSession('/auth/login', form));
-  onSubmit('#register-form', (form) => startSession('/auth/register', form));
-
-  onSubmit('#password-form', async (form) => {
-    const result = await api('POST', '/auth/password', formValues(form));
-    if (!result.ok) return show(errorText(result), 'error');
-    form.reset();
-    adopt(result.data, 'login');
-    show('Password changed. Your other devices were signed out.');
-    await loadSessions();
-  });
-
-  onSubmit('#profile-form', async (form) => {
-    const values = formValues(form);
-    const patch = { name: values.name.trim() || null, phone_number: values.phone_number.trim() || null };
-    const result = await api('PATCH', '/auth/me', patch);
-    if (!result.ok) return show(errorText(result), 'error');
-    if (result.data.access_token) adopt(result.data, 'login');
-    $('#api-result').textContent = JSON.stringify(result.data, null, 2);
-    show('Profile saved; the new access token already carries it.');
-  });
-
-  $('#call-api').addEventListener('click', async () => {
-    const result = await api('GET', '/auth/me');
-    $('#api-result').textContent = `${result.status}\n${JSON.stringify(result.data, null, 2)}`;
-  });
-
-  $('#logout').addEventListener('click', async () => {
-    await send('POST', '/auth/logout');
-    signedOut('You logged out.');
-  });
-
-  $('#logout-all').addEventListener('click', async () => {
-    const result = await api('POST', '/auth/logout-all');
-    signedOut(
-      result.ok ? 'Every session of yours has ended.' : errorText(result),
-      result.ok ? 'ok' : 'error',
-    );
-  });
-
-  // A tab woken from sleep may hold an expired token: renew before the user acts.
-  document.addEventListener('visibilitychange', () => {
-    if (
-      document.visibilityState === 'visible' &&
-      state.access &&
-      performance.now() > state.receivedAt + state.lifeMs * 0.8
-    ) {
-      refresh('renewal');
+function onSubmit(selector, handler) {
+  $(selector).addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const button = form.querySelector('button');
+    button.disabled = true;
+    try {
+      await handler(form, Object.fromEntries(new FormData(form).entries()));
+    } catch (error) {
+      show(error.message || 'Something went wrong.', 'error');
+    } finally {
+      button.disabled = false;
     }
   });
+}
 
-  setInterval(tick, 1000);
-  refresh('resume').then((ok) => (ok ? signedIn() : signedOut('')));
-})();
+async function startSession(action, form, values) {
+  const extra = values.device_name ? { device_name: values.device_name } : {};
+  await client[action](values.email, values.password, extra);
+  form.reset();
+  show(action === 'register' ? 'Welcome! Your account is ready.' : 'Signed in.');
+  await signedIn();
+}
+
+onSubmit('#login-form', (form, values) => startSession('login', form, values));
+onSubmit('#register-form', (form, values) => startSession('register', form, values));
+
+onSubmit('#password-form', async (form, values) => {
+  const result = await api('POST', '/auth/password', values);
+  if (!result.ok) return show(errorText(result.status, result.data), 'error');
+  form.reset();
+  // The answer set a new refresh cookie; take a token of the new version through the client.
+  await client.refresh();
+  show('Password changed. Your other devices were signed out.');
+  await loadSessions();
+});
+
+onSubmit('#profile-form', async (form, values) => {
+  const patch = { name: values.name.trim() || null, phone_number: values.phone_number.trim() || null };
+  const result = await api('PATCH', '/auth/me', patch);
+  if (!result.ok) return show(errorText(result.status, result.data), 'error');
+  $('#api-result').textContent = JSON.stringify(result.data, null, 2);
+  await client.refresh();
+  show('Profile saved; the new access token already carries it.');
+});
+
+$('#call-api').addEventListener('click', async () => {
+  const result = await api('GET', '/auth/me');
+  $('#api-result').textContent = `${result.status}\n${JSON.stringify(result.data, null, 2)}`;
+});
+$('#logout').addEventListener('click', () => client.logout());
+$('#logout-all').addEventListener('click', () => client.logoutAll());
+
+setInterval(tick, 1000);
+client.resume().then((ok) => (ok ? signedIn() : signedOut('')));

@@ -6,6 +6,8 @@ const FILES: ReadonlyArray<[string, string, string]> = [
   ['/', 'index.html', 'text/html; charset=utf-8'],
   ['/demo.js', 'demo.js', 'text/javascript; charset=utf-8'],
   ['/demo.css', 'demo.css', 'text/css; charset=utf-8'],
+  // @tessera/client's browser build (packages/client: npm run build:browser).
+  ['/tessera-client.js', 'tessera-client.js', 'text/javascript; charset=utf-8'],
 ];
 const DEMO_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +

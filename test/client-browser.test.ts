@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { browserSkip, launchChromium } from './helpers/browser.ts';
+import { freePort } from './helpers/child-server.ts';
+import { PASSWORD, startTestServer, type TestServer } from './helpers/server.ts';
+
+const skip = browserSkip();
+let t: TestServer;
+let browser: Browser;
+
+/** Refresh requests the server has answered so far (from its own metrics). */
+async function refreshRequests(): Promise<number> {
+  const metric = await t.server.metrics.requests.get();
+  return metric.values.filter((v) => v.labels.route === '/auth/refresh').reduce((sum, v) => sum + v.value, 0);
+}
+
+async function signedInPage(context: BrowserContext, email: string, register: boolean): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${t.url}/`);
+  await page.waitForSelector('#signed-out:not([hidden]), #signed-in:not([hidden])');
+  if (await page.isVisible('#signed-out')) {
+    const form = register ? '#register-form' : '#login-form';
+    await page.fill(`${form} input[name=email]`, email);
+    await page.fill(`${form} input[name=password]`, PASSWORD);
+    await page.click(`${form} button`);
+  }
+  await page.waitForSelector('#signed-in:not([hidden])');
+  return page;
+}
+
+describe('@tessera/client in Chromium', { skip }, () => {
+  before(async () => {
+    const port = await freePort();
+    // Three-second access tokens on the wall clock: renewals happen within the test.
+    t = await startTestServer(
+      { TESSERA_ACCESS_TTL: '3s', TESSERA_PORT: String(port), TESSERA_ISSUER: `http://127.0.0.1:${port}` },
+      { demo: true, realClock: true },
+    );
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('keeps an active user signed in across several token lifetimes; no 401 reaches the app; no token in any body', async () => {
+    const context = await browser.newContext();
+    const bodies: string[] = [];
+    context.on('response', async (response) => {
+      if (response.url().includes('/auth/')) bodies.push(await response.text().catch(() => ''));
+    });
+    const page = await signedInPage(context, `active${Date.now()}@example.com`, true);
+    const statuses = await page.evaluate(async () => {
+      const { client } = (
+        window as unknown as { tesseraDemo: { client: { fetch(p: string): Promise<Response> } } }
+      ).tesseraDemo;
+      const seen: number[] = [];
+      const until = Date.now() + 8000;
+      while (Date.now() < until) {
+        seen.push((await client.fetch('/auth/me')).status);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      return seen;
+    });
+    assert.ok(statuses.length > 20);
+    assert.deepEqual([...new Set(statuses)], [200]);
+    assert.ok((await page.locator('#renewals li').count()) >= 2);
+    assert.ok(
+      bodies.length > 0 && bodies.every((body) => !body.includes('tsr_')),
+      'refresh token never in a body',
+    );
+    await context.close();
+  });
+
+  it('two tabs renewing at the same moment make one refresh request, raise no alarm, and both stay signed in', async () => {
+    const context = await browser.newContext();
+    const email = `tabs${Date.now()}@example.com`;
+    const a = await signedInPage(context, email, true);
+    const b = await signedInPage(context, email, false);
+    const before = await refreshRequests();
+    const refresh = (page: Page) =>
+      page.evaluate(() =>
+        (
+          window as unknown as { tesseraDemo: { client: { refresh(): Promise<boolean> } } }
+        ).tesseraDemo.client.refresh(),
+      );
+    const results = await Promise.all([refresh(a), refresh(b)]);
+    assert.deepEqual(results, [true, true]);
+    assert.equal((await refreshRequests()) - before, 1, 'one refresh request for both tabs');
+    assert.ok(!t.events.some((e) => e.type === 'session.reuse_detected'));
+    for (const page of [a, b]) {
+      await page.click('#call-api');
+      await page.waitForFunction(() => document.querySelector('#api-result')?.textContent?.startsWith('200'));
+    }
+    // Logging out in one tab signs the other out.
+    await a.click('#logout');
+    await b.waitForSelector('#signed-out:not([hidden])', { timeout: 5000 });
+    await context.close();
+  });
+
+  it('a page on another origin cannot refresh or log out with the user’s cookie', async () => {
+    const context = await browser.newContext();
+    const page = await signedInPage(context, `csrf${Date.now()}@example.com`, true);
+    const sessions = await page.evaluate(async () => {
+      const { client } = (
+        window as unknown as { tesseraDemo: { client: { fetch(p: string): Promise<Response> } } }
+      ).tesseraDemo;
+      return (await (await client.fetch('/auth/sessions')).json()) as { sessions: Array<{ id: string }> };
+    });
+    const sessionId = sessions.sessions[0]?.id ?? '';
+    const before = await t.server.store.findSession(sessionId);
+    const evil: Server = createServer((_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.end('<!doctype html><title>evil</title>');
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    const evilPage = await context.newPage();
+    await evilPage.goto(`http://localhost:${(evil.address() as { port: number }).port}/`);
+    const outcomes = await evilPage.evaluate(async (target) => {
+      const attempt = async (path: string, headers: Record<string, string>) => {
+        try {
+          const response = await fetch(`${target}${path}`, {
+            method: 'POST',
+            credentials: 'include',
+            headers,
+          });
+          return String(response.status);
+        } catch {
+          return 'blocked';
+        }
+      };
+      return [
+        await attempt('/auth/refresh', { 'tessera-transport': 'cookie' }),
+        await attempt('/auth/logout', { 'tessera-transport': 'cookie' }),
+        await attempt('/auth/refresh', {}),
+        await attempt('/auth/logout', { 'content-type': 'text/plain' }),
+      ];
+    }, t.url);
+    for (const outcome of outcomes) assert.ok(outcome === 'blocked' || outcome === '403', `got ${outcome}`);
+    const after = await t.server.store.findSession(sessionId);
+    assert.equal(after?.revokedAtMs, null, 'still signed in');
+    assert.equal(after?.generation, before?.generation, 'no rotation happened');
+    evil.close();
+    await context.close();
+  });
+
+  it('a tab that was offline past its token’s life recovers when the network returns', async () => {
+    const context = await browser.newContext();
+    const page = await signedInPage(context, `offline${Date.now()}@example.com`, true);
+    await context.setOffline(true);
+    await page.waitForTimeout(4000);
+    await context.setOffline(false);
+    const status = await page.evaluate(async () => {
+      const { client } = (
+        window as unknown as { tesseraDemo: { client: { fetch(p: string): Promise<Response> } } }
+      ).tesseraDemo;
+      return (await client.fetch('/auth/me')).status;
+    });
+    assert.equal(status, 200);
+    assert.ok(await page.isVisible('#signed-in'));
+    await context.close();
+  });
+});
