@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startCeiling, startCluster } from './cluster.ts';
+import { measureRefreshUnderLogins, residentMiB, seedSessions } from './extra-scenarios.ts';
 import type { LoadResult } from './load.ts';
 import { measureRefresh } from './refresh-scenario.ts';
 import { measureRevocationDelay } from './revocation-delay.ts';
@@ -110,6 +111,54 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
       const median = (runs: LoadResult[]) =>
         runs.map((r) => r.rps).sort((a, b) => a - b)[Math.floor(runs.length / 2)] ?? 0;
       ratios.refresh_vs_ceiling = median(tesseraRuns) / median(ceilingRuns);
+    },
+  },
+  {
+    name: 'refresh-sessions',
+    async run() {
+      // The same refresh load against 10,000 and 1,000,000 stored sessions (1,000,000 only in full runs).
+      const sizes = quick ? [10_000, 100_000] : [10_000, 1_000_000];
+      const byRps: number[] = [];
+      for (const size of sizes) {
+        const cluster = await startCluster({ instances: 1, database: 'sqlite' });
+        try {
+          seedSessions((cluster.env.TESSERA_DATABASE_URL ?? '').slice('sqlite:'.length), size);
+          const runs: LoadResult[] = [];
+          for (let i = 0; i < repeats; i += 1)
+            runs.push(await measureRefresh(cluster.urls, { workers: 64, seconds, warmupSeconds: 1 }));
+          record(`refresh-sqlite-${size}-sessions`, 'tessera', runs);
+          byRps.push(results.at(-1)?.rps ?? 0);
+          const rss = residentMiB(cluster.instances[0]?.child.pid);
+          results.push({
+            name: `server-memory-after-load-${size}-sessions`,
+            system: 'tessera',
+            ops: rss,
+            runs: [{ rss_mib: rss }],
+          });
+          process.stderr.write(`  server resident memory after the load: ${rss.toFixed(0)} MiB\n`);
+        } finally {
+          await cluster.close();
+        }
+      }
+      ratios[quick ? 'refresh_100k_vs_10k_sessions' : 'refresh_1m_vs_10k_sessions'] =
+        (byRps[1] ?? 0) / (byRps[0] ?? 1);
+    },
+  },
+  {
+    name: 'login-flood',
+    async run() {
+      const cluster = await startCluster({ instances: 1, database: 'sqlite' });
+      try {
+        const { refresh, login } = await measureRefreshUnderLogins(cluster, {
+          seconds,
+          loginWorkers: 16,
+          refreshWorkers: 16,
+        });
+        record('login-flood: refresh latency', 'tessera', [refresh]);
+        record('login-flood: logins (argon2id m=19456 t=2 p=1)', 'tessera', [login]);
+      } finally {
+        await cluster.close();
+      }
     },
   },
   {
