@@ -27,7 +27,7 @@ const rows = bars
     const width = Math.max(1, ((bar.rps ?? 0) / max) * barWidth);
     const fill = bar.system === 'tessera' ? '#3856d8' : '#9aa3b2';
     return [
-      `<text x="${labelWidth - 8}" y="${y + 17}" text-anchor="end">${escape(`${bar.name} · ${bar.system}`)}</text>`,
+      `<text x="${labelWidth - 8}" y="${y + 17}" text-anchor="end">${escape(`${bar.name} · ${bar.system.split(' ')[0]}`)}</text>`,
       `<rect x="${labelWidth}" y="${y + 4}" width="${width.toFixed(1)}" height="18" rx="3" fill="${fill}"/>`,
       `<text x="${labelWidth + width + 6}" y="${y + 17}">${Math.round(bar.rps ?? 0).toLocaleString('en')} req/s · p99 ${bar.p99_ms?.toFixed(1)} ms</text>`,
     ].join('');
