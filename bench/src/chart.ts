@@ -20,21 +20,22 @@ const rowHeight = 28;
 const labelWidth = 360;
 const barWidth = 420;
 const height = 60 + bars.length * rowHeight;
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 const rows = bars
   .map((bar, i) => {
     const y = 40 + i * rowHeight;
-    const width = Math.max(1, ((bar.rps ?? 0) / max) * barWidth);
+    const width = Math.round(Math.max(1, ((bar.rps ?? 0) / max) * barWidth));
     const fill = bar.system === 'tessera' ? '#3856d8' : '#9aa3b2';
     return [
-      `<text x="${labelWidth - 8}" y="${y + 17}" text-anchor="end">${escape(`${bar.name} · ${bar.system.split(' ')[0]}`)}</text>`,
+      `<text x="${labelWidth - 8}" y="${y + 17}" text-anchor="end">${escapeXml(`${bar.name} · ${bar.system.split(' ')[0]}`)}</text>`,
       `<rect x="${labelWidth}" y="${y + 4}" width="${width.toFixed(1)}" height="18" rx="3" fill="${fill}"/>`,
       `<text x="${labelWidth + width + 6}" y="${y + 17}">${Math.round(bar.rps ?? 0).toLocaleString('en')} req/s · p99 ${bar.p99_ms?.toFixed(1)} ms</text>`,
     ].join('');
   })
   .join('\n');
-const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + barWidth + 200}" height="${height}" font-family="system-ui, sans-serif" font-size="12" fill="#1d2330">
-<text x="8" y="20" font-size="14" font-weight="600">Refresh throughput (npm run bench, ${escape(report.machine.model)}, ${report.machine.cpus} cores, Node ${escape(report.node)})</text>
+const svg = `<svg xmlns="http://www.w3.org/2000/svg" role="img" width="${labelWidth + barWidth + 200}" height="${height}" font-family="system-ui, sans-serif" font-size="12" fill="#1d2330">
+<title>Tessera refresh throughput by scenario, requests per second</title>
+<text x="8" y="20" font-size="14" font-weight="600">Refresh throughput (npm run bench, ${escapeXml(report.machine.model)}, ${report.machine.cpus} cores, Node ${escapeXml(report.node)})</text>
 ${rows}
 </svg>
 `;
