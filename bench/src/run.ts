@@ -240,7 +240,9 @@ const report = {
   client_bundle_bytes: clientSize,
 };
 mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('../results/latest.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+// A partial run (--only) must not replace the full run's figures.
+const output = values.only ? '../results/partial.json' : '../results/latest.json';
+writeFileSync(new URL(output, import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
 const rows = results.map(
   (r) =>
     `| ${r.name} | ${r.system} | ${(r.rps ?? r.ops)?.toFixed(0) ?? '–'} | ${r.p50_ms?.toFixed(2) ?? '–'} | ${r.p99_ms?.toFixed(2) ?? '–'} |`,

@@ -1,5 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { type Algorithm, hash, verify } from '@node-rs/argon2';
 import { TesseraError } from './errors.ts';
+import { createGate } from './internal/gate.ts';
 
 /** argon2id cost parameters. */
 export interface Argon2Params {
@@ -82,22 +84,34 @@ export interface PasswordHasher {
   verifyDummy(password: string): Promise<false>;
 }
 
-/** Creates a {@link PasswordHasher} with the given argon2id parameters (default OWASP). */
-export function createPasswordHasher(params: Argon2Params = OWASP_ARGON2ID): PasswordHasher {
+/** How many argon2id computations may run at once by default: all cores but one (at least one). */
+export function defaultHashConcurrency(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+/**
+ * Creates a {@link PasswordHasher} with the given argon2id parameters (default OWASP) running at most
+ * `concurrency` hashes at once (default: all cores but one), so logins never starve refreshes of CPU.
+ */
+export function createPasswordHasher(
+  params: Argon2Params = OWASP_ARGON2ID,
+  concurrency: number = defaultHashConcurrency(),
+): PasswordHasher {
   // `Algorithm` is an ambient const enum: 2 is Argon2id.
   const options = { algorithm: 2 as Algorithm, ...params };
+  const gate = createGate(concurrency);
   let dummyHash: Promise<string> | undefined;
   const hasher: PasswordHasher = {
-    hash: (password) => hash(normalizePassword(password), options),
+    hash: (password) => gate(() => hash(normalizePassword(password), options)),
     async verify(phc, password) {
       try {
-        return await verify(phc, normalizePassword(password));
+        return await gate(() => verify(phc, normalizePassword(password)));
       } catch {
         return false;
       }
     },
     async verifyDummy(password) {
-      dummyHash ??= hash('tessera-dummy-password-for-timing', options);
+      dummyHash ??= gate(() => hash('tessera-dummy-password-for-timing', options));
       await hasher.verify(await dummyHash, password);
       return false;
     },
