@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserSkip, launchChromium } from './helpers/browser.ts';
-import { freePort } from './helpers/child-server.ts';
-import { PASSWORD, startTestServer, type TestServer } from './helpers/server.ts';
+import { browserSkip, launchChromium, startBrowserTestServer } from './helpers/browser.ts';
+import { PASSWORD, type TestServer } from './helpers/server.ts';
 
 const skip = browserSkip();
 let t: TestServer;
@@ -32,12 +31,7 @@ async function signedInPage(context: BrowserContext, email: string, register: bo
 
 describe('@tessera/client in Chromium', { skip }, () => {
   before(async () => {
-    const port = await freePort();
-    // Three-second access tokens on the wall clock: renewals happen within the test.
-    t = await startTestServer(
-      { TESSERA_ACCESS_TTL: '3s', TESSERA_PORT: String(port), TESSERA_ISSUER: `http://127.0.0.1:${port}` },
-      { demo: true, realClock: true },
-    );
+    t = await startBrowserTestServer();
     browser = await launchChromium();
   });
   after(async () => {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { browserSkip, launchChromium } from './helpers/browser.ts';
-import { freePort } from './helpers/child-server.ts';
-import { PASSWORD, startTestServer, type TestServer } from './helpers/server.ts';
+import { browserSkip, launchChromium, startBrowserTestServer } from './helpers/browser.ts';
+import { PASSWORD, type TestServer } from './helpers/server.ts';
 
 const skip = browserSkip();
 let t: TestServer;
@@ -12,11 +11,7 @@ let browser: Browser;
 describe('demo page in Chromium', { skip }, () => {
   before(async () => {
     // Three-second access tokens: the page renews every ~2.4 s, so renewals show within the test.
-    const port = await freePort();
-    t = await startTestServer(
-      { TESSERA_ACCESS_TTL: '3s', TESSERA_PORT: String(port), TESSERA_ISSUER: `http://127.0.0.1:${port}` },
-      { demo: true, realClock: true },
-    );
+    t = await startBrowserTestServer();
     browser = await launchChromium();
   });
   after(async () => {

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
+import { freePort } from './child-server.ts';
+import { startTestServer, type TestServer } from './server.ts';
 import { skipReason } from './services.ts';
 
 /** Debian's Chromium, driven by playwright-core (never a downloaded browser). */
@@ -26,4 +28,16 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/**
+ * A demo-serving test server on the wall clock (the page's timers are real) with three-second access
+ * tokens, on a known port so its issuer's origin is the page's origin.
+ */
+export async function startBrowserTestServer(): Promise<TestServer> {
+  const port = await freePort();
+  return startTestServer(
+    { TESSERA_ACCESS_TTL: '3s', TESSERA_PORT: String(port), TESSERA_ISSUER: `http://127.0.0.1:${port}` },
+    { demo: true, realClock: true },
+  );
 }
