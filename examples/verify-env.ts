@@ -1,7 +1,11 @@
 // Shared by the resource-service examples: a verifier configured from the environment.
 import { createVerifier, type Verifier } from '@tessera/verify';
 
-/** A verifier for TESSERA_ISSUER (default http://127.0.0.1:4000), TESSERA_AUDIENCE and TESSERA_SERVICE_TOKEN. */
+/**
+ * A verifier for TESSERA_ISSUER (default http://127.0.0.1:4000), TESSERA_AUDIENCE and TESSERA_SERVICE_TOKEN.
+ * @example
+ * const verifier = verifierFromEnv();
+ */
 export function verifierFromEnv(): Verifier {
   const issuer = process.env.TESSERA_ISSUER ?? 'http://127.0.0.1:4000';
   return createVerifier({
@@ -11,7 +15,11 @@ export function verifierFromEnv(): Verifier {
   });
 }
 
-/** Starts an example resource service from the command line and prints where it listens. */
+/**
+ * Starts an example resource service from the command line and prints where it listens.
+ * @example
+ * if (import.meta.main) await runFromCommandLine('Koa', listen);
+ */
 export async function runFromCommandLine(
   name: string,
   listen: (verifier: Verifier, port: number) => Promise<{ address(): unknown }>,

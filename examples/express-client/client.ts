@@ -3,7 +3,11 @@
 // without ever seeing a 401, and logs out. In a browser the same client uses cookie transport.
 import { createTesseraClient, type TesseraClient } from '@tessera/client';
 
-/** Signs in (registering first if needed) and returns the client. */
+/**
+ * Signs in (registering first if needed) and returns the client.
+ * @example
+ * const client = await signIn('http://127.0.0.1:3000', 'ada@example.com', 'correct horse battery staple');
+ */
 export async function signIn(baseUrl: string, email: string, password: string): Promise<TesseraClient> {
   const client = createTesseraClient({ baseUrl: `${baseUrl}/api`, transport: 'body' });
   try {
@@ -14,7 +18,11 @@ export async function signIn(baseUrl: string, email: string, password: string): 
   return client;
 }
 
-/** Calls `GET /api/orders` every `everyMs` for `forMs`; returns the statuses seen. */
+/**
+ * Calls `GET /api/orders` every `everyMs` for `forMs`; returns the statuses seen.
+ * @example
+ * const statuses = await useApi(client, 'http://127.0.0.1:3000', 5000, 200);
+ */
 export async function useApi(
   client: TesseraClient,
   baseUrl: string,

@@ -5,24 +5,32 @@ import { requireSession, tesseraRoutes } from '@tessera/server/express';
 import express from 'express';
 import { type ExampleOptions, listenExample, openExampleEngine } from '../engine.ts';
 
-/** Builds the app. */
+/**
+ * Builds the app: Tessera under /api, and `GET /api/orders` behind `requireSession`.
+ * @example
+ * const { app, tessera, opened } = await createApp({ dataDir: './.tessera-example' });
+ */
 export async function createApp(options: ExampleOptions = {}) {
-  const { engine, store } = await openExampleEngine('express-client', options);
+  const opened = await openExampleEngine('express-client', options);
+  const { engine } = opened;
   const app = express();
-  app.use(
-    tesseraRoutes({ engine, prefix: '/api', allowedOrigins: [options.issuer ?? 'http://127.0.0.1:3000'] }),
-  );
+  const tessera = tesseraRoutes({ engine, prefix: '/api' });
+  app.use(tessera);
   app.get('/api/orders', requireSession(engine), (req, res) => {
     const auth = (req as typeof req & { auth?: { claims: { sub: string } } }).auth;
     res.json({ orders: [{ id: 1, item: 'tea' }], for: auth?.claims.sub });
   });
-  return { app, engine, store };
+  return { app, tessera, opened };
 }
 
-/** Starts the app on `port` (0: any free port). */
+/**
+ * Starts the app on 127.0.0.1:`port` (0: any free port).
+ * @example
+ * const { url, close } = await start(0, { dataDir: tmp });
+ */
 export async function start(port = 3000, options: ExampleOptions = {}) {
-  const { app, engine, store } = await createApp(options);
-  return listenExample(app, port, engine, store);
+  const { app, tessera, opened } = await createApp(options);
+  return listenExample(app, port, opened, tessera);
 }
 
 if (import.meta.main) {

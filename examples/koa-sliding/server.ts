@@ -7,12 +7,17 @@ import { requireSession, tesseraRoutes } from '@tessera/server/koa';
 import Koa from 'koa';
 import { type ExampleOptions, listenExample, openExampleEngine } from '../engine.ts';
 
-/** Builds the app: Tessera under /api, and the app's own routes behind `requireSession`. */
+/**
+ * Builds the app: Tessera under /api, and the app's own routes behind `requireSession`.
+ * @example
+ * const { app, tessera, opened } = await createApp({ dataDir: './.tessera-example' });
+ */
 export async function createApp(options: ExampleOptions = {}) {
-  const { engine, store } = await openExampleEngine('koa-sliding', {
+  const opened = await openExampleEngine('koa-sliding', {
     ...options,
     policy: 'sliding-single-token',
   });
+  const { engine } = opened;
   const app = new Koa();
   const session = requireSession(engine);
 
@@ -36,16 +41,19 @@ export async function createApp(options: ExampleOptions = {}) {
     }
     return next();
   });
-  app.use(
-    tesseraRoutes({ engine, prefix: '/api', allowedOrigins: [options.issuer ?? 'http://127.0.0.1:3000'] }),
-  );
-  return { app, engine, store };
+  const tessera = tesseraRoutes({ engine, prefix: '/api' });
+  app.use(tessera);
+  return { app, tessera, opened };
 }
 
-/** Starts the app on `port` (0: any free port); resolves to its URL and a close function. */
+/**
+ * Starts the app on 127.0.0.1:`port` (0: any free port).
+ * @example
+ * const { url, close } = await start(0, { dataDir: tmp });
+ */
 export async function start(port = 3000, options: ExampleOptions = {}) {
-  const { app, engine, store } = await createApp(options);
-  return listenExample(app, port, engine, store);
+  const { app, tessera, opened } = await createApp(options);
+  return listenExample(app, port, opened, tessera);
 }
 
 if (import.meta.main) {

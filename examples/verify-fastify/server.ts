@@ -5,7 +5,11 @@ import { requireAuth } from '@tessera/verify/fastify';
 import Fastify from 'fastify';
 import { runFromCommandLine } from '../verify-env.ts';
 
-/** Builds the app: `GET /me` answers the verified claims. */
+/**
+ * Builds the app: `GET /me` answers the verified claims.
+ * @example
+ * const app = createApp(verifierFromEnv());
+ */
 export function createApp(verifier: Verifier) {
   const app = Fastify();
   app.get('/me', { preHandler: requireAuth(verifier) }, async (request) => ({
@@ -15,7 +19,11 @@ export function createApp(verifier: Verifier) {
   return app;
 }
 
-/** Listens on `port` (0: any free one). */
+/**
+ * Listens on `port` (0: any free one).
+ * @example
+ * const server = await listen(verifierFromEnv(), 5000);
+ */
 export async function listen(verifier: Verifier, port = 0): Promise<Server> {
   const app = createApp(verifier);
   await app.listen({ port, host: '127.0.0.1' });

@@ -5,7 +5,11 @@ import { requireAuth } from '@tessera/verify/koa';
 import Koa from 'koa';
 import { runFromCommandLine } from '../verify-env.ts';
 
-/** Builds the app: `GET /me` answers the verified claims. */
+/**
+ * Builds the app: `GET /me` answers the verified claims.
+ * @example
+ * const app = createApp(verifierFromEnv());
+ */
 export function createApp(verifier: Verifier) {
   const app = new Koa();
   const guard = requireAuth(verifier);
@@ -18,7 +22,11 @@ export function createApp(verifier: Verifier) {
   return app;
 }
 
-/** Listens on `port` (0: any free one). */
+/**
+ * Listens on `port` (0: any free one).
+ * @example
+ * const server = await listen(verifierFromEnv(), 5000);
+ */
 export async function listen(verifier: Verifier, port = 0): Promise<Server> {
   const server = createApp(verifier).listen(port, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));

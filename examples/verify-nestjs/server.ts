@@ -8,7 +8,11 @@ import type { VerifiedClaims, Verifier } from '@tessera/verify';
 import { Claims, requireAuth } from '@tessera/verify/nestjs';
 import { runFromCommandLine } from '../verify-env.ts';
 
-/** Builds the Nest app: `GET /me` answers the verified claims. */
+/**
+ * Builds the Nest app: `GET /me` answers the verified claims.
+ * @example
+ * const app = await createApp(verifierFromEnv());
+ */
 export async function createApp(verifier: Verifier) {
   class MeController {
     me(claims: VerifiedClaims) {
@@ -26,7 +30,11 @@ export async function createApp(verifier: Verifier) {
   return NestFactory.create(AppModule, { logger: false });
 }
 
-/** Listens on `port` (0: any free one). */
+/**
+ * Listens on `port` (0: any free one).
+ * @example
+ * const server = await listen(verifierFromEnv(), 5000);
+ */
 export async function listen(verifier: Verifier, port = 0): Promise<Server> {
   const app = await createApp(verifier);
   await app.listen(port, '127.0.0.1');

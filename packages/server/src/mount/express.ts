@@ -1,65 +1,84 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Engine, TesseraError } from '@tessera/core';
+import type { Engine } from '@tessera/core';
 import { errorResponse } from '../http/error-response.ts';
 import { createRequestHandler } from '../http/handler.ts';
-import { toHttpRequest, writeNodeResponse } from '../http/node-io.ts';
+import { hostBodyError, pathBelowPrefix, toHttpRequest, writeNodeResponse } from '../http/node-io.ts';
 import type { RoutesOptions } from '../http/route.ts';
 import { guardSession } from '../http/session-guard.ts';
-import { MAX_BODY_BYTES } from '../http/types.ts';
 
 /** Express request fields the mount reads (kept structural so Express stays an optional peer). */
 interface ExpressLikeRequest extends IncomingMessage {
   originalUrl?: string;
+  baseUrl?: string;
   ip?: string | undefined;
   body?: unknown;
-  _body?: boolean;
 }
 
+type Next = (error?: unknown) => void;
+
 /**
- * Express middleware serving every Tessera route at `prefix` (default ''). Put it before body
- * parsers, or after them: a body `express.json()` already parsed is used as is.
- * @example
- * app.use(tesseraRoutes({ engine, prefix: '/api' }));
+ * What {@link tesseraRoutes} returns: the routes, and an error handler that answers a body parser's
+ * failure on one of Tessera's paths (malformed JSON, too large) in Tessera's format. `app.use` takes
+ * the pair as is. `close()` ends open revocation streams (call it before `server.close()`).
  */
-export function tesseraRoutes(
-  options: RoutesOptions,
-): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void {
+export type ExpressRoutes = [
+  (req: IncomingMessage, res: ServerResponse, next: Next) => void,
+  (error: unknown, req: IncomingMessage, res: ServerResponse, next: Next) => void,
+] & { close(): void };
+
+/**
+ * Express middleware serving every Tessera route at `prefix` (default ''); other paths go on to the
+ * app. Put it before or after the app's body parsers: Tessera reads a body nobody read yet itself, and
+ * uses one `express.json()` (or `express.urlencoded()`, `express.raw()`) already parsed, within the same
+ * 16 KB limit. Give the full path in `prefix`, also inside `app.use('/api', …)` or a router.
+ * @example
+ * const app = express();
+ * app.use(express.json());
+ * app.use(tesseraRoutes({ engine, prefix: '/api' })); // POST /api/auth/login, …
+ */
+export function tesseraRoutes(options: RoutesOptions): ExpressRoutes {
   const handler = createRequestHandler(options);
   const prefix = handler.settings.prefix;
-  return (req, res, next) => {
+  // The path below the prefix when it is one of Tessera's, else null (the request is the app's).
+  const tesseraPath = (request: ExpressLikeRequest): string | null => {
+    const path = pathBelowPrefix(request.originalUrl ?? request.url ?? '/', prefix);
+    return path !== null && handler.matches(path) ? path : null;
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const request = req as ExpressLikeRequest;
-    const pathname = new URL(request.originalUrl ?? request.url ?? '/', 'http://host').pathname;
-    if (!pathname.startsWith(prefix) || !handler.matches(pathname.slice(prefix.length) || '/')) {
+    const baseUrl = request.baseUrl ?? '';
+    if (baseUrl !== '' && prefix !== baseUrl && !prefix.startsWith(`${baseUrl}/`)) {
+      // app.use('/api', tesseraRoutes({ engine })) would serve nothing, silently: say so instead.
+      next(new Error(`tesseraRoutes is mounted at ${baseUrl}: pass the full path as its prefix option.`));
+      return;
+    }
+    const path = tesseraPath(request);
+    if (path === null) {
       next();
       return;
     }
-    // A body parser that ran before us (express.json()) consumed the stream: use what it parsed, but
-    // keep Tessera's own size limit.
-    const parsed =
-      request.body !== undefined && (request._body === true || request.readableEnded)
-        ? { value: request.body }
-        : null;
-    if (parsed && Number(request.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
-      writeNodeResponse(
-        res,
-        errorResponse(
-          new TesseraError('payload_too_large', `The request body must be at most ${MAX_BODY_BYTES} bytes.`),
-        ),
-      );
-      return;
-    }
-    toHttpRequest(
-      request,
-      pathname.slice(prefix.length) || '/',
-      request.ip ?? request.socket.remoteAddress ?? '',
-      parsed,
-    )
+    // A body parser that ran before us consumed the stream: use what it produced.
+    const parsed = request.readableEnded && request.body !== undefined ? { value: request.body } : null;
+    toHttpRequest(request, path, request.ip ?? request.socket.remoteAddress ?? '', parsed)
       .then(async (httpRequest) => {
         const response = 'status' in httpRequest ? httpRequest : await handler(httpRequest);
         writeNodeResponse(res, response, request.method === 'HEAD');
       })
       .catch(next);
   };
+  const handleBodyError = (error: unknown, req: IncomingMessage, res: ServerResponse, next: Next): void => {
+    // body-parser's errors carry a `type` ('entity.parse.failed', 'entity.too.large', …); others are the app's.
+    const fromBodyParser = typeof (error as { type?: unknown } | null)?.type === 'string';
+    const translated =
+      fromBodyParser && tesseraPath(req as ExpressLikeRequest) !== null ? hostBodyError(error) : null;
+    if (translated === null || res.headersSent) {
+      next(error);
+      return;
+    }
+    writeNodeResponse(res, errorResponse(translated));
+  };
+  const routes: [typeof handle, typeof handleBodyError] = [handle, handleBodyError];
+  return Object.assign(routes, { close: () => handler.close() });
 }
 
 /**

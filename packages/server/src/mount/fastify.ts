@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
-import { type Engine, TesseraError } from '@tessera/core';
+import type { Engine } from '@tessera/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse } from '../http/error-response.ts';
 import { createRequestHandler } from '../http/handler.ts';
-import { flattenHeaders } from '../http/node-io.ts';
+import { flattenHeaders, hostBodyError } from '../http/node-io.ts';
 import type { RoutesOptions } from '../http/route.ts';
 import { guardSession } from '../http/session-guard.ts';
-import { type HttpRequest, type HttpResponse, MAX_BODY_BYTES } from '../http/types.ts';
+import { type HttpResponse, MAX_BODY_BYTES } from '../http/types.ts';
 
 /** Options of the Fastify mount: the shared route options without `prefix` (Fastify's own `prefix` is used). */
 export type FastifyMountOptions = Omit<RoutesOptions, 'prefix'>;
@@ -22,11 +22,22 @@ function send(reply: FastifyReply, response: HttpResponse): FastifyReply {
   return reply.send(response.body ?? '');
 }
 
+// The concrete path below the prefix from the route Fastify matched: host router options
+// (ignoreTrailingSlash, caseSensitive: false, …) may let a URL match that differs from the pattern.
+function concretePath(pattern: string, params: unknown): string {
+  const values = (params ?? {}) as Record<string, string | undefined>;
+  return pattern.replace(/:([A-Za-z0-9_]+)/g, (_all, name: string) => encodeURIComponent(values[name] ?? ''));
+}
+
 /**
- * A Fastify plugin serving every Tessera route. Register it with Fastify's `prefix` option to mount
- * it below a path; it parses its own bodies (16 KB limit) and leaves the rest of the app alone.
+ * A Fastify plugin serving every Tessera route. Register it with Fastify's `prefix` option to mount it
+ * below a path. Encapsulated (no `fastify-plugin`): its content-type parser (raw bytes up to 16 KB,
+ * validated by Tessera) and error handler apply to its own routes only, so the app's routes keep
+ * Fastify's parsing and errors. Paths it does not serve reach the app's not-found handler; closing the
+ * app ends open revocation streams.
  * @example
- * app.register(tesseraRoutes({ engine }), { prefix: '/api' });
+ * const app = Fastify();
+ * await app.register(tesseraRoutes({ engine }), { prefix: '/api' }); // POST /api/auth/login, …
  */
 export function tesseraRoutes(options: FastifyMountOptions): (app: FastifyInstance) => Promise<void> {
   return async (app) => {
@@ -43,45 +54,30 @@ export function tesseraRoutes(options: FastifyMountOptions): (app: FastifyInstan
         done(null, body);
       },
     );
-    app.setErrorHandler((error: { statusCode?: number; code?: string }, _request, reply) => {
-      if (error.statusCode === 413) {
-        return send(
-          reply,
-          errorResponse(
-            new TesseraError('payload_too_large', 'The request body must be at most 16384 bytes.'),
-          ),
-        );
-      }
-      if (error.statusCode === 415 || error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-        return send(
-          reply,
-          errorResponse(new TesseraError('unsupported_media_type', 'The content type is not supported.')),
-        );
-      }
-      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-        return send(reply, errorResponse(new TesseraError('invalid_request', 'The request is malformed.')));
-      }
+    app.setErrorHandler((error: { code?: unknown; statusCode?: number }, _request, reply) => {
+      // Errors of our content-type parsing become Tessera's; a host hook's client error stays the host's.
+      const ours = typeof error.code === 'string' && error.code.startsWith('FST_ERR_CTP_');
+      const translated = ours ? hostBodyError(error) : null;
+      if (translated) return send(reply, errorResponse(translated));
+      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) throw error;
       return send(reply, errorResponse(error));
     });
-    const handle = async (request: FastifyRequest, reply: FastifyReply) => {
-      const url = new URL(request.url, 'http://host');
-      const path = url.pathname.slice(prefix.length) || '/';
-      const raw = request.body;
-      const httpRequest: HttpRequest = {
-        method: request.method,
-        path,
-        query: url.searchParams,
-        headers: flattenHeaders(request.headers),
-        ip: request.ip,
-        body: Buffer.isBuffer(raw) ? { kind: 'raw', bytes: raw } : { kind: 'none' },
-      };
-      return send(reply, await handler(httpRequest));
-    };
     for (const path of handler.paths) {
       app.route({
         method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
         url: path,
-        handler: handle,
+        handler: async (request: FastifyRequest, reply: FastifyReply) => {
+          const raw = request.body;
+          const response = await handler({
+            method: request.method,
+            path: concretePath(path, request.params),
+            query: new URL(`http://host${request.url}`).searchParams,
+            headers: flattenHeaders(request.headers),
+            ip: request.ip,
+            body: Buffer.isBuffer(raw) ? { kind: 'raw', bytes: raw } : { kind: 'none' },
+          });
+          return send(reply, response);
+        },
       });
     }
   };

@@ -1,66 +1,88 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Engine, TesseraError } from '@tessera/core';
-import { errorResponse } from '../http/error-response.ts';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Engine } from '@tessera/core';
 import { createRequestHandler } from '../http/handler.ts';
-import { toHttpRequest, writeNodeResponse } from '../http/node-io.ts';
+import { pathBelowPrefix, toHttpRequest } from '../http/node-io.ts';
 import type { RoutesOptions } from '../http/route.ts';
 import { guardSession } from '../http/session-guard.ts';
-import { MAX_BODY_BYTES } from '../http/types.ts';
+import type { HttpResponse } from '../http/types.ts';
 
-/** The Koa context fields the mount reads (structural, so Koa stays an optional peer). */
-interface KoaLikeContext {
+/** The Koa context fields a response is written to (structural, so Koa stays an optional peer). */
+interface KoaReply {
+  status: number;
+  body: unknown;
+  set(headers: Record<string, string | string[]>): void;
+  remove(name: string): void;
+}
+
+/** The Koa context fields the mount reads and writes. */
+interface KoaLikeContext extends KoaReply {
   req: IncomingMessage;
-  res: ServerResponse;
-  path: string;
+  originalUrl: string;
   ip: string;
-  method: string;
-  request: { body?: unknown };
-  respond?: boolean;
+  /** `body` and `rawBody` are set by a body parser (`@koa/bodyparser`) that ran before Tessera. */
+  request: { body?: unknown; rawBody?: unknown };
+}
+
+/** What {@link tesseraRoutes} returns: Koa middleware, and `close()` to end open revocation streams. */
+export type KoaRoutes = ((ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void>) & {
+  close(): void;
+};
+
+const EMPTY_STATUSES = new Set([204, 205, 304]);
+
+// Koa writes the response itself (after the middleware above us ran), so HEAD, lengths and stream
+// clean-up stay Koa's, and outer middleware (loggers, compression) sees the real status.
+function send(ctx: KoaReply, response: HttpResponse): void {
+  ctx.status = response.status;
+  ctx.set(response.headers);
+  if (response.body instanceof Readable || typeof response.body === 'string') {
+    ctx.body = response.body;
+  } else if (!EMPTY_STATUSES.has(response.status)) {
+    // An empty 200: without a body Koa would write its status message.
+    ctx.body = '';
+    ctx.remove('content-type');
+  }
 }
 
 /**
- * Koa middleware serving every Tessera route at `prefix` (default ''). Requests for other paths go
- * on to the next middleware. A body a Koa body parser already read (`ctx.request.body`) is used as is.
+ * Koa middleware serving every Tessera route at `prefix` (default ''); requests for other paths go on
+ * to the next middleware. Mount it before the app's body parser (Tessera reads its own bodies); a body a
+ * parser already read is used (`ctx.request.rawBody` when the parser keeps it, else `ctx.request.body`).
+ * `prefix` is the full path, also under `koa-mount`.
  * @example
- * app.use(tesseraRoutes({ engine, prefix: '/api' }));
+ * const app = new Koa();
+ * const tessera = tesseraRoutes({ engine, prefix: '/api' }); // POST /api/auth/login, …
+ * app.use(tessera);
+ * // on shutdown: tessera.close(); server.close();
  */
-export function tesseraRoutes(
-  options: RoutesOptions,
-): (ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void> {
+export function tesseraRoutes(options: RoutesOptions): KoaRoutes {
   const handler = createRequestHandler(options);
   const prefix = handler.settings.prefix;
-  return async (ctx, next) => {
-    if (!ctx.path.startsWith(prefix) || !handler.matches(ctx.path.slice(prefix.length) || '/')) {
+  const middleware = async (ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> => {
+    const path = pathBelowPrefix(ctx.originalUrl, prefix);
+    if (path === null || !handler.matches(path)) {
       await next();
       return;
     }
-    const parsed =
-      ctx.req.readableEnded && ctx.request.body !== undefined ? { value: ctx.request.body } : null;
-    if (parsed && Number(ctx.req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
-      ctx.respond = false;
-      writeNodeResponse(
-        ctx.res,
-        errorResponse(
-          new TesseraError('payload_too_large', `The request body must be at most ${MAX_BODY_BYTES} bytes.`),
-        ),
-      );
-      return;
-    }
-    const httpRequest = await toHttpRequest(ctx.req, ctx.path.slice(prefix.length) || '/', ctx.ip, parsed);
-    const response = 'status' in httpRequest ? httpRequest : await handler(httpRequest);
-    // Koa must not write its own response on top of ours.
-    ctx.respond = false;
-    writeNodeResponse(ctx.res, response, ctx.method === 'HEAD');
+    const { rawBody, body } = ctx.request;
+    const parsed = !ctx.req.readableEnded
+      ? null
+      : typeof rawBody === 'string'
+        ? { value: rawBody }
+        : body !== undefined
+          ? { value: body }
+          : null;
+    const httpRequest = await toHttpRequest(ctx.req, path, ctx.ip, parsed);
+    send(ctx, 'status' in httpRequest ? httpRequest : await handler(httpRequest));
   };
+  return Object.assign(middleware, { close: () => handler.close() });
 }
 
 /** The Koa context fields `requireSession` reads and writes. */
-interface KoaSessionContext {
+interface KoaSessionContext extends KoaReply {
   get(name: string): string;
-  set(headers: Record<string, string>): void;
   ip: string;
-  status: number;
-  body: unknown;
   state: Record<string, unknown>;
 }
 
@@ -81,9 +103,7 @@ export function requireSession(
       userAgent: ctx.get('user-agent') || undefined,
     });
     if ('refusal' in result) {
-      ctx.status = result.refusal.status;
-      ctx.set(Object.fromEntries(Object.entries(result.refusal.headers).map(([k, v]) => [k, String(v)])));
-      ctx.body = result.refusal.body;
+      send(ctx, result.refusal);
       return;
     }
     ctx.state.auth = result.auth;
