@@ -290,10 +290,13 @@ export function mountContract(framework: string, start: ExampleStart): void {
       const big = JSON.stringify({ email: 'a@example.com', password: 'x'.repeat(20_000) });
       const declared = await call(app.url, 'POST', '/api/auth/login', {
         body: big,
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', origin: ORIGIN },
       });
       assert.equal(declared.status, 413, declared.text);
       assert.equal(declared.body.error, 'payload_too_large');
+      // Refused before routing, yet with the same security and CORS headers as any other answer.
+      assert.equal(declared.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(declared.headers.get('access-control-allow-origin'), ORIGIN);
       const chunked = await postChunked(`${app.url}/api/auth/login`, Buffer.from(big));
       assert.equal(chunked.status, 413);
       assert.deepEqual((chunked.body as { error: string }).error, 'payload_too_large');

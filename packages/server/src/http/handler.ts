@@ -24,6 +24,13 @@ export interface RequestHandler {
   readonly settings: ResolvedRoutes;
   /** Stops background work (the revocation feed and its streams). */
   close(): void;
+  /**
+   * The error response for a request an adapter refused before routing (a body too large, a host
+   * parser's failure), with the same security and CORS headers as every routed response.
+   */
+  reject(headers: HttpRequest['headers'], error: unknown): HttpResponse;
+  /** Adds the security headers and (for an allowed `Origin` in `headers`) CORS headers to `response`. */
+  decorate(response: HttpResponse, headers: HttpRequest['headers']): HttpResponse;
 }
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -106,7 +113,10 @@ function checkServiceCaller(request: HttpRequest, serviceToken: string | null): 
   return null;
 }
 
-function corsHeaders(request: HttpRequest, settings: ResolvedRoutes): Record<string, string> {
+function corsHeaders(
+  request: Pick<HttpRequest, 'headers'>,
+  settings: ResolvedRoutes,
+): Record<string, string> {
   const origin = request.headers.origin;
   if (origin === undefined || !settings.cookie.allowedOrigins.includes(origin)) return {};
   return {
@@ -210,6 +220,15 @@ export function createRequestHandler(options: RoutesOptions): RequestHandler {
     }
   }
 
+  /** Security headers on every response, and CORS headers for an allowed `Origin` among `headers`. */
+  const decorate = (response: HttpResponse, headers: HttpRequest['headers']): HttpResponse => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+      if (response.headers[name] === undefined) response.headers[name] = value;
+    }
+    Object.assign(response.headers, corsHeaders({ headers } as Pick<HttpRequest, 'headers'>, settings));
+    return response;
+  };
+
   const handler = async (request: HttpRequest): Promise<HttpResponse> => {
     const started = performance.now();
     let result: { response: HttpResponse; label: string };
@@ -219,10 +238,8 @@ export function createRequestHandler(options: RoutesOptions): RequestHandler {
       result = { response: errorResponse(error), label: 'unmatched' };
     }
     const { response, label } = result;
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
-      if (response.headers[name] === undefined) response.headers[name] = value;
-    }
-    if (request.method !== 'OPTIONS') Object.assign(response.headers, corsHeaders(request, settings));
+    if (request.method === 'OPTIONS') decorate(response, {});
+    else decorate(response, request.headers);
     if (settings.metrics) {
       settings.metrics.requests.inc({
         method: request.method,
@@ -238,5 +255,7 @@ export function createRequestHandler(options: RoutesOptions): RequestHandler {
     matches: (path: string) => find(path).length > 0,
     settings,
     close: () => revocations.close(),
+    reject: (headers: HttpRequest['headers'], error: unknown) => decorate(errorResponse(error), headers),
+    decorate,
   });
 }

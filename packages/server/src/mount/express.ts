@@ -1,8 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '@tessera/core';
-import { errorResponse } from '../http/error-response.ts';
 import { createRequestHandler } from '../http/handler.ts';
-import { hostBodyError, pathBelowPrefix, toHttpRequest, writeNodeResponse } from '../http/node-io.ts';
+import {
+  flattenHeaders,
+  hostBodyError,
+  pathBelowPrefix,
+  toHttpRequest,
+  writeNodeResponse,
+} from '../http/node-io.ts';
 import type { RoutesOptions } from '../http/route.ts';
 import { guardSession } from '../http/session-guard.ts';
 
@@ -61,7 +66,10 @@ export function tesseraRoutes(options: RoutesOptions): ExpressRoutes {
     const parsed = request.readableEnded && request.body !== undefined ? { value: request.body } : null;
     toHttpRequest(request, path, request.ip ?? request.socket.remoteAddress ?? '', parsed)
       .then(async (httpRequest) => {
-        const response = 'status' in httpRequest ? httpRequest : await handler(httpRequest);
+        const response =
+          'status' in httpRequest
+            ? handler.decorate(httpRequest, flattenHeaders(req.headers))
+            : await handler(httpRequest);
         writeNodeResponse(res, response, request.method === 'HEAD');
       })
       .catch(next);
@@ -75,7 +83,7 @@ export function tesseraRoutes(options: RoutesOptions): ExpressRoutes {
       next(error);
       return;
     }
-    writeNodeResponse(res, errorResponse(translated));
+    writeNodeResponse(res, handler.reject(flattenHeaders(req.headers), translated));
   };
   const routes: [typeof handle, typeof handleBodyError] = [handle, handleBodyError];
   return Object.assign(routes, { close: () => handler.close() });

@@ -54,11 +54,11 @@ export function tesseraRoutes(options: FastifyMountOptions): (app: FastifyInstan
         done(null, body);
       },
     );
-    app.setErrorHandler((error: { code?: unknown; statusCode?: number }, _request, reply) => {
+    app.setErrorHandler((error: { code?: unknown; statusCode?: number }, request, reply) => {
       // Errors of our content-type parsing become Tessera's; a host hook's client error stays the host's.
       const ours = typeof error.code === 'string' && error.code.startsWith('FST_ERR_CTP_');
       const translated = ours ? hostBodyError(error) : null;
-      if (translated) return send(reply, errorResponse(translated));
+      if (translated) return send(reply, handler.reject(flattenHeaders(request.headers), translated));
       if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) throw error;
       return send(reply, errorResponse(error));
     });

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Engine } from '@tessera/core';
 import { createRequestHandler } from '../http/handler.ts';
-import { pathBelowPrefix, toHttpRequest } from '../http/node-io.ts';
+import { flattenHeaders, pathBelowPrefix, toHttpRequest } from '../http/node-io.ts';
 import type { RoutesOptions } from '../http/route.ts';
 import { guardSession } from '../http/session-guard.ts';
 import type { HttpResponse } from '../http/types.ts';
@@ -74,7 +74,12 @@ export function tesseraRoutes(options: RoutesOptions): KoaRoutes {
           ? { value: body }
           : null;
     const httpRequest = await toHttpRequest(ctx.req, path, ctx.ip, parsed);
-    send(ctx, 'status' in httpRequest ? httpRequest : await handler(httpRequest));
+    send(
+      ctx,
+      'status' in httpRequest
+        ? handler.decorate(httpRequest, flattenHeaders(ctx.req.headers))
+        : await handler(httpRequest),
+    );
   };
   return Object.assign(middleware, { close: () => handler.close() });
 }
