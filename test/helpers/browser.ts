@@ -31,13 +31,13 @@ export function launchChromium(): Promise<Browser> {
 }
 
 /**
- * A demo-serving test server on the wall clock (the page's timers are real) with three-second access
- * tokens, on a known port so its issuer's origin is the page's origin.
+ * A demo-serving test server on the wall clock (the page's timers are real) with short access tokens
+ * (three seconds by default), on a known port so its issuer's origin is the page's origin.
  */
-export async function startBrowserTestServer(): Promise<TestServer> {
+export async function startBrowserTestServer(accessTtl = '3s'): Promise<TestServer> {
   const port = await freePort();
   return startTestServer(
-    { TESSERA_ACCESS_TTL: '3s', TESSERA_PORT: String(port), TESSERA_ISSUER: `http://127.0.0.1:${port}` },
+    { TESSERA_ACCESS_TTL: accessTtl, TESSERA_PORT: String(port), TESSERA_ISSUER: `http://127.0.0.1:${port}` },
     { demo: true, realClock: true },
   );
 }

@@ -100,6 +100,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
   const events = createEmitter();
   let access: { token: string; expiresAt: number; receivedAt: number } | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const tokenWaiters: Array<() => void> = [];
 
   const headers = (extra: Record<string, string> = {}): Record<string, string> => ({
     'content-type': 'application/json',
@@ -146,6 +147,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     const body = (await response.json()) as TokenBody;
     if (body.refresh_token && transport === 'body') await storage.set(body.refresh_token);
     adopt(body.access_token, body.expires_in);
+    tabs.markRefreshed();
     tabs.post({ type: 'token', accessToken: body.access_token, remainingMs: body.expires_in * 1000 });
     events.emit(first ? 'signedIn' : 'tokenRenewed', { expiresIn: body.expires_in });
   }
@@ -153,9 +155,18 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
   /** One refresh for every caller and, through the lock, every tab. Resolves true with a new token. */
   const refresh = singleFlight(async (): Promise<boolean> => {
     const askedAt = now();
+    const askedWallMs = Date.now();
     return tabs.withLock(async () => {
-      // Another tab refreshed while we waited for the lock: its token reached us by broadcast.
+      // Another tab refreshed while we waited for the lock: its token reached us by broadcast, or is on
+      // its way (the lock can be granted before the message is delivered).
       if (access && access.receivedAt > askedAt) return true;
+      if (tabs.refreshedSince(askedWallMs)) {
+        await new Promise<void>((resolve) => {
+          tokenWaiters.push(resolve);
+          setTimeout(resolve, 1000);
+        });
+        if (access && access.receivedAt > askedAt) return true;
+      }
       let body: Record<string, string> = {};
       if (transport === 'body') {
         const refreshToken = await storage.get();
@@ -188,6 +199,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     if (message.type === 'token') {
       adopt(message.accessToken, message.remainingMs / 1000, message.remainingMs);
       events.emit('tokenRenewed', { expiresIn: message.remainingMs / 1000 });
+      for (const resolve of tokenWaiters.splice(0)) resolve();
     } else {
       end(message.reason, false);
     }

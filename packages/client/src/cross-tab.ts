@@ -9,6 +9,10 @@ export interface TabLink {
   withLock<T>(task: () => Promise<T>): Promise<T>;
   post(message: TabMessage): void;
   onMessage(listener: (message: TabMessage) => void): void;
+  /** Records that this tab just refreshed (a time only: tokens never touch storage). */
+  markRefreshed(): void;
+  /** True when some tab recorded a refresh at or after `wallMs`. */
+  refreshedSince(wallMs: number): boolean;
   close(): void;
 }
 
@@ -27,11 +31,34 @@ export function createTabLink(name: string): TabLink {
     onMessage(listener) {
       if (channel) channel.onmessage = (event: MessageEvent<TabMessage>) => listener(event.data);
     },
+    // A tab granted the lock right after another tab's refresh may run before that tab's broadcast
+    // arrives; this marker tells it to wait for the token instead of refreshing a second time.
+    markRefreshed() {
+      try {
+        localStorage.setItem(`${name}:refreshed-at`, String(Date.now()));
+      } catch {
+        // No storage (private mode, a worker): the server's grace window still keeps tabs consistent.
+      }
+    },
+    refreshedSince(wallMs) {
+      try {
+        return Number(localStorage.getItem(`${name}:refreshed-at`) ?? 0) >= wallMs;
+      } catch {
+        return false;
+      }
+    },
     close: () => channel?.close(),
   };
 }
 
 /** A link that reaches no other tab (Node, CLIs, tests). */
 export function soloTabLink(): TabLink {
-  return { withLock: (task) => task(), post: () => {}, onMessage: () => {}, close: () => {} };
+  return {
+    withLock: (task) => task(),
+    post: () => {},
+    onMessage: () => {},
+    markRefreshed: () => {},
+    refreshedSince: () => false,
+    close: () => {},
+  };
 }
