@@ -77,29 +77,34 @@ describe('@tessera/client in Chromium', { skip }, () => {
     // Its own server with one-minute tokens, so no scheduled renewal can add a request to the count.
     const server = await startBrowserTestServer('60s');
     const context = await browser.newContext();
-    const email = `tabs${Date.now()}@example.com`;
-    const a = await signedInPage(context, email, true, server);
-    const b = await signedInPage(context, email, false, server);
-    const before = await refreshRequests(server);
-    const refresh = (page: Page) =>
-      page.evaluate(() =>
-        (
-          window as unknown as { tesseraDemo: { client: { refresh(): Promise<boolean> } } }
-        ).tesseraDemo.client.refresh(),
-      );
-    const results = await Promise.all([refresh(a), refresh(b)]);
-    assert.deepEqual(results, [true, true]);
-    assert.equal((await refreshRequests(server)) - before, 1, 'one refresh request for both tabs');
-    assert.ok(!server.events.some((e) => e.type === 'session.reuse_detected'));
-    for (const page of [a, b]) {
-      await page.click('#call-api');
-      await page.waitForFunction(() => document.querySelector('#api-result')?.textContent?.startsWith('200'));
+    try {
+      const email = `tabs${Date.now()}@example.com`;
+      const a = await signedInPage(context, email, true, server);
+      const b = await signedInPage(context, email, false, server);
+      const before = await refreshRequests(server);
+      const refresh = (page: Page) =>
+        page.evaluate(() =>
+          (
+            window as unknown as { tesseraDemo: { client: { refresh(): Promise<boolean> } } }
+          ).tesseraDemo.client.refresh(),
+        );
+      const results = await Promise.all([refresh(a), refresh(b)]);
+      assert.deepEqual(results, [true, true]);
+      assert.equal((await refreshRequests(server)) - before, 1, 'one refresh request for both tabs');
+      assert.ok(!server.events.some((e) => e.type === 'session.reuse_detected'));
+      for (const page of [a, b]) {
+        await page.click('#call-api');
+        await page.waitForFunction(() =>
+          document.querySelector('#api-result')?.textContent?.startsWith('200'),
+        );
+      }
+      // Logging out in one tab signs the other out.
+      await a.click('#logout');
+      await b.waitForSelector('#signed-out:not([hidden])', { timeout: 5000 });
+    } finally {
+      await context.close();
+      await server.close();
     }
-    // Logging out in one tab signs the other out.
-    await a.click('#logout');
-    await b.waitForSelector('#signed-out:not([hidden])', { timeout: 5000 });
-    await context.close();
-    await server.close();
   });
 
   it('a page on another origin cannot refresh or log out with the user’s cookie', async () => {

@@ -98,7 +98,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
   };
   const tabs: TabLink = (options.crossTab ?? inPage()) ? createTabLink('tessera') : soloTabLink();
   const events = createEmitter();
-  let access: { token: string; expiresAt: number; receivedAt: number } | null = null;
+  let access: { token: string; expiresAt: number; receivedAt: number; fromTab: boolean } | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const tokenWaiters: Array<() => void> = [];
 
@@ -128,9 +128,9 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     (timer as { unref?: () => void }).unref?.();
   }
 
-  function adopt(token: string, expiresIn: number, remainingMs = expiresIn * 1000): void {
+  function adopt(token: string, expiresIn: number, remainingMs = expiresIn * 1000, fromTab = false): void {
     const at = now();
-    access = { token, expiresAt: at + remainingMs, receivedAt: at };
+    access = { token, expiresAt: at + remainingMs, receivedAt: at, fromTab };
     schedule(remainingMs / 1000);
   }
 
@@ -160,6 +160,8 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       // Another tab refreshed while we waited for the lock: its token reached us by broadcast, or is on
       // its way (the lock can be granted before the message is delivered).
       if (access && access.receivedAt > askedAt) return true;
+      // A token another tab fetched within the last second is as fresh as one we would fetch now.
+      if (access && access.fromTab && askedAt - access.receivedAt < 1000) return true;
       if (tabs.refreshedSince(askedWallMs)) {
         await new Promise<void>((resolve) => {
           tokenWaiters.push(resolve);
@@ -197,7 +199,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
 
   tabs.onMessage((message) => {
     if (message.type === 'token') {
-      adopt(message.accessToken, message.remainingMs / 1000, message.remainingMs);
+      adopt(message.accessToken, message.remainingMs / 1000, message.remainingMs, true);
       events.emit('tokenRenewed', { expiresIn: message.remainingMs / 1000 });
       for (const resolve of tokenWaiters.splice(0)) resolve();
     } else {
