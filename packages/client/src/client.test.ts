@@ -41,6 +41,19 @@ function fakeServer(options: { expiresIn?: number; refreshStatus?: number; refre
   return { fetch: fetchImpl, calls, refreshes: () => refreshes };
 }
 
+/** Wraps the fake server with an `/api` route that always answers 401 with `challenge`. */
+function answering401(server: ReturnType<typeof fakeServer>, challenge: string) {
+  let calls = 0;
+  return {
+    calls: () => calls,
+    fetch: async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      if (!String(input).endsWith('/api')) return server.fetch(input, init);
+      calls += 1;
+      return new Response('{}', { status: 401, headers: { 'www-authenticate': challenge } });
+    },
+  };
+}
+
 describe('scheduler', () => {
   it('renews between 70 % and 80 % of the stated life, whatever the wall clock says', () => {
     assert.equal(renewalDelayMs(600, 0), 480_000);
@@ -116,17 +129,8 @@ describe('client', () => {
 
   it('retries once after a 401 invalid_token and never loops', async () => {
     const server = fakeServer();
-    let apiCalls = 0;
-    const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit) => {
-      if (String(input).endsWith('/api')) {
-        apiCalls += 1;
-        return new Response('{}', {
-          status: 401,
-          headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
-        });
-      }
-      return server.fetch(input, init);
-    };
+    const api = answering401(server, 'Bearer error="invalid_token"');
+    const fetchImpl = api.fetch;
     const client = createTesseraClient({
       baseUrl: 'http://x',
       transport: 'body',
@@ -136,21 +140,15 @@ describe('client', () => {
     await client.login('a@example.com', 'pw');
     const response = await client.fetch('http://x/api');
     assert.equal(response.status, 401);
-    assert.equal(apiCalls, 2, 'one call, one retry');
+    assert.equal(api.calls(), 2, 'one call, one retry');
     assert.equal(server.refreshes(), 1);
     client.close();
   });
 
   it('does not retry a 401 that is not about the token', async () => {
     const server = fakeServer();
-    let apiCalls = 0;
-    const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit) => {
-      if (String(input).endsWith('/api')) {
-        apiCalls += 1;
-        return new Response('{}', { status: 401, headers: { 'www-authenticate': 'Bearer realm="x"' } });
-      }
-      return server.fetch(input, init);
-    };
+    const api = answering401(server, 'Bearer realm="x"');
+    const fetchImpl = api.fetch;
     const client = createTesseraClient({
       baseUrl: 'http://x',
       transport: 'body',
@@ -159,7 +157,7 @@ describe('client', () => {
     });
     await client.login('a@example.com', 'pw');
     await client.fetch('http://x/api');
-    assert.equal(apiCalls, 1);
+    assert.equal(api.calls(), 1);
     assert.equal(server.refreshes(), 0);
     client.close();
   });

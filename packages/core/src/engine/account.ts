@@ -10,6 +10,7 @@ import {
   issueAccessToken,
   issueTokens,
   pickProfile,
+  rotationUpdate,
   type TokenSet,
 } from './context.ts';
 
@@ -46,12 +47,11 @@ async function rotateForFreshTokens(
   let current: SessionRecord | null = session;
   for (let attempt = 0; attempt < 5 && current && current.revokedAtMs === null; attempt += 1) {
     const nowMs = ctx.clock.now();
-    const rotated = await ctx.store.rotateSession(current.id, current.generation, {
-      nowMs,
-      idleExpiresAtMs: Math.min(nowMs + ctx.idleTtlMs, current.absoluteExpiresAtMs),
-      ip: current.ip,
-      userAgent: current.userAgent,
-    });
+    const rotated = await ctx.store.rotateSession(
+      current.id,
+      current.generation,
+      rotationUpdate(ctx, current, nowMs),
+    );
     if (rotated) return issueTokens(ctx, user, rotated, rotated.generation);
     current = await ctx.store.findSession(current.id);
   }

@@ -4,7 +4,7 @@ import type { EventListener, TesseraEvent } from '../events.ts';
 import { createPasswordHasher, OWASP_ARGON2ID, type PasswordHasher } from '../password.ts';
 import { createMemoryRateLimiter, type RateLimiter, type RateLimitRule } from '../rate-limit.ts';
 import { createInProcessBus, type RevocationBus } from '../revocation-bus.ts';
-import type { RevokeReason, SessionRecord, Store, UserRecord } from '../store/store.ts';
+import type { RevokeReason, RotationUpdate, SessionRecord, Store, UserRecord } from '../store/store.ts';
 import { mintAccessToken } from '../tokens/access-token.ts';
 import type { Keyring } from '../tokens/keyring.ts';
 import { mintRefreshToken, mintSessionHandle } from '../tokens/refresh-token.ts';
@@ -245,4 +245,22 @@ export async function revokeForReuse(
   if (!revoked) return;
   ctx.onEvent({ type: 'session.reuse_detected', sessionId, userId: revoked.userId, generation, atMs: nowMs });
   await announceRevoked(ctx, [revoked], 'reuse_detected');
+}
+
+/**
+ * What a rotation writes at `nowMs`: the idle expiry slid (never past the absolute one) and the
+ * client's IP and user agent, keeping the session's own where the client sent none.
+ */
+export function rotationUpdate(
+  ctx: EngineContext,
+  session: SessionRecord,
+  nowMs: number,
+  client: { ip?: string | null; userAgent?: string | null } = {},
+): RotationUpdate {
+  return {
+    nowMs,
+    idleExpiresAtMs: Math.min(nowMs + ctx.idleTtlMs, session.absoluteExpiresAtMs),
+    ip: client.ip ?? session.ip,
+    userAgent: client.userAgent?.slice(0, 512) ?? session.userAgent,
+  };
 }

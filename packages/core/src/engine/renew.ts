@@ -6,6 +6,7 @@ import {
   issueAccessToken,
   issueTokens,
   revokeForReuse,
+  rotationUpdate,
   sessionEnded,
   type TokenSet,
 } from './context.ts';
@@ -47,12 +48,11 @@ async function renewOnce(ctx: EngineContext, auth: Authenticated, client: RenewC
     throw new TesseraError('invalid_grant', 'This token cannot be renewed.');
   }
   if (generation < auth.session.generation) return refuseReplay(ctx, auth, generation);
-  const rotated = await ctx.store.rotateSession(auth.session.id, generation, {
-    nowMs,
-    idleExpiresAtMs: Math.min(nowMs + ctx.idleTtlMs, auth.session.absoluteExpiresAtMs),
-    ip: client.ip ?? auth.session.ip,
-    userAgent: client.userAgent?.slice(0, 512) ?? auth.session.userAgent,
-  });
+  const rotated = await ctx.store.rotateSession(
+    auth.session.id,
+    generation,
+    rotationUpdate(ctx, auth.session, nowMs, client),
+  );
   // Lost a race with another renewal of the same token: that is a replay too.
   if (!rotated) return refuseReplay(ctx, auth, generation);
   ctx.onEvent({
@@ -135,12 +135,11 @@ export async function slideAccessToken(
   const halfLifeMs = ((auth.claims.exp - auth.claims.iat) * 1000) / 2;
   if (nowMs < auth.claims.iat * 1000 + halfLifeMs) return null;
   if (sessionEnded(ctx, auth.session, nowMs) || auth.user.reauthRequired) return null;
-  const rotated = await ctx.store.rotateSession(auth.session.id, auth.session.generation, {
-    nowMs,
-    idleExpiresAtMs: Math.min(nowMs + ctx.idleTtlMs, auth.session.absoluteExpiresAtMs),
-    ip: client.ip ?? auth.session.ip,
-    userAgent: client.userAgent?.slice(0, 512) ?? auth.session.userAgent,
-  });
+  const rotated = await ctx.store.rotateSession(
+    auth.session.id,
+    auth.session.generation,
+    rotationUpdate(ctx, auth.session, nowMs, client),
+  );
   // A concurrent request renewed it first: its token is as good; ours may still be minted.
   const session = rotated ?? (await ctx.store.findSession(auth.session.id));
   if (!session || sessionEnded(ctx, session, nowMs)) return null;

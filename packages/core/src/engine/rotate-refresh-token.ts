@@ -7,6 +7,7 @@ import {
   enforceRateLimit,
   issueTokens,
   revokeForReuse,
+  rotationUpdate,
   sessionEnded,
   type TokenSet,
 } from './context.ts';
@@ -76,12 +77,11 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
     }
 
     if (generation === session.generation) {
-      const rotated = await ctx.store.rotateSession(session.id, generation, {
-        nowMs,
-        idleExpiresAtMs: Math.min(nowMs + ctx.idleTtlMs, session.absoluteExpiresAtMs),
-        ip: input.ip ?? session.ip,
-        userAgent: input.userAgent?.slice(0, 512) ?? session.userAgent,
-      });
+      const rotated = await ctx.store.rotateSession(
+        session.id,
+        generation,
+        rotationUpdate(ctx, session, nowMs, input),
+      );
       if (rotated) {
         ctx.onEvent({
           type: 'session.refreshed',
