@@ -29,6 +29,7 @@ describe('resolveConfig', () => {
     assert.equal(config.rateLimit, true);
     assert.equal(config.serviceToken, null);
     assert.equal(config.policy, 'rotating-refresh');
+    assert.equal(config.signingThread, null);
     assert.ok(Object.isFrozen(config));
   });
 
@@ -43,6 +44,7 @@ describe('resolveConfig', () => {
         TESSERA_ISSUER: 'https://auth.example.com/',
         TESSERA_AUDIENCE: 'api',
         TESSERA_SIGNING_ALG: 'RS256',
+        TESSERA_SIGNING_THREAD: 'off',
         TESSERA_ACCESS_TTL: '5m',
         TESSERA_REFRESH_IDLE_TTL: '12h',
         TESSERA_REFRESH_ABSOLUTE_TTL: '7d',
@@ -58,6 +60,7 @@ describe('resolveConfig', () => {
       },
     });
     assert.equal(config.port, 8080);
+    assert.equal(config.signingThread, false);
     assert.equal(config.issuer, 'https://auth.example.com');
     assert.equal(config.audience, 'api');
     assert.equal(config.accessTtlSeconds, 300);
@@ -81,6 +84,7 @@ describe('resolveConfig', () => {
       [{ TESSERA_REFRESH_IDLE_TTL: '31d' }, 'TESSERA_REFRESH_IDLE_TTL', /not be longer/],
       [{ TESSERA_SIGNING_ALG: 'HS256' }, 'TESSERA_SIGNING_ALG', /EdDSA, ES256, RS256/],
       [{ TESSERA_SIGNING_ALG: 'none' }, 'TESSERA_SIGNING_ALG', /one of/],
+      [{ TESSERA_SIGNING_THREAD: 'yes' }, 'TESSERA_SIGNING_THREAD', /auto, on or off/],
       [{ TESSERA_ISSUER: 'ftp://x' }, 'TESSERA_ISSUER', /http or https/],
       [{ TESSERA_ISSUER: 'https://x/?a=1' }, 'TESSERA_ISSUER', /query/],
       [{ TESSERA_DATABASE_URL: 'mysql://x' }, 'TESSERA_DATABASE_URL', /sqlite: or postgres/],

@@ -22,6 +22,8 @@ export interface TesseraConfig {
   readonly audience: string;
   readonly clientId: string;
   readonly signingAlg: SigningAlg;
+  /** From TESSERA_SIGNING_THREAD: sign on a worker thread; `null` = when there is more than one core. */
+  readonly signingThread: boolean | null;
   readonly accessTtlSeconds: number;
   readonly refreshIdleTtlSeconds: number;
   readonly refreshAbsoluteTtlSeconds: number;
@@ -56,6 +58,7 @@ export const DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_AUDIENCE: '',
   TESSERA_CLIENT_ID: 'tessera',
   TESSERA_SIGNING_ALG: 'EdDSA',
+  TESSERA_SIGNING_THREAD: 'auto',
   TESSERA_ACCESS_TTL: '',
   TESSERA_REFRESH_IDLE_TTL: '14d',
   TESSERA_REFRESH_ABSOLUTE_TTL: '30d',
@@ -305,6 +308,11 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     );
   }
   const trustProxy = bool('TESSERA_TRUST_PROXY', raw('TESSERA_TRUST_PROXY'), ['true', '1'], ['false', '0']);
+  const threadText = raw('TESSERA_SIGNING_THREAD').trim().toLowerCase();
+  if (!['auto', 'on', 'off'].includes(threadText)) {
+    throw new ConfigError('TESSERA_SIGNING_THREAD', `"${threadText}" must be auto, on or off.`);
+  }
+  const signingThread = threadText === 'auto' ? null : threadText === 'on';
   const logLevel = raw('TESSERA_LOG_LEVEL') as TesseraConfig['logLevel'];
   if (!['silent', 'error', 'warn', 'info', 'debug'].includes(logLevel)) {
     throw new ConfigError('TESSERA_LOG_LEVEL', `"${logLevel}" must be silent, error, warn, info or debug.`);
@@ -323,6 +331,7 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     audience,
     clientId,
     signingAlg,
+    signingThread,
     accessTtlSeconds,
     refreshIdleTtlSeconds,
     refreshAbsoluteTtlSeconds,

@@ -102,6 +102,7 @@ export async function createTesseraServer(
     audience: config.audience,
     clientId: config.clientId,
     signingAlg: config.signingAlg,
+    ...(config.signingThread === null ? {} : { signOffThread: config.signingThread }),
     policy: config.policy,
     accessTtlSeconds: config.accessTtlSeconds,
     softTtlSeconds: config.softTtlSeconds,

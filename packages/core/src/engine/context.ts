@@ -6,6 +6,7 @@ import { createMemoryRateLimiter, type RateLimiter, type RateLimitRule } from '.
 import { createInProcessBus, type RevocationBus } from '../revocation-bus.ts';
 import type { RevokeReason, RotationUpdate, SessionRecord, Store, UserRecord } from '../store/store.ts';
 import { mintAccessToken } from '../tokens/access-token.ts';
+import type { JwsSigner } from '../tokens/jws-signer.ts';
 import type { Keyring } from '../tokens/keyring.ts';
 import { mintRefreshToken, mintSessionHandle } from '../tokens/refresh-token.ts';
 import type { DerivedKeys } from '../tokens/secret.ts';
@@ -35,6 +36,7 @@ export interface EngineContext {
   store: Store;
   keys: DerivedKeys;
   keyring: Keyring;
+  signer: JwsSigner;
   clock: Clock;
   policy: PolicyName;
   /** Soft lifetime of access tokens under `soft-expiry` (seconds). */
@@ -63,12 +65,14 @@ export function resolveEngineContext(
   options: EngineOptions,
   keys: DerivedKeys,
   keyring: Keyring,
+  signer: JwsSigner,
 ): EngineContext {
   const onEvent = options.onEvent;
   return {
     store: options.store,
     keys,
     keyring,
+    signer,
     clock: options.clock ?? systemClock,
     policy: options.policy ?? 'rotating-refresh',
     softTtlSeconds:
@@ -152,7 +156,7 @@ export async function issueAccessToken(
   const extraClaims: Record<string, unknown> = {};
   if (ctx.policy === 'soft-expiry' || ctx.policy === 'expired-token-exchange') extraClaims.gen = generation;
   if (ctx.policy === 'soft-expiry') extraClaims.softexp = Math.floor(nowMs / 1000) + ctx.softTtlSeconds;
-  const access = await mintAccessToken(ctx.keyring, {
+  const access = await mintAccessToken(ctx.keyring, ctx.signer, {
     extraClaims,
     issuer: ctx.issuer,
     audience: ctx.audience,

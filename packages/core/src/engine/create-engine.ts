@@ -2,6 +2,7 @@ import { systemClock } from '../clock.ts';
 import { TesseraError } from '../errors.ts';
 import type { Revocation } from '../revocation-bus.ts';
 import { verifyAccessTokenSignature } from '../tokens/access-token.ts';
+import { createJwsSigner } from '../tokens/jws-signer.ts';
 import { createKeyring, type Jwks, type SigningAlg } from '../tokens/keyring.ts';
 import { parseSessionHandle, REFRESH_TOKEN_PREFIX, sessionHandleMatches } from '../tokens/refresh-token.ts';
 import { deriveKeys } from '../tokens/secret.ts';
@@ -164,7 +165,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     retiredKeyRetentionMs: (accessTtlSeconds + leewaySeconds) * 1000 + reloadIntervalMs,
     reloadIntervalMs,
   });
-  const ctx: EngineContext = resolveEngineContext(options, keys, keyring);
+  const signer = createJwsSigner({ thread: options.signOffThread });
+  const ctx: EngineContext = resolveEngineContext(options, keys, keyring, signer);
   const sweepers = new Set<NodeJS.Timeout>();
 
   const sweep = async (retentionSeconds = 86_400): Promise<number> => {
@@ -288,6 +290,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     async close() {
       for (const timer of sweepers) clearInterval(timer);
       sweepers.clear();
+      await signer.close();
     },
   };
 }

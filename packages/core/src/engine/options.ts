@@ -47,6 +47,11 @@ export interface EngineOptions {
   clientId?: string;
   /** Default `EdDSA`. */
   signingAlg?: SigningAlg;
+  /**
+   * Make access-token signatures on a worker thread, batched per event-loop turn, so the event loop
+   * keeps only the JSON work. Default: true when the machine has more than one core.
+   */
+  signOffThread?: boolean;
   /** The session policy. Default `rotating-refresh`. */
   policy?: PolicyName;
   /** Access-token lifetime. Default: the policy's (600 for `rotating-refresh`, 7 days for `long-lived-token`). */

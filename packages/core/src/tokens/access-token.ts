@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { TesseraError } from '../errors.ts';
+import type { JwsSigner } from './jws-signer.ts';
 import type { Keyring } from './keyring.ts';
-import { signJws } from './sign-jws.ts';
+import { jwsSigningInput } from './sign-jws.ts';
 
 /** The media type of access tokens (RFC 9068 §2.1), carried in the `typ` header. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -47,6 +48,7 @@ export interface AccessTokenInput {
 /** Signs an access token with the keyring's current key. Returns the JWT and its expiry (seconds). */
 export async function mintAccessToken(
   keyring: Keyring,
+  signer: JwsSigner,
   input: AccessTokenInput,
 ): Promise<{ token: string; expiresAt: number; jti: string }> {
   const key = await keyring.signingKey();
@@ -66,13 +68,12 @@ export async function mintAccessToken(
     roles: input.roles,
   };
   // Reserved claims last, so neither policy extras nor profile fields can override them.
-  const token = signJws(
+  const signingInput = jwsSigningInput(
     { alg: key.alg, typ: ACCESS_TOKEN_TYP, kid: key.kid },
     { ...payload, iss: input.issuer, sub: input.userId, aud: input.audience, iat, exp, jti },
-    key.alg,
-    key.privateKey,
   );
-  return { token, expiresAt: exp, jti };
+  const signature = await signer.sign(signingInput, key.alg, key.privateKey);
+  return { token: `${signingInput}.${signature}`, expiresAt: exp, jti };
 }
 
 /** Options of {@link verifyAccessTokenSignature}. */
