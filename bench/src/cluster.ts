@@ -63,6 +63,7 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
       }),
     );
   }
+  for (const instance of instances) stopOnExit(instance.child);
   return {
     urls: instances.map((i) => i.url),
     instances,
@@ -80,32 +81,74 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
   };
 }
 
-/** Starts the hand-written ceiling server (bench/src/ceiling-server.ts) over a fresh SQLite file. */
-export async function startCeiling(): Promise<{ url: string; close(): Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-ceiling-'));
+/** Kills `child` if the benchmark process exits first (a crash must not leave servers running). */
+function stopOnExit(child: import('node:child_process').ChildProcess): void {
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  child.once('exit', () => process.off('exit', kill));
+}
+
+/** A benchmark server other than Tessera (the ceiling or a peer) running as a child process. */
+export interface ScriptServer {
+  url: string;
+  child: import('node:child_process').ChildProcess;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs `script` (a .ts file under bench/src) in its own Node process, as Tessera runs in its own,
+ * and resolves once it prints `running at <url>`. `close()` stops it and removes `cleanupDir`.
+ */
+export async function startScript(
+  script: URL,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  cleanupDir?: string,
+): Promise<ScriptServer> {
   const { spawn } = await import('node:child_process');
-  const child = spawn(
-    process.execPath,
-    [new URL('./ceiling-server.ts', import.meta.url).pathname, join(dataDir, 'ceiling.db')],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const child = spawn(process.execPath, ['--conditions=source', script.pathname, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  stopOnExit(child);
+  let output = '';
   const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script.pathname} did not start`)), 30_000);
     child.stdout?.on('data', (chunk: Buffer) => {
-      const match = /running at (\S+)/.exec(chunk.toString());
-      if (match?.[1]) resolve(match[1]);
+      output += chunk.toString();
+      const match = /running at (http:\/\/\S+)/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
     });
-    child.once('exit', (code) => reject(new Error(`ceiling server exited with ${code}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script.pathname} exited with ${code}`));
+    });
   });
   return {
     url,
+    child,
     async close() {
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
-      rmSync(dataDir, { recursive: true, force: true });
+      if (child.exitCode === null && child.signalCode === null) {
+        await new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        });
+      }
+      if (cleanupDir) rmSync(cleanupDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Starts the hand-written ceiling server (bench/src/ceiling-server.ts) over a fresh SQLite file. */
+export async function startCeiling(): Promise<ScriptServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-ceiling-'));
+  return startScript(
+    new URL('./ceiling-server.ts', import.meta.url),
+    [join(dataDir, 'ceiling.db')],
+    {},
+    dataDir,
+  );
 }

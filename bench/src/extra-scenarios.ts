@@ -1,12 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Agent } from 'node:http';
 import { DatabaseSync } from 'node:sqlite';
-import type { BenchCluster } from './cluster.ts';
-import { type LoadResult, postJson, runLoad } from './load.ts';
-import { createSessions, measureRefresh } from './refresh-scenario.ts';
-
-const PASSWORD = 'bench password that is long enough';
 
 /** Resident memory of a process in MiB (Linux /proc), or NaN where unavailable. */
 export function residentMiB(pid: number | undefined): number {
@@ -54,41 +48,3 @@ export function seedSessions(dbPath: string, count: number): void {
   db.exec('COMMIT');
   db.close();
 }
-
-/**
- * Refresh latency while a login flood runs: `loginWorkers` loop on /auth/login (argon2id at OWASP
- * parameters, on libuv's pool) while `refreshWorkers` rotate their own sessions.
- */
-export async function measureRefreshUnderLogins(
-  cluster: BenchCluster,
-  options: { seconds: number; loginWorkers: number; refreshWorkers: number },
-): Promise<{ refresh: LoadResult; login: LoadResult }> {
-  const url = cluster.urls[0] as string;
-  const agent = new Agent({ keepAlive: true, maxSockets: 128 });
-  const email = `flood-${Math.random().toString(36).slice(2)}@example.com`;
-  await postJson(agent, new URL('/auth/register', url), JSON.stringify({ email, password: PASSWORD }));
-  const tokens = await createSessions([url], options.refreshWorkers, agent);
-  const loginBody = JSON.stringify({ email, password: PASSWORD });
-  const [refresh, login] = await Promise.all([
-    runLoad(options.refreshWorkers, options.seconds, async (worker) => {
-      const response = await postJson(
-        agent,
-        new URL('/auth/refresh', url),
-        `{"refresh_token":"${tokens[worker]}"}`,
-      );
-      if (response.status !== 200) return false;
-      tokens[worker] = (JSON.parse(response.body) as { refresh_token: string }).refresh_token;
-      // A steady, moderate refresh rate: the question is latency, not throughput.
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      return true;
-    }),
-    runLoad(options.loginWorkers, options.seconds, async () => {
-      const response = await postJson(agent, new URL('/auth/login', url), loginBody);
-      return response.status === 200;
-    }),
-  ]);
-  agent.destroy();
-  return { refresh, login };
-}
-
-export { measureRefresh };

@@ -1,7 +1,8 @@
-import { Agent } from 'node:http';
-import { type LoadResult, postJson, runLoad } from './load.ts';
+import type { Agent } from 'node:http';
+import { postJson } from './load.ts';
 
-const PASSWORD = 'bench password that is long enough';
+/** The password of every benchmark user. */
+export const PASSWORD = 'bench password that is long enough';
 
 /** Registers `count` users (one session each) spread over `urls`; returns their refresh tokens. */
 export async function createSessions(
@@ -31,27 +32,4 @@ export async function createSessions(
     tokens.push(...created);
   }
   return tokens;
-}
-
-/**
- * Closed-loop refresh load: one worker per session, each rotating its own refresh token back to back
- * (rotate + sign + store write per request), spread over `urls` round robin.
- */
-export async function measureRefresh(
-  urls: readonly string[],
-  options: { workers: number; seconds: number; warmupSeconds?: number },
-): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: options.workers * 2 });
-  const tokens = await createSessions(urls, options.workers, agent);
-  const step = async (worker: number) => {
-    const url = new URL('/auth/refresh', urls[worker % urls.length]);
-    const response = await postJson(agent, url, `{"refresh_token":"${tokens[worker]}"}`);
-    if (response.status !== 200) return false;
-    tokens[worker] = (JSON.parse(response.body) as { refresh_token: string }).refresh_token;
-    return true;
-  };
-  if (options.warmupSeconds) await runLoad(options.workers, options.warmupSeconds, step);
-  const result = await runLoad(options.workers, options.seconds, step);
-  agent.destroy();
-  return result;
 }

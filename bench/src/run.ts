@@ -1,11 +1,21 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startCeiling, startCluster } from './cluster.ts';
-import { measureRefreshUnderLogins, residentMiB, seedSessions } from './extra-scenarios.ts';
-import type { LoadResult } from './load.ts';
-import { measureRefresh } from './refresh-scenario.ts';
+import { startCluster } from './cluster.ts';
+import { residentMiB, seedSessions } from './extra-scenarios.ts';
+import { type HttpLoad, type LoadResult, runHttpLoad } from './http-load.ts';
+import { createSessions } from './refresh-scenario.ts';
 import { measureRevocationDelay } from './revocation-delay.ts';
+import {
+  betterAuth,
+  ceiling,
+  oidcProvider,
+  packageVersion,
+  type System,
+  type Target,
+  tessera,
+} from './systems.ts';
 import { measureVerify } from './verify-scenario.ts';
 
 /** One measured scenario in `latest.json`. */
@@ -24,13 +34,15 @@ const { values } = parseArgs({
   allowPositionals: true,
 });
 const quick = values.quick ?? false;
-const seconds = quick ? 3 : 10;
+const seconds = quick ? 2 : 10;
+const warmupSeconds = quick ? 0.5 : 2;
 const repeats = quick ? 1 : 2;
+/** Concurrent connections of every closed-loop refresh load, and live credentials per system. */
+const CONNECTIONS = 64;
 const results: ScenarioResult[] = [];
 const ratios: Record<string, number> = {};
 let revocationDelay: Record<string, unknown> | null = null;
 let clientSize: { minified: number; gzipped: number } | null = null;
-
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -39,8 +51,8 @@ function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-function record(name: string, system: string, runs: LoadResult[]): void {
-  results.push({
+function record(name: string, system: string, runs: Array<LoadResult & { rssMiB?: number }>): ScenarioResult {
+  const result: ScenarioResult = {
     name,
     system,
     rps: median(runs.map((r) => r.rps)),
@@ -52,27 +64,119 @@ function record(name: string, system: string, runs: LoadResult[]): void {
       p99_ms: r.p99Ms,
       requests: r.requests,
       errors: r.errors,
+      ...(r.rssMiB === undefined ? {} : { rss_mib: r.rssMiB }),
     })),
-  });
-  const last = results.at(-1) as ScenarioResult;
+  };
+  results.push(result);
   process.stderr.write(
-    `  ${name} (${system}): ${last.rps?.toFixed(0)} req/s, p50 ${last.p50_ms?.toFixed(2)} ms, p99 ${last.p99_ms?.toFixed(2)} ms\n`,
+    `  ${name} (${system}): ${result.rps?.toFixed(0)} req/s, p50 ${result.p50_ms?.toFixed(2)} ms, p99 ${result.p99_ms?.toFixed(2)} ms\n`,
   );
+  return result;
+}
+
+/** Runs a load against a started target, sampling its servers' resident memory (peak, MiB) meanwhile. */
+async function timeLoad(
+  target: Target,
+  options: Partial<HttpLoad> = {},
+): Promise<LoadResult & { tokens: string[]; rssMiB: number }> {
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(
+      peak,
+      target.pids.reduce((sum, pid) => sum + residentMiB(pid), 0),
+    );
+  }, 100);
+  try {
+    const result = await runHttpLoad({
+      ...target.load,
+      connections: CONNECTIONS,
+      seconds,
+      warmupSeconds,
+      ...options,
+    });
+    if (result.errors > 0)
+      process.stderr.write(
+        `  warning: ${result.errors} failed requests (${target.system}): ${result.firstError}\n`,
+      );
+    return { ...result, rssMiB: peak };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/**
+ * Times each system in turn, `repeats` rounds, the order reversed every other round so drift on
+ * this shared machine hits every system alike; `after` may run more loads on a started target.
+ */
+async function sideBySide(
+  systems: System[],
+  after?: (target: Target, result: LoadResult & { tokens: string[] }) => Promise<void>,
+): Promise<Map<System, Array<LoadResult & { rssMiB: number }>>> {
+  const runs = new Map(systems.map((system) => [system, [] as Array<LoadResult & { rssMiB: number }>]));
+  for (let round = 0; round < repeats; round += 1) {
+    for (const system of round % 2 ? [...systems].reverse() : systems) {
+      // A failed rotation loses its token and its connection then fails fast: such a run is redone
+      // once on a fresh server, and its errors stay in the report if it fails again.
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const target = await system.start(CONNECTIONS);
+        try {
+          const result = await timeLoad(target);
+          if (result.errors > 0 && attempt === 0) continue;
+          runs.get(system)?.push(result);
+          await after?.(target, result);
+          break;
+        } finally {
+          await target.close();
+        }
+      }
+    }
+  }
+  return runs;
 }
 
 const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
   {
-    name: 'refresh-sqlite',
+    name: 'refresh',
     async run() {
-      const cluster = await startCluster({ instances: 1, database: 'sqlite' });
-      try {
-        const runs: LoadResult[] = [];
-        for (let i = 0; i < repeats; i += 1)
-          runs.push(await measureRefresh(cluster.urls, { workers: 64, seconds, warmupSeconds: 1 }));
-        record('refresh-sqlite', 'tessera', runs);
-      } finally {
-        await cluster.close();
+      // Tessera's refresh on SQLite beside each peer's counterpart and the hand-written ceiling.
+      const tesseraSqlite = tessera();
+      const baRead = betterAuth(false);
+      const baExtend = betterAuth(true);
+      const systems = [tesseraSqlite, oidcProvider, baRead, baExtend, ceiling];
+      const halfLoad: LoadResult[] = [];
+      const runs = await sideBySide(systems, async (target, result) => {
+        if (target.system !== 'tessera') return;
+        // Latency at a steady half of the throughput just measured, on the same server and sessions.
+        const credential = { kind: 'rotating-json' as const, tokens: result.tokens };
+        halfLoad.push(
+          await runHttpLoad({
+            ...target.load,
+            credential,
+            connections: CONNECTIONS,
+            seconds,
+            warmupSeconds,
+            rate: Math.round(result.rps / 2),
+          }),
+        );
+      });
+      const rps = new Map<System, number>();
+      for (const system of systems) {
+        const systemRuns = runs.get(system) ?? [];
+        const result = record('refresh-sqlite', system.system, systemRuns);
+        rps.set(system, result.rps ?? 0);
+        results.push({
+          name: 'server-memory-under-load',
+          system: system.system,
+          ops: median(systemRuns.map((r) => r.rssMiB)),
+          runs: systemRuns.map((r) => ({ rss_mib: r.rssMiB })),
+        });
       }
+      record('refresh-sqlite-at-half-max', 'tessera', halfLoad);
+      const ours = rps.get(tesseraSqlite) ?? 0;
+      ratios.refresh_vs_oidc_provider = ours / (rps.get(oidcProvider) ?? 1);
+      ratios.refresh_vs_better_auth = ours / (rps.get(baRead) ?? 1);
+      ratios.refresh_vs_better_auth_extending = ours / (rps.get(baExtend) ?? 1);
+      ratios.refresh_vs_ceiling = ours / (rps.get(ceiling) ?? 1);
     },
   },
   {
@@ -87,55 +191,68 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
     },
   },
   {
-    name: 'refresh-ceiling',
+    name: 'login',
     async run() {
-      // Side by side with Tessera on SQLite, alternating, so noise hits both alike.
-      const tesseraRuns: LoadResult[] = [];
-      const ceilingRuns: LoadResult[] = [];
-      for (let i = 0; i < repeats; i += 1) {
-        const ceiling = await startCeiling();
-        try {
-          ceilingRuns.push(await measureRefresh([ceiling.url], { workers: 64, seconds, warmupSeconds: 1 }));
-        } finally {
-          await ceiling.close();
-        }
-        const cluster = await startCluster({ instances: 1, database: 'sqlite' });
-        try {
-          tesseraRuns.push(await measureRefresh(cluster.urls, { workers: 64, seconds, warmupSeconds: 1 }));
-        } finally {
-          await cluster.close();
+      // A login flood (argon2id at OWASP parameters on both sides) while a steady 200 requests/s of
+      // refreshes (Tessera) or session reads (Better Auth) measure what the flood does to latency.
+      const systems = [tessera(), betterAuth(false)];
+      const logins = new Map<System, LoadResult[]>(systems.map((s) => [s, []]));
+      const during = new Map<System, LoadResult[]>(systems.map((s) => [s, []]));
+      for (let round = 0; round < repeats; round += 1) {
+        for (const system of round % 2 ? [...systems].reverse() : systems) {
+          const target = await system.start(16);
+          try {
+            const [steady, flood] = await Promise.all([
+              runHttpLoad({ ...target.load, connections: 16, seconds, warmupSeconds, rate: 200 }),
+              runHttpLoad({
+                urls: target.load.urls,
+                ...(target.login as NonNullable<Target['login']>),
+                connections: 16,
+                seconds,
+                warmupSeconds,
+              }),
+            ]);
+            during.get(system)?.push(steady);
+            logins.get(system)?.push(flood);
+          } finally {
+            await target.close();
+          }
         }
       }
-      record('refresh-sqlite-vs-ceiling', 'ceiling (node:http + node:sqlite + Ed25519)', ceilingRuns);
-      record('refresh-sqlite-vs-ceiling', 'tessera', tesseraRuns);
-      const median = (runs: LoadResult[]) =>
-        runs.map((r) => r.rps).sort((a, b) => a - b)[Math.floor(runs.length / 2)] ?? 0;
-      ratios.refresh_vs_ceiling = median(tesseraRuns) / median(ceilingRuns);
+      const [ours, theirs] = systems as [System, System];
+      record('login-flood: refresh latency at 200/s', ours.system, during.get(ours) ?? []);
+      record('login-flood: session read latency at 200/s', theirs.system, during.get(theirs) ?? []);
+      const oursLogin = record('login (argon2id m=19456 t=2 p=1)', ours.system, logins.get(ours) ?? []);
+      const theirsLogin = record('login (argon2id m=19456 t=2 p=1)', theirs.system, logins.get(theirs) ?? []);
+      ratios.login_vs_better_auth = (oursLogin.rps ?? 0) / (theirsLogin.rps ?? 1);
     },
   },
   {
     name: 'refresh-sessions',
     async run() {
-      // The same refresh load against 10,000 and 1,000,000 stored sessions (1,000,000 only in full runs).
+      // The same refresh load against 10,000 and 1,000,000 stored sessions (100,000 in quick runs).
       const sizes = quick ? [10_000, 100_000] : [10_000, 1_000_000];
       const byRps: number[] = [];
       for (const size of sizes) {
         const cluster = await startCluster({ instances: 1, database: 'sqlite' });
         try {
           seedSessions((cluster.env.TESSERA_DATABASE_URL ?? '').slice('sqlite:'.length), size);
+          let tokens = await createSessions(cluster.urls, CONNECTIONS, new Agent({ keepAlive: true }));
           const runs: LoadResult[] = [];
-          for (let i = 0; i < repeats; i += 1)
-            runs.push(await measureRefresh(cluster.urls, { workers: 64, seconds, warmupSeconds: 1 }));
-          record(`refresh-sqlite-${size}-sessions`, 'tessera', runs);
-          byRps.push(results.at(-1)?.rps ?? 0);
-          const rss = residentMiB(cluster.instances[0]?.child.pid);
-          results.push({
-            name: `server-memory-after-load-${size}-sessions`,
-            system: 'tessera',
-            ops: rss,
-            runs: [{ rss_mib: rss }],
-          });
-          process.stderr.write(`  server resident memory after the load: ${rss.toFixed(0)} MiB\n`);
+          for (let i = 0; i < repeats; i += 1) {
+            const result = await runHttpLoad({
+              urls: cluster.urls,
+              path: '/auth/refresh',
+              method: 'POST',
+              credential: { kind: 'rotating-json', tokens },
+              connections: CONNECTIONS,
+              seconds,
+              warmupSeconds,
+            });
+            tokens = result.tokens;
+            runs.push(result);
+          }
+          byRps.push(record(`refresh-sqlite-${size}-sessions`, 'tessera', runs).rps ?? 0);
         } finally {
           await cluster.close();
         }
@@ -145,35 +262,12 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
     },
   },
   {
-    name: 'login-flood',
-    async run() {
-      const cluster = await startCluster({ instances: 1, database: 'sqlite' });
-      try {
-        const { refresh, login } = await measureRefreshUnderLogins(cluster, {
-          seconds,
-          loginWorkers: 16,
-          refreshWorkers: 16,
-        });
-        record('login-flood: refresh latency', 'tessera', [refresh]);
-        record('login-flood: logins (argon2id m=19456 t=2 p=1)', 'tessera', [login]);
-      } finally {
-        await cluster.close();
-      }
-    },
-  },
-  {
     name: 'refresh-postgres',
     async run() {
       for (const instances of [1, 3]) {
-        const cluster = await startCluster({ instances, database: 'postgres', redis: instances > 1 });
-        try {
-          const runs: LoadResult[] = [];
-          for (let i = 0; i < repeats; i += 1)
-            runs.push(await measureRefresh(cluster.urls, { workers: 64, seconds, warmupSeconds: 1 }));
-          record(`refresh-postgres-${instances}x`, 'tessera', runs);
-        } finally {
-          await cluster.close();
-        }
+        const system = tessera({ instances, database: 'postgres', redis: instances > 1 });
+        const runs = await sideBySide([system]);
+        record(`refresh-postgres-${instances}x`, 'tessera', runs.get(system) ?? []);
       }
     },
   },
@@ -238,6 +332,9 @@ const report = {
   ratios,
   revocation_delay_ms: revocationDelay,
   client_bundle_bytes: clientSize,
+  versions: Object.fromEntries(
+    ['autocannon', 'oidc-provider', 'better-auth', 'jose'].map((name) => [name, packageVersion(name)]),
+  ),
 };
 mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
 // A partial run (--only) must not replace the full run's figures.
