@@ -112,8 +112,10 @@ function requestShape(load: HttpLoad): RequestShape {
       pool: [],
     };
   }
-  // A pool of live refresh tokens: a request takes one, its 200 reply gives the next back. A
-  // connection has at most one request in flight, so tokens are never presented twice.
+  // A pool of live refresh tokens: a request takes the oldest, its 200 reply puts the successor at
+  // the back. A connection has at most one request in flight, so no token is presented twice; with
+  // more tokens than connections, a request that fails (its token lost) does not leave its
+  // connection without one.
   const pool = [...credential.tokens];
   const json = credential.kind === 'rotating-json';
   const headers = {
@@ -125,7 +127,7 @@ function requestShape(load: HttpLoad): RequestShape {
     body: undefined,
     pool,
     setup(req: { body?: string; headers?: Record<string, string> }) {
-      const token = pool.pop() ?? 'pool-exhausted';
+      const token = pool.shift() ?? 'pool-exhausted';
       req.headers = headers;
       req.body = json
         ? `{"refresh_token":"${token}"}`

@@ -97,6 +97,16 @@ async function mint(count: number): Promise<string[]> {
   );
 }
 
+// oidc-provider answers every refused grant with the same description; say each distinct reason
+// once (the check's deliberate replay of a consumed token shows up as "refresh token already used").
+const reasons = new Set<string>();
+provider.on('grant.error', (_ctx: unknown, error: { error_detail?: string; message: string }) => {
+  const reason = error.error_detail ?? error.message;
+  if (reasons.has(reason)) return;
+  reasons.add(reason);
+  process.stderr.write(`oidc-provider refused a grant: ${reason}\n`);
+});
+
 const callback = provider.callback();
 server.on('request', (req, res) => {
   const url = new URL(req.url ?? '/', issuer);
