@@ -207,8 +207,9 @@ export async function createKeyring(options: KeyringOptions): Promise<Keyring> {
     },
     async jwks() {
       // The JWKS is fetched rarely (verifiers cache it) and must include a key another instance
-      // generated a moment ago, so it re-reads the store unless it just did.
-      if (clock.now() - loadedAtMs >= 1000) await load();
+      // generated a moment ago (instances started together each make a first key), so it re-reads
+      // the store unless it did within the last 100 ms (at most ten reads a second).
+      if (clock.now() - loadedAtMs >= 100) await load();
       const nowMs = clock.now();
       return {
         keys: [...keys.values()].filter((k) => isPublished(k.record, nowMs)).map((k) => ({ ...k.publicJwk })),
