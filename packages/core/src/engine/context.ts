@@ -7,7 +7,7 @@ import { createInProcessBus, type RevocationBus } from '../revocation-bus.ts';
 import type { RevokeReason, RotationUpdate, SessionRecord, Store, UserRecord } from '../store/store.ts';
 import { mintAccessToken } from '../tokens/access-token.ts';
 import type { JwsSigner } from '../tokens/jws-signer.ts';
-import type { Keyring } from '../tokens/keyring.ts';
+import type { ActiveSigningKey, Keyring } from '../tokens/keyring.ts';
 import { mintRefreshToken, mintSessionHandle } from '../tokens/refresh-token.ts';
 import type { DerivedKeys } from '../tokens/secret.ts';
 import { DEFAULT_RATE_LIMITS, type EngineOptions, type RateLimits } from './options.ts';
@@ -117,16 +117,18 @@ export function accessTokenHorizonMs(ctx: EngineContext, fromMs: number): number
 }
 
 /**
- * Mints what the policy hands out for `session` at `generation`: the access token, plus the refresh
- * token (`rotating-refresh`) or the session handle (`expired-token-exchange`).
+ * Mints what the policy hands out for `session` at `generation`: the access token (or awaits
+ * `signed`, one already requested), plus the refresh token (`rotating-refresh`) or the session
+ * handle (`expired-token-exchange`).
  */
 export async function issueTokens(
   ctx: EngineContext,
   user: UserRecord,
   session: SessionRecord,
   generation: number,
+  signed?: Promise<{ accessToken: string; expiresIn: number }>,
 ): Promise<TokenSet> {
-  const access = await issueAccessToken(ctx, user, session, generation);
+  const access = await (signed ?? issueAccessToken(ctx, user, session, generation));
   return {
     tokenType: 'Bearer',
     accessToken: access.accessToken,
@@ -151,12 +153,27 @@ export async function issueAccessToken(
   session: SessionRecord,
   generation: number = session.generation,
 ): Promise<{ accessToken: string; expiresIn: number }> {
+  return signAccessToken(ctx, await ctx.keyring.signingKey(), user, session, generation);
+}
+
+/**
+ * {@link issueAccessToken} with the signing key in hand: the signature is requested before this
+ * returns (the promise only waits for it), so a caller can have it made while its store write
+ * commits.
+ */
+export async function signAccessToken(
+  ctx: EngineContext,
+  key: ActiveSigningKey,
+  user: UserRecord,
+  session: SessionRecord,
+  generation: number,
+): Promise<{ accessToken: string; expiresIn: number }> {
   const nowMs = ctx.clock.now();
   // One-shot renewals (soft expiry, expired-token exchange) need the generation the token was minted at.
   const extraClaims: Record<string, unknown> = {};
   if (ctx.policy === 'soft-expiry' || ctx.policy === 'expired-token-exchange') extraClaims.gen = generation;
   if (ctx.policy === 'soft-expiry') extraClaims.softexp = Math.floor(nowMs / 1000) + ctx.softTtlSeconds;
-  const access = await mintAccessToken(ctx.keyring, ctx.signer, {
+  const access = await mintAccessToken(key, ctx.signer, {
     extraClaims,
     issuer: ctx.issuer,
     audience: ctx.audience,

@@ -9,6 +9,7 @@ import {
   revokeForReuse,
   rotationUpdate,
   sessionEnded,
+  signAccessToken,
   type TokenSet,
 } from './context.ts';
 
@@ -77,6 +78,11 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
     }
 
     if (generation === session.generation) {
+      // The access token does not depend on how the rotation goes, only on whether it succeeds: it is
+      // signed (on the signing thread) while the rotation commits, and dropped if the rotation lost.
+      const key = await ctx.keyring.signingKey();
+      const signed = signAccessToken(ctx, key, user, session, generation + 1);
+      signed.catch(() => {});
       const rotated = await ctx.store.rotateSession(
         session.id,
         generation,
@@ -90,7 +96,7 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
           generation: rotated.generation,
           atMs: nowMs,
         });
-        return issueTokens(ctx, user, rotated, rotated.generation);
+        return issueTokens(ctx, user, rotated, rotated.generation, signed);
       }
       // Lost the race to a concurrent rotation (or a revocation): look again.
       const reloaded = await ctx.store.findSession(session.id);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { TesseraError } from '../errors.ts';
 import type { JwsSigner } from './jws-signer.ts';
-import type { Keyring } from './keyring.ts';
+import type { ActiveSigningKey, Keyring } from './keyring.ts';
 import { jwsSigningInput } from './sign-jws.ts';
 
 /** The media type of access tokens (RFC 9068 §2.1), carried in the `typ` header. */
@@ -45,13 +45,15 @@ export interface AccessTokenInput {
   extraClaims?: Record<string, unknown>;
 }
 
-/** Signs an access token with the keyring's current key. Returns the JWT and its expiry (seconds). */
+/**
+ * Signs an access token with `key` (the keyring's current one). The signature is requested before
+ * this returns; the promise waits for it. Resolves the JWT and its expiry (seconds).
+ */
 export async function mintAccessToken(
-  keyring: Keyring,
+  key: ActiveSigningKey,
   signer: JwsSigner,
   input: AccessTokenInput,
 ): Promise<{ token: string; expiresAt: number; jti: string }> {
-  const key = await keyring.signingKey();
   const iat = Math.floor(input.nowMs / 1000);
   const exp = iat + input.ttlSeconds;
   const jti = randomBytes(16).toString('base64url');
