@@ -56,7 +56,7 @@ export function tessera(options: ClusterOptions = { instances: 1, database: 'sql
     system: 'tessera',
     async start(credentials) {
       const cluster = await startCluster(options);
-      try {
+      return stopIfFailing(cluster, async () => {
         await checkRotation(cluster.urls[0] as string, {
           uri: new URL('/.well-known/jwks.json', cluster.urls[0]).href,
           issuer: cluster.env.TESSERA_ISSUER as string,
@@ -84,10 +84,7 @@ export function tessera(options: ClusterOptions = { instances: 1, database: 'sql
           pids: cluster.instances.map((i) => i.child.pid ?? 0),
           close: () => cluster.close(),
         };
-      } catch (error) {
-        await cluster.close();
-        throw error;
-      }
+      });
     },
   };
 }
@@ -97,19 +94,21 @@ export const ceiling: System = {
   system: 'ceiling (node:http + node:sqlite + Ed25519)',
   async start(credentials) {
     const server = await startCeiling();
-    await checkRotation(server.url);
-    const tokens = await createSessions([server.url], credentials, new Agent({ keepAlive: true }));
-    return {
-      system: this.system,
-      load: {
-        urls: [server.url],
-        path: '/auth/refresh',
-        method: 'POST',
-        credential: { kind: 'rotating-json', tokens },
-      },
-      pids: [server.child.pid ?? 0],
-      close: () => server.close(),
-    };
+    return stopIfFailing(server, async () => {
+      await checkRotation(server.url);
+      const tokens = await createSessions([server.url], credentials, new Agent({ keepAlive: true }));
+      return {
+        system: this.system,
+        load: {
+          urls: [server.url],
+          path: '/auth/refresh',
+          method: 'POST',
+          credential: { kind: 'rotating-json', tokens },
+        },
+        pids: [server.child.pid ?? 0],
+        close: () => server.close(),
+      };
+    });
   },
 };
 
@@ -118,7 +117,7 @@ export const oidcProvider: System = {
   system: `oidc-provider ${packageVersion('oidc-provider')}`,
   async start(credentials) {
     const peer = await startOidcProvider();
-    try {
+    return stopIfFailing(peer, async () => {
       await peer.check();
       const tokens = await peer.mint(credentials);
       return {
@@ -132,10 +131,7 @@ export const oidcProvider: System = {
         pids: [peer.pid],
         close: () => peer.close(),
       };
-    } catch (error) {
-      await peer.close();
-      throw error;
-    }
+    });
   },
 };
 
@@ -146,7 +142,7 @@ export function betterAuth(extendEveryRead: boolean): System {
     system,
     async start(credentials) {
       const peer = await startBetterAuth({ extendEveryRead });
-      try {
+      return stopIfFailing(peer, async () => {
         await peer.check();
         const cookies = await peer.signUp(credentials);
         return {
@@ -166,12 +162,19 @@ export function betterAuth(extendEveryRead: boolean): System {
           pids: [peer.pid],
           close: () => peer.close(),
         };
-      } catch (error) {
-        await peer.close();
-        throw error;
-      }
+      });
     },
   };
+}
+
+/** Runs `prepare` on a started server and stops the server if preparing it fails. */
+async function stopIfFailing<T>(server: { close(): Promise<void> }, prepare: () => Promise<T>): Promise<T> {
+  try {
+    return await prepare();
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
 }
 
 /** The version of an installed package, as published. */
