@@ -26,6 +26,8 @@ interface ScenarioResult {
   ops?: number;
   p50_ms?: number;
   p99_ms?: number;
+  /** Peak resident memory of the servers during the timed runs (median of runs), MiB. */
+  rss_mib?: number;
   runs: Array<Record<string, number>>;
 }
 
@@ -60,6 +62,7 @@ function record(name: string, system: string, runs: Array<LoadResult & { rssMiB?
     rps: median(runs.map((r) => r.rps)),
     p50_ms: median(runs.map((r) => r.p50Ms)),
     p99_ms: median(runs.map((r) => r.p99Ms)),
+    ...(runs.every((r) => r.rssMiB !== undefined) ? { rss_mib: median(runs.map((r) => r.rssMiB ?? 0)) } : {}),
     runs: runs.map((r) => ({
       rps: r.rps,
       p50_ms: r.p50Ms,
@@ -169,12 +172,6 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
         const systemRuns = runs.get(system) ?? [];
         const result = record('refresh-sqlite', system.system, systemRuns);
         rps.set(system, result.rps ?? 0);
-        results.push({
-          name: 'server-memory-under-load',
-          system: system.system,
-          ops: median(systemRuns.map((r) => r.rssMiB)),
-          runs: systemRuns.map((r) => ({ rss_mib: r.rssMiB })),
-        });
       }
       record('refresh-sqlite-at-half-max', 'tessera', halfLoad);
       const ours = rps.get(tesseraSqlite) ?? 0;
@@ -347,12 +344,15 @@ const output = values.only ? '../results/partial.json' : '../results/latest.json
 writeFileSync(new URL(output, import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
 const rows = results.map(
   (r) =>
-    `| ${r.name} | ${r.system} | ${(r.rps ?? r.ops)?.toFixed(0) ?? '–'} | ${r.p50_ms?.toFixed(2) ?? '–'} | ${r.p99_ms?.toFixed(2) ?? '–'} |`,
+    `| ${r.name} | ${r.system} | ${(r.rps ?? r.ops)?.toFixed(0) ?? '–'} | ${r.p50_ms?.toFixed(2) ?? '–'} | ${r.p99_ms?.toFixed(2) ?? '–'} | ${r.rss_mib?.toFixed(0) ?? '–'} |`,
 );
 process.stdout.write(
-  ['| scenario | system | req/s or ops/s | p50 ms | p99 ms |', '|---|---|---|---|---|', ...rows, ''].join(
-    '\n',
-  ),
+  [
+    '| scenario | system | req/s or ops/s | p50 ms | p99 ms | server MiB under load |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n'),
 );
 process.stdout.write(
   `\nratios: ${JSON.stringify(ratios)}\nrevocation delay (ms): ${JSON.stringify(revocationDelay)}\n`,
