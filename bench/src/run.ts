@@ -110,32 +110,37 @@ async function timeLoad(
 }
 
 /**
- * Times each system in turn, `repeats` rounds, the order reversed every other round so drift on
- * this shared machine hits every system alike; `after` may run more loads on a started target.
+ * Visits each system in turn, `repeats` rounds, the order reversed every other round so drift on
+ * this shared machine hits every system alike.
  */
+async function inRounds(systems: System[], visit: (system: System) => Promise<void>): Promise<void> {
+  for (let round = 0; round < repeats; round += 1) {
+    for (const system of round % 2 ? [...systems].reverse() : systems) await visit(system);
+  }
+}
+
+/** Times each system's load {@link inRounds}; `after` may run more loads on a started target. */
 async function sideBySide(
   systems: System[],
   after?: (target: Target, result: LoadResult & { tokens: string[] }) => Promise<void>,
 ): Promise<Map<System, Array<LoadResult & { rssMiB: number }>>> {
   const runs = new Map(systems.map((system) => [system, [] as Array<LoadResult & { rssMiB: number }>]));
-  for (let round = 0; round < repeats; round += 1) {
-    for (const system of round % 2 ? [...systems].reverse() : systems) {
-      // A failed rotation loses its token and its connection then fails fast: such a run is redone
-      // once on a fresh server, and its errors stay in the report if it fails again.
-      for (let attempt = 0; attempt < 2; attempt += 1) {
-        const target = await system.start(CREDENTIALS);
-        try {
-          const result = await timeLoad(target);
-          if (result.errors > 0 && attempt === 0) continue;
-          runs.get(system)?.push(result);
-          await after?.(target, result);
-          break;
-        } finally {
-          await target.close();
-        }
+  await inRounds(systems, async (system) => {
+    // A failed rotation loses its token and its connection then fails fast: such a run is redone
+    // once on a fresh server, and its errors stay in the report if it fails again.
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const target = await system.start(CREDENTIALS);
+      try {
+        const result = await timeLoad(target);
+        if (result.errors > 0 && attempt === 0) continue;
+        runs.get(system)?.push(result);
+        await after?.(target, result);
+        break;
+      } finally {
+        await target.close();
       }
     }
-  }
+  });
   return runs;
 }
 
@@ -200,27 +205,25 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
       const systems = [tessera(), betterAuth(false)];
       const logins = new Map<System, LoadResult[]>(systems.map((s) => [s, []]));
       const during = new Map<System, LoadResult[]>(systems.map((s) => [s, []]));
-      for (let round = 0; round < repeats; round += 1) {
-        for (const system of round % 2 ? [...systems].reverse() : systems) {
-          const target = await system.start(16);
-          try {
-            const [steady, flood] = await Promise.all([
-              runHttpLoad({ ...target.load, connections: 16, seconds, warmupSeconds, rate: 200 }),
-              runHttpLoad({
-                urls: target.load.urls,
-                ...(target.login as NonNullable<Target['login']>),
-                connections: 16,
-                seconds,
-                warmupSeconds,
-              }),
-            ]);
-            during.get(system)?.push(steady);
-            logins.get(system)?.push(flood);
-          } finally {
-            await target.close();
-          }
+      await inRounds(systems, async (system) => {
+        const target = await system.start(16);
+        try {
+          const [steady, flood] = await Promise.all([
+            runHttpLoad({ ...target.load, connections: 16, seconds, warmupSeconds, rate: 200 }),
+            runHttpLoad({
+              urls: target.load.urls,
+              ...(target.login as NonNullable<Target['login']>),
+              connections: 16,
+              seconds,
+              warmupSeconds,
+            }),
+          ]);
+          during.get(system)?.push(steady);
+          logins.get(system)?.push(flood);
+        } finally {
+          await target.close();
         }
-      }
+      });
       const [ours, theirs] = systems as [System, System];
       record('login-flood: refresh latency at 200/s', ours.system, during.get(ours) ?? []);
       record('login-flood: session read latency at 200/s', theirs.system, during.get(theirs) ?? []);

@@ -75,12 +75,7 @@ export function tessera(options: ClusterOptions = { instances: 1, database: 'sql
             method: 'POST',
             credential: { kind: 'rotating-json', tokens },
           },
-          login: {
-            path: '/auth/login',
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            credential: { kind: 'static', body: login },
-          },
+          login: jsonLogin('/auth/login', login),
           pids: cluster.instances.map((i) => i.child.pid ?? 0),
           close: () => cluster.close(),
         };
@@ -153,17 +148,22 @@ export function betterAuth(extendEveryRead: boolean): System {
             method: 'GET',
             credential: { kind: 'cookie', cookies },
           },
-          login: {
-            path: '/api/auth/sign-in/email',
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            credential: { kind: 'static', body: JSON.stringify(peer.login) },
-          },
+          login: jsonLogin('/api/auth/sign-in/email', JSON.stringify(peer.login)),
           pids: [peer.pid],
           close: () => peer.close(),
         };
       });
     },
+  };
+}
+
+/** A password login posted as JSON to `path`, the same body every time. */
+function jsonLogin(path: string, body: string): NonNullable<Target['login']> {
+  return {
+    path,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    credential: { kind: 'static', body },
   };
 }
 
