@@ -16,7 +16,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 async function tessera(args: string[], env: Record<string, string> = {}) {
-  return run(process.execPath, ['--conditions=source', BIN, ...args], {
+  return run(process.execPath, ['--conditions=@tessera/source', BIN, ...args], {
     env: { ...process.env, TESSERA_DATA_DIR: dataDir, TESSERA_LOG_LEVEL: 'warn', ...env },
   });
 }

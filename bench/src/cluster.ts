@@ -106,7 +106,7 @@ export async function startScript(
   cleanupDir?: string,
 ): Promise<ScriptServer> {
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['--conditions=source', script.pathname, ...args], {
+  const child = spawn(process.execPath, ['--conditions=@tessera/source', script.pathname, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -1,5 +1,5 @@
 // An existing Express app, with its own JSON body parser and routes, that adds Tessera under /api.
-// Run: npm exec -- node --conditions=source examples/express-app/server.ts
+// Run: npm exec -- node --conditions=@tessera/source examples/express-app/server.ts
 import { isTesseraError } from '@tessera/core';
 import { tesseraRoutes } from '@tessera/server/express';
 import express, { type ErrorRequestHandler } from 'express';

@@ -1,6 +1,6 @@
 // An Express API on the default `rotating-refresh` policy: Tessera's routes under /api, and the app's
 // own route behind `requireSession`. `client.ts` beside it is the other half: @tessera/client keeping a
-// user signed in while it calls the API. Run: npm exec -- node --conditions=source examples/express-client/server.ts
+// user signed in while it calls the API. Run: npm exec -- node --conditions=@tessera/source examples/express-client/server.ts
 import { requireSession, tesseraRoutes } from '@tessera/server/express';
 import express from 'express';
 import { type ExampleOptions, listenExample, openExampleEngine } from '../engine.ts';
@@ -36,6 +36,6 @@ export async function start(port = 3000, options: ExampleOptions = {}) {
 if (import.meta.main) {
   const { url } = await start(Number(process.env.PORT ?? 3000));
   console.log(
-    `Express API with Tessera at ${url}; try: npm exec -- node --conditions=source examples/express-client/client.ts ${url}`,
+    `Express API with Tessera at ${url}; try: npm exec -- node --conditions=@tessera/source examples/express-client/client.ts ${url}`,
   );
 }

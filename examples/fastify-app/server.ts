@@ -1,5 +1,5 @@
 // An existing Fastify app, with its own routes and Fastify's JSON parsing, that registers Tessera as
-// a plugin under /api. Run: npm exec -- node --conditions=source examples/fastify-app/server.ts
+// a plugin under /api. Run: npm exec -- node --conditions=@tessera/source examples/fastify-app/server.ts
 import { isTesseraError } from '@tessera/core';
 import { tesseraRoutes } from '@tessera/server/fastify';
 import Fastify from 'fastify';

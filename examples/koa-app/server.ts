@@ -1,5 +1,5 @@
 // An existing Koa app, with its own JSON body reader and routes, that adds Tessera under /api.
-// Run: npm exec -- node --conditions=source examples/koa-app/server.ts
+// Run: npm exec -- node --conditions=@tessera/source examples/koa-app/server.ts
 import { isTesseraError } from '@tessera/core';
 import { tesseraRoutes } from '@tessera/server/koa';
 import Koa from 'koa';

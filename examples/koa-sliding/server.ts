@@ -1,7 +1,7 @@
 // A Koa app on the `sliding-single-token` policy: one short access token, renewed by the server in a
 // `Tessera-Access-Token` response header while the user is active. It shows a profile change (a phone
 // number verified for two-factor login) reaching the token at once.
-// Run: npm exec -- node --conditions=source examples/koa-sliding/server.ts
+// Run: npm exec -- node --conditions=@tessera/source examples/koa-sliding/server.ts
 import type { Authenticated } from '@tessera/core';
 import { requireSession, tesseraRoutes } from '@tessera/server/koa';
 import Koa from 'koa';

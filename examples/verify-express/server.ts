@@ -1,5 +1,5 @@
 // A resource service in Express that accepts Tessera access tokens via @tessera/verify.
-// Run: TESSERA_ISSUER=http://127.0.0.1:4000 npm exec -- node --conditions=source examples/verify-express/server.ts
+// Run: TESSERA_ISSUER=http://127.0.0.1:4000 npm exec -- node --conditions=@tessera/source examples/verify-express/server.ts
 import type { Server } from 'node:http';
 import type { Verifier } from '@tessera/verify';
 import { requireAuth } from '@tessera/verify/express';

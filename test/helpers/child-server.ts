@@ -32,7 +32,7 @@ export async function startChildServer(
   env: Record<string, string>,
   timeoutMs = 20_000,
 ): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--conditions=source', BIN, 'start'], {
+  const child = spawn(process.execPath, ['--conditions=@tessera/source', BIN, 'start'], {
     env: { ...process.env, TESSERA_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

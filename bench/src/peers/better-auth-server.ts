@@ -1,5 +1,5 @@
 // Better Auth, as published, in its own process for the benchmark (started by ./better-auth.ts).
-// Usage: node --conditions=source better-auth-server.ts <sqlite file>; env PORT (default: any free
+// Usage: node --conditions=@tessera/source better-auth-server.ts <sqlite file>; env PORT (default: any free
 // port) and EXTEND_EVERY_READ=1. Settings, each chosen so the comparison with Tessera is fair:
 // - SQLite through Node's built-in `node:sqlite` (Better Auth's Kysely adapter detects DatabaseSync),
 //   with Tessera's PRAGMAs: WAL journal, synchronous=FULL (same durability), foreign keys on. The

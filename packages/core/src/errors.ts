@@ -30,6 +30,15 @@ export type TesseraErrorCode =
   | 'forbidden'
   | 'rate_limited'
   | 'service_unavailable'
+  | 'storage_full'
+  | 'insufficient_user_authentication'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
+  | 'invalid_recovery_code'
+  | 'invalid_one_time_token'
+  | 'identity_taken'
+  | 'mfa_already_enabled'
+  | 'mfa_not_enabled'
   | 'server_error';
 
 /** The HTTP status of each code: the one table the server uses to map errors. */
@@ -59,6 +68,17 @@ export const ERROR_STATUS: Readonly<Record<TesseraErrorCode, number>> = Object.f
   forbidden: 403,
   rate_limited: 429,
   service_unavailable: 503,
+  storage_full: 503,
+  // RFC 9470 §3: a bearer challenge, so 401.
+  insufficient_user_authentication: 401,
+  // RFC 9449 §5.2 (token endpoint: 400) and §7.1 (resource: 401); the route picks, this is the token endpoint's.
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
+  invalid_recovery_code: 401,
+  invalid_one_time_token: 400,
+  identity_taken: 409,
+  mfa_already_enabled: 409,
+  mfa_not_enabled: 409,
   server_error: 500,
 });
 
@@ -104,9 +124,25 @@ export function isTesseraError(value: unknown): value is TesseraError {
   return value instanceof TesseraError || (value instanceof Error && value.name === 'TesseraError');
 }
 
-/** Thrown by a store when the database cannot be reached; the server answers 503. */
+/** Thrown by a store when the database cannot be reached; the server answers 503 with `Retry-After`. */
 export class StoreUnavailableError extends TesseraError {
   constructor(cause: unknown) {
-    super('service_unavailable', 'The session store is unavailable; try again shortly.', { cause });
+    super('service_unavailable', 'The session store is unavailable; try again shortly.', {
+      cause,
+      retryAfterSeconds: 5,
+    });
+  }
+}
+
+/**
+ * Thrown by a store when a write cannot commit because the disk is full (SQLite `SQLITE_FULL`,
+ * PostgreSQL `53100`): nothing was written. The server answers 503 `storage_full` with `Retry-After`.
+ */
+export class StorageFullError extends TesseraError {
+  constructor(cause: unknown) {
+    super('storage_full', 'The server cannot store changes right now (its disk is full); try again later.', {
+      cause,
+      retryAfterSeconds: 30,
+    });
   }
 }

@@ -15,7 +15,13 @@ export { POLICY_DEFAULT_ACCESS_TTL_SECONDS, POLICY_NAMES } from './engine/policy
 export type { RenewClient } from './engine/renew.ts';
 export type { RefreshInput } from './engine/rotate-refresh-token.ts';
 export type { SessionEndedReason, TesseraErrorCode, TesseraErrorOptions } from './errors.ts';
-export { ERROR_STATUS, isTesseraError, StoreUnavailableError, TesseraError } from './errors.ts';
+export {
+  ERROR_STATUS,
+  isTesseraError,
+  StorageFullError,
+  StoreUnavailableError,
+  TesseraError,
+} from './errors.ts';
 export type { EventListener, TesseraEvent } from './events.ts';
 export type { Argon2Params, PasswordHasher } from './password.ts';
 export {
@@ -32,6 +38,17 @@ export { createInProcessBus } from './revocation-bus.ts';
 export { createMemoryStore } from './store/memory-store.ts';
 export { createSqliteStore } from './store/sqlite-store.ts';
 export type {
+  CreateSessionOptions,
+  EmitEvents,
+  IdentityKey,
+  IdentityRecord,
+  OneTimeTokenKind,
+  OneTimeTokenRecord,
+  OutboxEventInput,
+  OutboxRecord,
+  OutboxState,
+  RedeemEffect,
+  RedeemResult,
   RevokeReason,
   RotationUpdate,
   SessionRecord,

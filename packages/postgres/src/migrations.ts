@@ -49,4 +49,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: (schema: string) 
       CREATE TABLE ${s}.meta (key text PRIMARY KEY, value text NOT NULL);
     `,
   },
+  {
+    version: 2,
+    // The feed lists token-version bumps only: a new user must not add an entry to every verifier.
+    sql: (s) => `
+      ALTER TABLE ${s}.users ADD COLUMN token_version_changed_at bigint;
+      UPDATE ${s}.users SET token_version_changed_at = updated_at WHERE token_version > 1;
+      CREATE INDEX users_version_changed_idx ON ${s}.users (token_version_changed_at)
+        WHERE token_version_changed_at IS NOT NULL;
+    `,
+  },
 ];

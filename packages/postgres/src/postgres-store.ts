@@ -54,14 +54,19 @@ function isUnavailable(error: unknown): boolean {
 function toUser(row: Row): UserRecord {
   return {
     id: row.id as string,
-    email: row.email as string,
-    passwordHash: row.password_hash as string,
+    email: (row.email as string | null) ?? null,
+    // Filled by the schema for identities, verification and TOTP replay (stores helper, round 1).
+    emailVerified: row.email_verified === true,
+    passwordHash: (row.password_hash as string | null) ?? null,
     tokenVersion: row.token_version as number,
+    tokenVersionChangedAtMs: (row.token_version_changed_at as number | null | undefined) ?? null,
     roles: row.roles as string[],
     profile: row.profile as Record<string, string | null>,
     disabled: row.disabled as boolean,
     reauthRequired: row.reauth_required as boolean,
     totpSecret: (row.totp_secret as string | null) ?? null,
+    totpPendingSecret: (row.totp_pending_secret as string | null | undefined) ?? null,
+    totpLastStep: (row.totp_last_step as number | null | undefined) ?? null,
     createdAtMs: row.created_at as number,
     updatedAtMs: row.updated_at as number,
   };
@@ -80,6 +85,8 @@ function toSession(row: Row): SessionRecord {
     userAgent: (row.user_agent as string | null) ?? null,
     deviceName: (row.device_name as string | null) ?? null,
     amr: row.amr as string[],
+    acr: (row.acr as string | null | undefined) ?? null,
+    dpopJkt: (row.dpop_jkt as string | null | undefined) ?? null,
     generation: row.generation as number,
     rotatedAtMs: row.rotated_at as number,
     salt: row.salt as string,
@@ -187,11 +194,61 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     }
   }
 
+  const insertSession = async (db: Queryable, session: SessionRecord): Promise<void> => {
+    await db.query(
+      `INSERT INTO ${s}.sessions (id, user_id, created_at, auth_time, last_seen_at, idle_expires_at, absolute_expires_at,
+         ip, user_agent, device_name, amr, generation, rotated_at, salt, revoked_at, revoke_reason)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
+      [
+        session.id,
+        session.userId,
+        session.createdAtMs,
+        session.authTimeMs,
+        session.lastSeenAtMs,
+        session.idleExpiresAtMs,
+        session.absoluteExpiresAtMs,
+        session.ip,
+        session.userAgent,
+        session.deviceName,
+        JSON.stringify(session.amr),
+        session.generation,
+        session.rotatedAtMs,
+        session.salt,
+        session.revokedAtMs,
+        session.revokeReason,
+      ],
+    );
+  };
+  const notYet = (name: string) => (): Promise<never> =>
+    Promise.reject(new Error(`${name} is not implemented by the PostgreSQL store yet.`));
+
   return {
     capabilities: { durable: true, multiProcess: true },
+    listUsers: notYet('listUsers'),
+    acceptTotpStep: notYet('acceptTotpStep'),
+    setRecoveryCodes: notYet('setRecoveryCodes'),
+    useRecoveryCode: notYet('useRecoveryCode'),
+    countRecoveryCodes: notYet('countRecoveryCodes'),
+    linkIdentity: notYet('linkIdentity'),
+    unlinkIdentity: notYet('unlinkIdentity'),
+    findUserByIdentity: notYet('findUserByIdentity'),
+    listIdentities: notYet('listIdentities'),
+    updateSessionAuth: notYet('updateSessionAuth'),
+    createOneTimeToken: notYet('createOneTimeToken'),
+    redeemOneTimeToken: notYet('redeemOneTimeToken'),
+    appendOutbox: notYet('appendOutbox'),
+    claimOutbox: notYet('claimOutbox'),
+    finishOutboxAttempt: notYet('finishOutboxAttempt'),
+    listOutbox: notYet('listOutbox'),
+    replayOutbox: notYet('replayOutbox'),
 
-    createUser: (user) =>
-      run(async (db) => {
+    createUser: (user, options = {}) =>
+      transaction(async (db) => {
+        if (options.identity || options.emit || options.deviceFingerprint) {
+          throw new Error(
+            'createUser: identities, devices and events are not implemented by the PostgreSQL store yet.',
+          );
+        }
         const { rowCount } = await db.query(
           `INSERT INTO ${s}.users (id, email, password_hash, token_version, roles, profile, disabled, reauth_required, totp_secret, created_at, updated_at)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING`,
@@ -209,7 +266,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
             user.updatedAtMs,
           ],
         );
-        return rowCount === 1 ? 'created' : 'email_taken';
+        if (rowCount !== 1) return 'email_taken';
+        if (options.session) await insertSession(db, options.session);
+        return 'created';
       }),
     findUserById: (id) =>
       run(async (db) => {
@@ -233,6 +292,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
              reauth_required = coalesce($6, reauth_required),
              totp_secret = CASE WHEN $7 THEN $8 ELSE totp_secret END,
              token_version = token_version + CASE WHEN $9 THEN 1 ELSE 0 END,
+             token_version_changed_at = CASE WHEN $9 THEN $10 ELSE token_version_changed_at END,
              updated_at = $10
            WHERE id = $1 RETURNING *`,
           [
@@ -251,8 +311,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         return rows[0] ? toUser(rows[0]) : null;
       }),
 
-    createSession: (session, maxPerUser = 0) =>
+    createSession: (session, options = {}) =>
       transaction(async (db) => {
+        const maxPerUser = options.maxPerUser ?? 0;
         let evicted: SessionRecord[] = [];
         if (maxPerUser > 0) {
           // Serialize logins of one user so two concurrent ones cannot both skip eviction.
@@ -274,30 +335,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
             evicted = revoked.rows.map(toSession);
           }
         }
-        await db.query(
-          `INSERT INTO ${s}.sessions (id, user_id, created_at, auth_time, last_seen_at, idle_expires_at, absolute_expires_at,
-             ip, user_agent, device_name, amr, generation, rotated_at, salt, revoked_at, revoke_reason)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
-          [
-            session.id,
-            session.userId,
-            session.createdAtMs,
-            session.authTimeMs,
-            session.lastSeenAtMs,
-            session.idleExpiresAtMs,
-            session.absoluteExpiresAtMs,
-            session.ip,
-            session.userAgent,
-            session.deviceName,
-            JSON.stringify(session.amr),
-            session.generation,
-            session.rotatedAtMs,
-            session.salt,
-            session.revokedAtMs,
-            session.revokeReason,
-          ],
-        );
-        return evicted;
+        await insertSession(db, session);
+        return { evicted, newDevice: false };
       }),
     findSession: (id) =>
       run(async (db) => {
@@ -322,12 +361,12 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         );
         return rows[0] ? toSession(rows[0]) : null;
       }),
-    revokeUserSessions: (userId, atMs, reason, exceptSessionId) =>
+    revokeUserSessions: (userId, atMs, reason, options = {}) =>
       run(async (db) => {
         const { rows } = await db.query(
           `UPDATE ${s}.sessions SET revoked_at = $2, revoke_reason = $3
            WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $4 RETURNING *`,
-          [userId, atMs, reason, exceptSessionId ?? null],
+          [userId, atMs, reason, options.exceptSessionId ?? null],
         );
         return rows.map(toSession);
       }),
@@ -344,7 +383,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     changePassword: (userId, passwordHash, keepSessionId, atMs) =>
       transaction(async (db) => {
         const updated = await db.query(
-          `UPDATE ${s}.users SET password_hash = $2, token_version = token_version + 1, updated_at = $3
+          `UPDATE ${s}.users SET password_hash = $2, token_version = token_version + 1,
+             token_version_changed_at = $3, updated_at = $3
            WHERE id = $1 RETURNING *`,
           [userId, passwordHash, atMs],
         );
@@ -398,8 +438,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     listUsersUpdatedSince: (sinceMs, limit) =>
       run(async (db) => {
         const { rows } = await db.query(
-          `SELECT id, token_version, updated_at FROM ${s}.users WHERE updated_at >= $1
-           ORDER BY updated_at ASC, id ASC LIMIT $2`,
+          `SELECT id, token_version, token_version_changed_at AS updated_at FROM ${s}.users
+           WHERE token_version_changed_at >= $1
+           ORDER BY token_version_changed_at ASC, id ASC LIMIT $2`,
           [sinceMs, limit],
         );
         return rows.map((row) => ({

@@ -17,7 +17,7 @@ import {
 /** What a user sees of their own account. */
 export interface Profile {
   id: string;
-  email: string;
+  email: string | null;
   roles: string[];
   /** The configured profile fields, `null` where unset. */
   profile: Record<string, string | null>;
@@ -71,7 +71,11 @@ export async function changePassword(
 ): Promise<TokenSet> {
   const accountKey = `login:account:${user.email}`;
   if (ctx.limits) await enforceRateLimit(ctx, accountKey, ctx.limits.loginFailuresPerAccount, 'check');
-  if (!(await ctx.hasher.verify(user.passwordHash, currentPassword))) {
+  const passwordOk =
+    user.passwordHash === null
+      ? await ctx.hasher.verifyDummy(currentPassword).then(() => false)
+      : await ctx.hasher.verify(user.passwordHash, currentPassword);
+  if (!passwordOk) {
     if (ctx.limits) {
       for (const rule of ctx.limits.loginFailuresPerAccount) {
         await ctx.limiter.hit(`${accountKey}:${rule.windowSeconds}`, rule, ctx.clock.now());
@@ -90,7 +94,8 @@ export async function changePassword(
     updated = changed?.user ?? null;
     if (changed) await announceRevoked(ctx, changed.revoked, 'password_changed');
   } else {
-    updated = await ctx.store.updateUser(user.id, { passwordHash, updatedAtMs: nowMs });
+    const result = await ctx.store.updateUser(user.id, { passwordHash, updatedAtMs: nowMs });
+    updated = result === 'email_taken' ? null : result;
   }
   if (!updated) throw new TesseraError('invalid_token', 'The account no longer exists.');
   ctx.onEvent({ type: 'user.password_changed', userId: user.id, atMs: nowMs });
@@ -140,7 +145,7 @@ export async function updateUser(
   if (update.disabled !== undefined) patch.disabled = update.disabled;
   if (update.reauthRequired !== undefined) patch.reauthRequired = update.reauthRequired;
   const user = await ctx.store.updateUser(userId, patch);
-  if (!user) throw new TesseraError('not_found', 'No such user.');
+  if (!user || user === 'email_taken') throw new TesseraError('not_found', 'No such user.');
   ctx.onEvent({ type: 'user.updated', userId, tokenVersion: user.tokenVersion, atMs: nowMs });
   if (patch.bumpTokenVersion) {
     await ctx.bus
@@ -173,7 +178,7 @@ export async function updateUser(
  */
 export function beginTotpEnrollment(ctx: EngineContext, user: UserRecord): { secret: string; uri: string } {
   const secret = newTotpSecret();
-  return { secret, uri: totpUri(secret, new URL(ctx.issuer).host, user.email) };
+  return { secret, uri: totpUri(secret, new URL(ctx.issuer).host, user.email ?? user.id) };
 }
 
 /** Stores a TOTP secret after checking `code` against it; throws `invalid_totp`. */

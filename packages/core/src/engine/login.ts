@@ -59,13 +59,15 @@ export async function startSession(
     userAgent,
     deviceName: client.deviceName ?? describeUserAgent(userAgent),
     amr,
+    acr: null,
+    dpopJkt: null,
     generation: 1,
     rotatedAtMs: nowMs,
     salt: newSessionSalt(),
     revokedAtMs: null,
     revokeReason: null,
   };
-  const evicted = await ctx.store.createSession(session, ctx.maxSessionsPerUser);
+  const { evicted } = await ctx.store.createSession(session, { maxPerUser: ctx.maxSessionsPerUser });
   ctx.onEvent({ type: 'session.created', sessionId: session.id, userId: user.id, atMs: nowMs });
   await announceRevoked(ctx, evicted, 'evicted');
   return issueTokens(ctx, user, session, 1);
@@ -80,13 +82,17 @@ export async function register(ctx: EngineContext, input: RegisterInput): Promis
   const user: UserRecord = {
     id: randomBytes(16).toString('base64url'),
     email,
+    emailVerified: false,
     passwordHash: await ctx.hasher.hash(input.password),
     tokenVersion: 1,
+    tokenVersionChangedAtMs: null,
     roles: [],
     profile: {},
     disabled: false,
     reauthRequired: false,
     totpSecret: null,
+    totpPendingSecret: null,
+    totpLastStep: null,
     createdAtMs: nowMs,
     updatedAtMs: nowMs,
   };
@@ -120,7 +126,7 @@ export async function login(ctx: EngineContext, input: LoginInput): Promise<Toke
     await enforceRateLimit(ctx, accountKey, ctx.limits.loginFailuresPerAccount, 'check');
   }
   const user = await ctx.store.findUserByEmail(email);
-  const passwordOk = user
+  const passwordOk = user?.passwordHash
     ? await ctx.hasher.verify(user.passwordHash, input.password)
     : await ctx.hasher.verifyDummy(input.password);
   const fail = async (error: TesseraError): Promise<never> => {
@@ -154,7 +160,7 @@ export async function login(ctx: EngineContext, input: LoginInput): Promise<Toke
     const revoked = await ctx.store.revokeUserSessions(user.id, nowMs, 'reauthentication_required');
     await announceRevoked(ctx, revoked, 'reauthentication_required');
     const cleared = await ctx.store.updateUser(user.id, { reauthRequired: false, updatedAtMs: nowMs });
-    return startSession(ctx, cleared ?? user, input, amr);
+    return startSession(ctx, cleared && cleared !== 'email_taken' ? cleared : user, input, amr);
   }
   return startSession(ctx, user, input, amr);
 }

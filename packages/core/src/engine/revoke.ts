@@ -32,7 +32,12 @@ export async function revokeUserSessions(
   reason: RevokeReason,
   exceptSessionId?: string,
 ): Promise<number> {
-  const revoked = await ctx.store.revokeUserSessions(userId, ctx.clock.now(), reason, exceptSessionId);
+  const revoked = await ctx.store.revokeUserSessions(
+    userId,
+    ctx.clock.now(),
+    reason,
+    exceptSessionId === undefined ? {} : { exceptSessionId },
+  );
   await announceRevoked(ctx, revoked, reason);
   return revoked.length;
 }

@@ -37,7 +37,7 @@ storeConformance('sqlite :memory:', async () => ({
 /** Runs one fixture process per argument list, releases them together, returns their JSON answers. */
 async function race(argLists: string[][]): Promise<unknown[]> {
   const children: ChildProcessWithoutNullStreams[] = argLists.map((args) =>
-    spawn(process.execPath, ['--conditions=source', FIXTURE, ...args], { stdio: 'pipe' }),
+    spawn(process.execPath, ['--conditions=@tessera/source', FIXTURE, ...args], { stdio: 'pipe' }),
   );
   const stderr = children.map(() => ({ text: '' }));
   const exits = children.map((child, i) => {
@@ -172,7 +172,9 @@ describe('sqlite store specifics', () => {
     try {
       await createSqliteStore({ path }).close();
       const db = new DatabaseSync(path);
-      db.exec('DROP INDEX users_updated_idx; PRAGMA user_version = 1;');
+      // Back to what version 1 files looked like: no users_updated_idx, none of the later columns.
+      db.exec(`DROP INDEX users_updated_idx; DROP INDEX users_version_changed_idx;
+        ALTER TABLE users DROP COLUMN token_version_changed_at; PRAGMA user_version = 1;`);
       db.close();
       await createSqliteStore({ path }).close();
       const check = new DatabaseSync(path);

@@ -72,6 +72,11 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;`,
   // users_updated_idx was once added to version 1 after it shipped: files made before that lack it.
   'CREATE INDEX IF NOT EXISTS users_updated_idx ON users (updated_at);',
+  // The feed lists token-version bumps only: a new user must not add an entry to every verifier.
+  `ALTER TABLE users ADD COLUMN token_version_changed_at INTEGER;
+   UPDATE users SET token_version_changed_at = updated_at WHERE token_version > 1;
+   CREATE INDEX users_version_changed_idx ON users (token_version_changed_at)
+     WHERE token_version_changed_at IS NOT NULL;`,
 ];
 
 /** The schema version this code writes; a file at a higher version came from newer code. */
@@ -87,14 +92,19 @@ const int = (value: SQLOutputValue | undefined): number | null => (typeof value 
 function toUser(row: Row): UserRecord {
   return {
     id: row.id as string,
-    email: row.email as string,
-    passwordHash: row.password_hash as string,
+    email: text(row.email),
+    // Filled by the schema for identities, verification and TOTP replay (stores helper, round 1).
+    emailVerified: row.email_verified === 1,
+    passwordHash: text(row.password_hash),
     tokenVersion: row.token_version as number,
+    tokenVersionChangedAtMs: int(row.token_version_changed_at),
     roles: JSON.parse(row.roles as string) as string[],
     profile: JSON.parse(row.profile as string) as Record<string, string | null>,
     disabled: row.disabled === 1,
     reauthRequired: row.reauth_required === 1,
     totpSecret: text(row.totp_secret),
+    totpPendingSecret: text(row.totp_pending_secret),
+    totpLastStep: int(row.totp_last_step),
     createdAtMs: row.created_at as number,
     updatedAtMs: row.updated_at as number,
   };
@@ -113,6 +123,8 @@ function toSession(row: Row): SessionRecord {
     userAgent: text(row.user_agent),
     deviceName: text(row.device_name),
     amr: JSON.parse(row.amr as string) as string[],
+    acr: text(row.acr),
+    dpopJkt: text(row.dpop_jkt),
     generation: row.generation as number,
     rotatedAtMs: row.rotated_at as number,
     salt: row.salt as string,
@@ -215,10 +227,11 @@ function prepareStatements(db: DatabaseSync) {
         reauth_required = coalesce(:reauthRequired, reauth_required),
         totp_secret = iif(:setTotp, :totpSecret, totp_secret),
         token_version = token_version + :bump,
+        token_version_changed_at = iif(:bump, :updatedAt, token_version_changed_at),
         updated_at = :updatedAt
       WHERE id = :id RETURNING *`),
-    usersUpdatedSince: sql(`SELECT id, token_version, updated_at FROM users
-      WHERE updated_at >= ? ORDER BY updated_at ASC, id ASC LIMIT ?`),
+    usersUpdatedSince: sql(`SELECT id, token_version, token_version_changed_at AS updated_at FROM users
+      WHERE token_version_changed_at >= ? ORDER BY token_version_changed_at ASC, id ASC LIMIT ?`),
 
     insertSession: sql(`INSERT INTO sessions (${SESSION_COLUMNS})
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -339,11 +352,56 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     for (const [i, item] of batch.entries()) item.resolve(rows[i] ?? null);
   };
 
+  const insertSession = (session: SessionRecord): void => {
+    s.insertSession.run(
+      session.id,
+      session.userId,
+      session.createdAtMs,
+      session.authTimeMs,
+      session.lastSeenAtMs,
+      session.idleExpiresAtMs,
+      session.absoluteExpiresAtMs,
+      session.ip,
+      session.userAgent,
+      session.deviceName,
+      JSON.stringify(session.amr),
+      session.generation,
+      session.rotatedAtMs,
+      session.salt,
+      session.revokedAtMs,
+      session.revokeReason,
+    );
+  };
+  const notYet = (name: string) => (): Promise<never> =>
+    Promise.reject(new Error(`${name} is not implemented by the SQLite store yet.`));
+
   return {
     capabilities: { durable: !inMemory, multiProcess: !inMemory },
+    listUsers: notYet('listUsers'),
+    acceptTotpStep: notYet('acceptTotpStep'),
+    setRecoveryCodes: notYet('setRecoveryCodes'),
+    useRecoveryCode: notYet('useRecoveryCode'),
+    countRecoveryCodes: notYet('countRecoveryCodes'),
+    linkIdentity: notYet('linkIdentity'),
+    unlinkIdentity: notYet('unlinkIdentity'),
+    findUserByIdentity: notYet('findUserByIdentity'),
+    listIdentities: notYet('listIdentities'),
+    updateSessionAuth: notYet('updateSessionAuth'),
+    createOneTimeToken: notYet('createOneTimeToken'),
+    redeemOneTimeToken: notYet('redeemOneTimeToken'),
+    appendOutbox: notYet('appendOutbox'),
+    claimOutbox: notYet('claimOutbox'),
+    finishOutboxAttempt: notYet('finishOutboxAttempt'),
+    listOutbox: notYet('listOutbox'),
+    replayOutbox: notYet('replayOutbox'),
 
-    createUser: (user) =>
-      run(() => {
+    createUser: (user, options = {}) =>
+      atomically(() => {
+        if (options.identity || options.emit || options.deviceFingerprint) {
+          throw new Error(
+            'createUser: identities, devices and events are not implemented by the SQLite store yet.',
+          );
+        }
         const { changes } = s.insertUser.run(
           user.id,
           user.email,
@@ -357,7 +415,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           user.createdAtMs,
           user.updatedAtMs,
         );
-        return changes === 1 ? 'created' : 'email_taken';
+        if (changes !== 1) return 'email_taken';
+        if (options.session) insertSession(options.session);
+        return 'created';
       }),
     findUserById: (id) =>
       run(() => {
@@ -387,8 +447,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         return row ? toUser(row) : null;
       }),
 
-    createSession: (session, maxPerUser = 0) =>
+    createSession: (session, options = {}) =>
       atomically(() => {
+        const maxPerUser = options.maxPerUser ?? 0;
         const evicted: SessionRecord[] = [];
         if (maxPerUser > 0) {
           const live = s.liveSessions.all({ user: session.userId, now: session.createdAtMs });
@@ -401,25 +462,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             if (revoked) evicted.push(toSession(revoked));
           }
         }
-        s.insertSession.run(
-          session.id,
-          session.userId,
-          session.createdAtMs,
-          session.authTimeMs,
-          session.lastSeenAtMs,
-          session.idleExpiresAtMs,
-          session.absoluteExpiresAtMs,
-          session.ip,
-          session.userAgent,
-          session.deviceName,
-          JSON.stringify(session.amr),
-          session.generation,
-          session.rotatedAtMs,
-          session.salt,
-          session.revokedAtMs,
-          session.revokeReason,
-        );
-        return evicted;
+        insertSession(session);
+        return { evicted, newDevice: false };
       }),
     findSession: (id) =>
       run(() => {
@@ -440,10 +484,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const row = s.revokeOne.get({ id, at: atMs, reason });
         return row ? toSession(row) : null;
       }),
-    revokeUserSessions: (userId, atMs, reason, exceptSessionId) =>
+    revokeUserSessions: (userId, atMs, reason, options = {}) =>
       atomically(() =>
         s.revokeUser
-          .all({ user: userId, except: exceptSessionId ?? null, at: atMs, reason })
+          .all({ user: userId, except: options.exceptSessionId ?? null, at: atMs, reason })
           .map(toSession)
           .sort(byAgeThenId),
       ),

@@ -17,16 +17,19 @@ export type RevokeReason =
   | 'reuse_detected'
   | 'emergency'
   | 'evicted'
-  | 'reauthentication_required';
+  | 'reauthentication_required'
+  | 'password_reset';
 
 /** A user account. */
 export interface UserRecord {
   /** Opaque, immutable id; the `sub` of access tokens. */
   id: string;
-  /** Normalized (trimmed, lower-case) email; unique. */
-  email: string;
-  /** An argon2id PHC string. */
-  passwordHash: string;
+  /** Normalized email (NFC, trimmed, lower-case); unique when set. `null` for a user known only by an external identity. */
+  email: string | null;
+  /** True once the user proved they receive mail at `email` (a verification link, or an identity provider's verified claim). */
+  emailVerified: boolean;
+  /** An argon2id PHC string; `null` for a user who signs in some other way (passkeys, an identity provider). */
+  passwordHash: string | null;
   /** Bumped when a change must reach tokens already issued; access tokens carry it as `ver`. */
   tokenVersion: number;
   /** Roles, carried in access tokens. Never self-assigned. */
@@ -37,8 +40,14 @@ export interface UserRecord {
   disabled: boolean;
   /** Force re-authentication: the next refresh of any session fails and the user must log in. */
   reauthRequired: boolean;
-  /** Base32 TOTP secret when the user enrolled in two-factor login. */
+  /** The TOTP secret (as the engine stores it: encrypted) once two-factor login is confirmed; `null` when off. */
   totpSecret: string | null;
+  /** A TOTP secret handed out by enrolment and not confirmed yet. */
+  totpPendingSecret: string | null;
+  /** The last TOTP time step accepted for this user: a code of that step or an earlier one is refused (no replay). */
+  totpLastStep: number | null;
+  /** When the token version was last bumped (ms); `null` if never. The revocation feed reads it. */
+  tokenVersionChangedAtMs: number | null;
   createdAtMs: number;
   updatedAtMs: number;
 }
@@ -60,8 +69,12 @@ export interface SessionRecord {
   ip: string | null;
   userAgent: string | null;
   deviceName: string | null;
-  /** Authentication methods used (RFC 8176 values: `pwd`, `otp`). */
+  /** Authentication methods used (RFC 8176 values: `pwd`, `otp`, `mfa`, `email`, `ext`, …). */
   amr: string[];
+  /** Authentication context class (`acr`), when the sign-in named one. */
+  acr: string | null;
+  /** RFC 9449: the JWK thumbprint of the key this session is bound to (DPoP), or `null` (bearer). */
+  dpopJkt: string | null;
   /** The refresh-token generation currently valid. Starts at 1; +1 per rotation. */
   generation: number;
   /** When `generation` last changed (creation time for generation 1). */
@@ -87,14 +100,18 @@ export interface SigningKeyRecord {
 
 /** Changes to a user. Absent fields are left alone. */
 export interface UserPatch {
-  passwordHash?: string;
+  /** A new normalized email; the driver answers `email_taken` instead of applying the patch when another user has it. */
+  email?: string | null;
+  emailVerified?: boolean;
+  passwordHash?: string | null;
   roles?: string[];
   /** Merged into the profile; a `null` value clears that field. */
   profile?: Record<string, string | null>;
   disabled?: boolean;
   reauthRequired?: boolean;
   totpSecret?: string | null;
-  /** Increment `tokenVersion` by one, atomically with the other changes. */
+  totpPendingSecret?: string | null;
+  /** Increment `tokenVersion` by one (and set `tokenVersionChangedAtMs`), atomically with the other changes. */
   bumpTokenVersion?: boolean;
   updatedAtMs: number;
 }
@@ -105,6 +122,109 @@ export interface RotationUpdate {
   idleExpiresAtMs: number;
   ip: string | null;
   userAgent: string | null;
+  /**
+   * RFC 9449: bind a session that is not bound yet to this key thumbprint. The compare-and-set then
+   * also requires the session's `dpopJkt` to be `null` or equal to it.
+   */
+  dpopJkt?: string;
+}
+
+/** An account at an external identity provider (OIDC `iss` + `sub`, a passkey relying party, …). */
+export interface IdentityKey {
+  issuer: string;
+  subject: string;
+}
+
+/** An external identity linked to a user. Unique per `(issuer, subject)`; a user may have many. */
+export interface IdentityRecord extends IdentityKey {
+  userId: string;
+  createdAtMs: number;
+}
+
+/** What a one-time token is for. */
+export type OneTimeTokenKind = 'password_reset' | 'email_verification' | 'magic_link' | 'email_change';
+
+/** A one-time token (reset, verification, magic link, email change). Only its hash is stored. */
+export interface OneTimeTokenRecord {
+  /** SHA-256 of the token, base64url: the primary key. */
+  tokenHash: string;
+  kind: OneTimeTokenKind;
+  userId: string;
+  /** The address the token was sent to (for `email_change`: the new address to verify). */
+  email: string;
+  createdAtMs: number;
+  expiresAtMs: number;
+  /** Set when redeemed; a token is redeemed at most once. */
+  usedAtMs: number | null;
+}
+
+/** A webhook event to append to the outbox, in the same transaction as the change that causes it. */
+export interface OutboxEventInput {
+  /** The Standard Webhooks message id (`msg_…`), unique. */
+  id: string;
+  /** Event type, e.g. `session.created`. */
+  type: string;
+  /** The event's `data`, JSON-serializable. */
+  data: Record<string, unknown>;
+  createdAtMs: number;
+}
+
+/** The delivery state of an outbox event. */
+export type OutboxState = 'pending' | 'delivered' | 'dead';
+
+/** An outbox event with its delivery state. */
+export interface OutboxRecord extends OutboxEventInput {
+  state: OutboxState;
+  /** Delivery attempts made so far. */
+  attempts: number;
+  /** When the next attempt is due (pending events). */
+  nextAttemptAtMs: number;
+  deliveredAtMs: number | null;
+  /** A short description of the last failure (status code or network error); never a secret. */
+  lastError: string | null;
+}
+
+/**
+ * Builds the outbox events of a write from its result, inside the write's transaction: the events
+ * exist if and only if the change does. Return `[]` for none.
+ */
+export type EmitEvents<T> = (result: T) => readonly OutboxEventInput[];
+
+/** What redeeming a one-time token also does, in the same transaction. */
+export interface RedeemEffect {
+  /** Applied to the token's user (password, email, verified flag, token version, …). */
+  userPatch?: Omit<UserPatch, 'updatedAtMs'>;
+  /** Revoke every unrevoked session of the user with this reason (a password reset). */
+  revokeSessions?: RevokeReason;
+  /** Insert this session (a magic-link sign-in), after the revocations. */
+  createSession?: { session: SessionRecord; maxPerUser: number };
+  emit?: EmitEvents<{ user: UserRecord; revoked: SessionRecord[] }>;
+}
+
+/** The outcome of {@link Store.redeemOneTimeToken}. */
+export type RedeemResult =
+  | {
+      status: 'redeemed';
+      token: OneTimeTokenRecord;
+      user: UserRecord;
+      revoked: SessionRecord[];
+      evicted: SessionRecord[];
+    }
+  /** Unknown, of another kind, expired, already used or voided by a newer one: nothing changed. */
+  | { status: 'invalid' }
+  /** The patch's email belongs to another user now: nothing changed, the token stays unused. */
+  | { status: 'email_taken' };
+
+/** Options of {@link Store.createSession}. */
+export interface CreateSessionOptions {
+  /** With a value > 0, first revokes (reason `evicted`) the user's oldest live sessions so at most this many remain, new one included. */
+  maxPerUser?: number;
+  /**
+   * A stable fingerprint of the device (the engine's HMAC of what identifies it). The driver records it
+   * for the user and reports whether it was new.
+   */
+  deviceFingerprint?: string;
+  emit?: EmitEvents<{ evicted: SessionRecord[]; newDevice: boolean }>;
 }
 
 /** What a driver can and cannot do; the conformance suite skips what a driver lacks. */
@@ -116,50 +236,123 @@ export interface StoreCapabilities {
 }
 
 /**
- * Storage for users, sessions, signing keys and global settings.
+ * Storage for users, sessions, identities, one-time tokens, the webhook outbox, signing keys and
+ * global settings.
  *
  * Semantics every driver guarantees:
  * - A lookup of a missing row returns `null`; only an unreachable database throws
- *   ({@link StoreUnavailableError}).
+ *   ({@link StoreUnavailableError}), and a full disk throws {@link StorageFullError}.
+ * - **A write that resolves was committed durably.** A commit that fails (disk full, I/O error)
+ *   rejects, and then nothing of the write happened. No method returns rows it did not commit.
  * - {@link Store.rotateSession} is a compare-and-set: of any number of concurrent calls with the
  *   same `fromGeneration`, across processes, exactly one succeeds.
  * - Revocation is sticky: once `revokedAtMs` is set it never changes again.
- * - Multi-row operations (`createSession` with a cap, `changePassword`, `emergencyRevokeAll`) are
- *   atomic: all of it happens or none.
+ * - Every method is atomic: a multi-row operation (a user with its first session, `createSession`
+ *   with a cap, `changePassword`, `redeemOneTimeToken`, `emergencyRevokeAll`) happens whole or not
+ *   at all, and the outbox events its `emit` builds are written in the same transaction.
  */
 export interface Store {
   readonly capabilities: StoreCapabilities;
 
-  /** Inserts a user. Returns `'email_taken'` (and writes nothing) if the email exists. */
-  createUser(user: UserRecord): Promise<'created' | 'email_taken'>;
+  /**
+   * Inserts a user, and in the same transaction its first session (`options.session`) and/or an
+   * external identity (`options.identity`) and the outbox events of `options.emit`. Returns
+   * `'email_taken'` or `'identity_taken'` (and writes nothing) when the email, or the identity, is
+   * another user's already.
+   */
+  createUser(
+    user: UserRecord,
+    options?: {
+      session?: SessionRecord;
+      identity?: IdentityKey;
+      deviceFingerprint?: string;
+      emit?: EmitEvents<{ newDevice: boolean }>;
+    },
+  ): Promise<'created' | 'email_taken' | 'identity_taken'>;
   findUserById(id: string): Promise<UserRecord | null>;
   /** Looks a user up by normalized email. */
   findUserByEmail(email: string): Promise<UserRecord | null>;
-  /** Applies `patch` atomically; returns the updated user, or `null` if there is none. */
-  updateUser(id: string, patch: UserPatch): Promise<UserRecord | null>;
+  /** Users in id order after `afterId` (exclusive; `null` from the start), at most `limit`. */
+  listUsers(afterId: string | null, limit: number): Promise<UserRecord[]>;
+  /**
+   * Applies `patch` atomically; returns the updated user, `null` if there is none, or `'email_taken'`
+   * (and changes nothing) when `patch.email` belongs to another user.
+   */
+  updateUser(
+    id: string,
+    patch: UserPatch,
+    emit?: EmitEvents<UserRecord>,
+  ): Promise<UserRecord | null | 'email_taken'>;
+  /**
+   * Atomically accepts TOTP time step `step` for the user: succeeds (true) only if `totpLastStep` is
+   * `null` or lower, and then sets it to `step`. Of two concurrent calls with one step, one wins.
+   */
+  acceptTotpStep(userId: string, step: number): Promise<boolean>;
+  /**
+   * Replaces the user's recovery codes with `codeHashes` (SHA-256, base64url), confirms TOTP
+   * (`totpSecret` = `totpPendingSecret`, pending cleared) when `confirmTotp` is set, and emits, atomically.
+   * Returns the updated user, or `null` if there is none (or `confirmTotp` and no pending secret).
+   */
+  setRecoveryCodes(
+    userId: string,
+    codeHashes: readonly string[],
+    options: { confirmTotp: boolean; atMs: number; emit?: EmitEvents<UserRecord> },
+  ): Promise<UserRecord | null>;
+  /** Marks one unused recovery code of the user used; true if it was there and unused (once, under concurrency). */
+  useRecoveryCode(userId: string, codeHash: string, atMs: number): Promise<boolean>;
+  /** How many unused recovery codes the user has. */
+  countRecoveryCodes(userId: string): Promise<number>;
+
+  /** Links an external identity to a user. `'taken'` (nothing written) when another user has it. */
+  linkIdentity(
+    userId: string,
+    identity: IdentityKey,
+    atMs: number,
+  ): Promise<'linked' | 'already_linked' | 'taken'>;
+  /** Removes the link; false if the user had no such identity. */
+  unlinkIdentity(userId: string, identity: IdentityKey): Promise<boolean>;
+  /** The user an identity is linked to, or `null`. */
+  findUserByIdentity(identity: IdentityKey): Promise<UserRecord | null>;
+  /** The user's identities, oldest first. */
+  listIdentities(userId: string): Promise<IdentityRecord[]>;
 
   /**
-   * Inserts a session. With `maxPerUser` > 0, first revokes (reason `evicted`) the user's oldest
-   * live sessions so that at most `maxPerUser` remain including the new one, atomically.
-   * Returns the evicted sessions.
+   * Inserts a session (see {@link CreateSessionOptions}: a cap that evicts the oldest, the device
+   * fingerprint, events). Returns the evicted sessions and whether the device was new for the user.
    */
-  createSession(session: SessionRecord, maxPerUser?: number): Promise<SessionRecord[]>;
+  createSession(
+    session: SessionRecord,
+    options?: CreateSessionOptions,
+  ): Promise<{ evicted: SessionRecord[]; newDevice: boolean }>;
   findSession(id: string): Promise<SessionRecord | null>;
   /**
-   * Compare-and-set rotation: if the session exists, is not revoked and its generation equals
-   * `fromGeneration`, sets generation to `fromGeneration + 1`, `rotatedAtMs`/`lastSeenAtMs` to
-   * `update.nowMs`, and the idle expiry, IP and user agent; returns the updated row. Otherwise
-   * changes nothing and returns `null`.
+   * Compare-and-set rotation: if the session exists, is not revoked, its generation equals
+   * `fromGeneration` (and, with `update.dpopJkt`, its `dpopJkt` is `null` or equal), sets generation to
+   * `fromGeneration + 1`, `rotatedAtMs`/`lastSeenAtMs` to `update.nowMs`, the idle expiry, IP, user
+   * agent and `dpopJkt`; returns the updated row. Otherwise changes nothing and returns `null`.
    */
   rotateSession(id: string, fromGeneration: number, update: RotationUpdate): Promise<SessionRecord | null>;
+  /**
+   * Records a new authentication in a live session (step-up, re-authentication): sets `authTimeMs`,
+   * `amr` and `acr`. Returns the updated row, or `null` if the session is missing or revoked.
+   */
+  updateSessionAuth(
+    id: string,
+    auth: { authTimeMs: number; amr: string[]; acr: string | null },
+  ): Promise<SessionRecord | null>;
   /** Revokes one session if it is not revoked yet; returns the revoked row, or `null` if nothing changed. */
-  revokeSession(id: string, atMs: number, reason: RevokeReason): Promise<SessionRecord | null>;
+  revokeSession(
+    id: string,
+    atMs: number,
+    reason: RevokeReason,
+    emit?: EmitEvents<SessionRecord>,
+  ): Promise<SessionRecord | null>;
   /** Revokes every unrevoked session of a user except `exceptSessionId`; returns the rows it revoked. */
   revokeUserSessions(
     userId: string,
     atMs: number,
     reason: RevokeReason,
-    exceptSessionId?: string,
+    options?: { exceptSessionId?: string; emit?: EmitEvents<SessionRecord[]> },
   ): Promise<SessionRecord[]>;
   /** The user's sessions that are neither revoked nor expired at `nowMs`, oldest first. */
   listLiveSessions(userId: string, nowMs: number): Promise<SessionRecord[]>;
@@ -172,27 +365,69 @@ export interface Store {
     passwordHash: string,
     keepSessionId: string | null,
     atMs: number,
+    emit?: EmitEvents<{ user: UserRecord; revoked: SessionRecord[] }>,
   ): Promise<{ user: UserRecord; revoked: SessionRecord[] } | null>;
   /** Atomically sets the global not-before instant and revokes every session (reason `emergency`). */
   emergencyRevokeAll(atMs: number): Promise<number>;
   /** The global not-before instant (ms), or `null` if none was ever set. */
   getGlobalNotBeforeMs(): Promise<number | null>;
   /**
-   * Deletes at most `limit` sessions that were revoked, or expired, before `beforeMs`.
-   * Returns how many it deleted (less than `limit` means nothing is left to sweep).
+   * Deletes at most `limit` rows that ended before `beforeMs`: sessions revoked or expired, one-time
+   * tokens expired or used, delivered outbox events. Returns how many it deleted (less than `limit`
+   * means nothing is left to sweep).
    */
   sweepSessions(beforeMs: number, limit: number): Promise<number>;
   /** Sessions revoked at or after `sinceMs` (for the revocation feed), at most `limit`, oldest first. */
   listRevokedSince(sinceMs: number, limit: number): Promise<SessionRecord[]>;
-
   /**
-   * Users changed at or after `sinceMs` (for the revocation feed: a bumped token version must reach
-   * verifiers), at most `limit`, oldest change first.
+   * Users whose token version was bumped at or after `sinceMs` (for the revocation feed: a bumped
+   * version must reach verifiers; a new user is not listed), at most `limit`, oldest change first.
    */
   listUsersUpdatedSince(
     sinceMs: number,
     limit: number,
   ): Promise<Array<{ id: string; tokenVersion: number; updatedAtMs: number }>>;
+
+  /**
+   * Stores a one-time token and, in the same transaction, voids every unused token of the same kind
+   * for the same user (a newer one replaces the older) and writes `emit`'s events.
+   */
+  createOneTimeToken(record: OneTimeTokenRecord, emit?: EmitEvents<OneTimeTokenRecord>): Promise<void>;
+  /**
+   * Redeems a one-time token of `kind` by hash: if it exists, is unused, not voided and not expired at
+   * `nowMs`, marks it used and applies `effect`, all in one transaction (of concurrent redemptions,
+   * exactly one succeeds). See {@link RedeemResult}.
+   */
+  redeemOneTimeToken(
+    tokenHash: string,
+    kind: OneTimeTokenKind,
+    nowMs: number,
+    effect?: RedeemEffect,
+  ): Promise<RedeemResult>;
+
+  /** Appends events to the outbox (events not tied to another write). */
+  appendOutbox(events: readonly OutboxEventInput[]): Promise<void>;
+  /**
+   * Claims up to `limit` pending events due at `nowMs` and not leased by another worker, leasing them
+   * to `owner` until `nowMs + leaseMs`. Across processes and instances, one event is leased to one
+   * owner at a time (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+   */
+  claimOutbox(nowMs: number, limit: number, leaseMs: number, owner: string): Promise<OutboxRecord[]>;
+  /**
+   * Records an attempt by `owner`: delivered (`outcome.delivered`), retry at `nextAttemptAtMs`, or dead
+   * (`nextAttemptAtMs: null`, after the last retry). Ignored if the lease passed to another owner.
+   */
+  finishOutboxAttempt(
+    id: string,
+    owner: string,
+    outcome:
+      | { delivered: true; atMs: number }
+      | { delivered: false; atMs: number; nextAttemptAtMs: number | null; error: string },
+  ): Promise<void>;
+  /** Events in `state`, newest first, at most `limit`. */
+  listOutbox(state: OutboxState, limit: number): Promise<OutboxRecord[]>;
+  /** Makes a dead (or delivered) event pending again, due at `nowMs`, attempts reset. False if none. */
+  replayOutbox(id: string, nowMs: number): Promise<boolean>;
 
   /** Every stored signing key, newest first. */
   listSigningKeys(): Promise<SigningKeyRecord[]>;
@@ -200,8 +435,12 @@ export interface Store {
   addSigningKey(key: SigningKeyRecord): Promise<void>;
   deleteSigningKey(kid: string): Promise<void>;
 
-  /** Resolves when the database answers; throws {@link StoreUnavailableError} otherwise. */
-  ping(): Promise<void>;
+  /**
+   * Resolves when the database answers; throws {@link StoreUnavailableError} otherwise. With
+   * `write: true` it also proves a durable write commits now (a heartbeat row), throwing
+   * {@link StorageFullError} when the disk is full.
+   */
+  ping(options?: { write?: boolean }): Promise<void>;
   /** Releases connections and file handles. */
   close(): Promise<void>;
 }

@@ -22,13 +22,17 @@ export function makeUser(overrides: Partial<UserRecord> = {}): UserRecord {
   return {
     id: randomId(),
     email: `${randomBytes(8).toString('hex')}@example.com`,
+    emailVerified: false,
     passwordHash: '$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$aGFzaA',
     tokenVersion: 1,
+    tokenVersionChangedAtMs: null,
     roles: [],
     profile: {},
     disabled: false,
     reauthRequired: false,
     totpSecret: null,
+    totpPendingSecret: null,
+    totpLastStep: null,
     createdAtMs: T0,
     updatedAtMs: T0,
     ...overrides,
@@ -53,6 +57,8 @@ export function makeSession(userId: string, overrides: Partial<SessionRecord> = 
     userAgent: 'test-agent',
     deviceName: 'Test device',
     amr: ['pwd'],
+    acr: null,
+    dpopJkt: null,
     generation: 1,
     rotatedAtMs: createdAtMs,
     salt: randomBytes(16).toString('base64url'),
@@ -105,7 +111,7 @@ async function seedUser(store: Store, overrides: Partial<UserRecord> = {}): Prom
 
 async function seedSessions(store: Store, userId: string, ...overrides: Array<Partial<SessionRecord>>) {
   const sessions = overrides.map((o) => makeSession(userId, o));
-  for (const s of sessions) assert.deepEqual(await store.createSession(s), []);
+  for (const s of sessions) assert.deepEqual((await store.createSession(s)).evicted, []);
   return sessions;
 }
 
@@ -153,7 +159,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
           updatedAtMs: T0 + 1,
         });
         assert.deepEqual(await store.findUserById(user.id), user);
-        assert.deepEqual(await store.findUserByEmail(user.email), user);
+        assert.deepEqual(await store.findUserByEmail(user.email ?? ''), user);
         const plain = await seedUser(store);
         assert.deepEqual(await store.findUserById(plain.id), plain);
       });
@@ -163,10 +169,9 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         const twin = makeUser({ email: user.email, passwordHash: 'other', profile: { name: 'Second' } });
         assert.equal(await store.createUser(twin), 'email_taken');
         assert.equal(await store.findUserById(twin.id), null);
-        assert.deepEqual(await store.findUserByEmail(user.email), user);
-        assert.deepEqual(await store.listUsersUpdatedSince(0, 10), [
-          { id: user.id, tokenVersion: 1, updatedAtMs: T0 },
-        ]);
+        assert.deepEqual(await store.findUserByEmail(user.email ?? ''), user);
+        // A new user is not a token-version change: the revocation feed must not list it.
+        assert.deepEqual(await store.listUsersUpdatedSince(0, 10), []);
       });
 
       test('answers null for missing rows instead of throwing', async ({ store }) => {
@@ -248,6 +253,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
           roles: [],
           passwordHash: 'new-hash',
           tokenVersion: 2,
+          tokenVersionChangedAtMs: T0 + 6,
           updatedAtMs: T0 + 6,
         });
       });
@@ -266,7 +272,9 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
           ),
         );
         assert.deepEqual(
-          results.map((u) => u?.tokenVersion).sort((a = 0, b = 0) => a - b),
+          results
+            .map((u) => (typeof u === 'object' ? u?.tokenVersion : undefined))
+            .sort((a = 0, b = 0) => a - b),
           [...Array.from({ length: 20 }, (_, i) => i + 2)],
         );
         const final = await store.findUserById(user.id);
@@ -277,17 +285,23 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         );
       });
 
-      test('lists users updated since an instant, oldest change first, bounded', async ({ store }) => {
-        const a = await seedUser(store, { id: orderedId('a'), updatedAtMs: T0 + 30 });
-        const b = await seedUser(store, { id: orderedId('b'), updatedAtMs: T0 + 30 });
-        const early = await seedUser(store, { updatedAtMs: T0 + 10 });
+      test('lists token-version bumps since an instant, oldest first, bounded', async ({ store }) => {
+        const a = await seedUser(store, { id: orderedId('a') });
+        const b = await seedUser(store, { id: orderedId('b') });
+        const early = await seedUser(store);
+        await store.updateUser(early.id, { bumpTokenVersion: true, updatedAtMs: T0 + 10 });
+        await store.updateUser(a.id, { bumpTokenVersion: true, updatedAtMs: T0 + 30 });
+        await store.updateUser(b.id, { bumpTokenVersion: true, updatedAtMs: T0 + 30 });
         await store.updateUser(early.id, { bumpTokenVersion: true, updatedAtMs: T0 + 40 });
+        // Neither a new user nor a change without a bump is listed.
+        await seedUser(store, { updatedAtMs: T0 + 35 });
+        await store.updateUser(a.id, { profile: { name: 'A' }, updatedAtMs: T0 + 45 });
         assert.deepEqual(await store.listUsersUpdatedSince(T0 + 30, 10), [
-          { id: a.id, tokenVersion: 1, updatedAtMs: T0 + 30 },
-          { id: b.id, tokenVersion: 1, updatedAtMs: T0 + 30 },
-          { id: early.id, tokenVersion: 2, updatedAtMs: T0 + 40 },
+          { id: a.id, tokenVersion: 2, updatedAtMs: T0 + 30 },
+          { id: b.id, tokenVersion: 2, updatedAtMs: T0 + 30 },
+          { id: early.id, tokenVersion: 3, updatedAtMs: T0 + 40 },
         ]);
-        assert.deepEqual(ids(await store.listUsersUpdatedSince(T0, 2)), [a.id, b.id]);
+        assert.deepEqual(ids(await store.listUsersUpdatedSince(T0 + 20, 2)), [a.id, b.id]);
         assert.deepEqual(await store.listUsersUpdatedSince(T0 + 41, 10), []);
       });
     });
@@ -325,7 +339,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         await store.revokeSession(revoked?.id ?? '', T0 - 1, 'logout');
         await seedSessions(store, other.id, { createdAtMs: T0 - 30 }, { createdAtMs: T0 - 30 });
         const fresh = makeSession(user.id, { createdAtMs: T0 + 30 });
-        const evicted = await store.createSession(fresh, 2);
+        const { evicted } = await store.createSession(fresh, { maxPerUser: 2 });
         const expected = [oldest, middle].map((s) => ({
           ...s,
           revokedAtMs: T0 + 30,
@@ -341,10 +355,17 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         assert.equal((await store.findSession(expired?.id ?? ''))?.revokedAtMs, null);
         assert.equal((await store.listLiveSessions(other.id, T0 + 31)).length, 2);
         // Without a cap (absent or 0) nothing is evicted.
-        assert.deepEqual(await store.createSession(makeSession(user.id, { createdAtMs: T0 + 40 })), []);
-        assert.deepEqual(await store.createSession(makeSession(user.id, { createdAtMs: T0 + 41 }), 0), []);
+        assert.deepEqual(
+          (await store.createSession(makeSession(user.id, { createdAtMs: T0 + 40 }))).evicted,
+          [],
+        );
+        assert.deepEqual(
+          (await store.createSession(makeSession(user.id, { createdAtMs: T0 + 41 }), { maxPerUser: 0 }))
+            .evicted,
+          [],
+        );
         const last = makeSession(user.id, { createdAtMs: T0 + 50 });
-        assert.equal((await store.createSession(last, 1)).length, 4);
+        assert.equal((await store.createSession(last, { maxPerUser: 1 })).evicted.length, 4);
         assert.deepEqual(ids(await store.listLiveSessions(user.id, T0 + 51)), [last.id]);
       });
 
@@ -352,10 +373,10 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         const user = await seedUser(store);
         const results = await Promise.all(
           Array.from({ length: 10 }, (_, i) =>
-            store.createSession(makeSession(user.id, { createdAtMs: T0 + i }), 3),
+            store.createSession(makeSession(user.id, { createdAtMs: T0 + i }), { maxPerUser: 3 }),
           ),
         );
-        const evicted = results.flat();
+        const evicted = results.flatMap((r) => r.evicted);
         assert.equal(new Set(ids(evicted)).size, 7);
         assert.ok(evicted.every((s) => s.revokeReason === 'evicted'));
         assert.equal((await store.listLiveSessions(user.id, T0 + 100)).length, 3);
@@ -436,7 +457,9 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         );
         const [foreign] = await seedSessions(store, other.id, {});
         const earlierRevoked = await store.revokeSession(earlier?.id ?? '', T0 + 5, 'device_revoked');
-        const revoked = await store.revokeUserSessions(user.id, T0 + 50, 'logout_all', keep?.id);
+        const revoked = await store.revokeUserSessions(user.id, T0 + 50, 'logout_all', {
+          exceptSessionId: keep?.id ?? '',
+        });
         assert.deepEqual(
           [...revoked].sort((x, y) => x.createdAtMs - y.createdAtMs),
           [a, b].map((s) => ({ ...s, revokedAtMs: T0 + 50, revokeReason: 'logout_all' })),
@@ -492,7 +515,13 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         const [foreign] = await seedSessions(store, other.id, {});
         const goneRevoked = await store.revokeSession(gone?.id ?? '', T0 + 10, 'logout');
         const changed = await store.changePassword(user.id, 'new-hash', keep?.id ?? null, T0 + 50);
-        const expectedUser = { ...user, passwordHash: 'new-hash', tokenVersion: 4, updatedAtMs: T0 + 50 };
+        const expectedUser = {
+          ...user,
+          passwordHash: 'new-hash',
+          tokenVersion: 4,
+          tokenVersionChangedAtMs: T0 + 50,
+          updatedAtMs: T0 + 50,
+        };
         assert.deepEqual(changed?.user, expectedUser);
         assert.deepEqual(await store.findUserById(user.id), expectedUser);
         const expectedRevoked = [a, b].map((s) => ({
