@@ -15,4 +15,10 @@ export {
 } from './claims.ts';
 export { RENEWED_TOKEN_EXPIRES_HEADER, RENEWED_TOKEN_HEADER, TRANSPORT_HEADER } from './headers.ts';
 export type { RevocableClaims, WireRevocation } from './revocation.ts';
-export { FEED_EVENTS, parseWireRevocation } from './revocation.ts';
+export {
+  FEED_EVENTS,
+  FEED_HEARTBEAT_INTERVAL_MS,
+  parseWireRevocation,
+  REVOCATION_STREAM_SUFFIX,
+  REVOCATIONS_ENDPOINT_METADATA,
+} from './revocation.ts';

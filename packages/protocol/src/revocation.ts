@@ -11,6 +11,21 @@ export type WireRevocation =
   | { type: 'user'; sub: string; min_ver?: number; not_before_ms?: number; at_ms: number; until_ms: number }
   | { type: 'global'; not_before_ms: number; at_ms: number; until_ms: number };
 
+/**
+ * The RFC 8414 metadata field (a Tessera extension) that names the revocation snapshot URL
+ * (`GET`, service token); the server-sent-events stream is that URL plus {@link REVOCATION_STREAM_SUFFIX}.
+ */
+export const REVOCATIONS_ENDPOINT_METADATA = 'tessera_revocations_endpoint';
+
+/** The path appended to the revocation snapshot URL to reach its server-sent-events stream. */
+export const REVOCATION_STREAM_SUFFIX = '/stream';
+
+/**
+ * The server's default interval between `heartbeat` events on the revocation stream, in
+ * milliseconds; a verifier that hears nothing for several of them treats the stream as dead.
+ */
+export const FEED_HEARTBEAT_INTERVAL_MS = 5000;
+
 /** Server-sent event names of the revocation stream. */
 export const FEED_EVENTS: Readonly<{ revocation: 'revocation'; heartbeat: 'heartbeat'; reset: 'reset' }> =
   Object.freeze({ revocation: 'revocation', heartbeat: 'heartbeat', reset: 'reset' });

@@ -1,243 +1,310 @@
-import { decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import {
+  ACCESS_TOKEN_TYP,
+  checkTesseraClaims,
+  describeVerificationError,
+  isSoftExpired,
+  REQUIRED_REGISTERED_CLAIMS,
+  readKeyId,
+  type TesseraClaims,
+  TOKEN_SOFT_EXPIRED,
+} from '@tessera/protocol';
+import { jwtVerify } from 'jose';
+import { type IssuerEndpoints, resolveEndpoints } from './discovery.ts';
 import { VerifyError } from './errors.ts';
 import { type Feed, startFeed } from './feed-client.ts';
-import { createJwksCache } from './jwks-cache.ts';
+import { FetchFailure, fetchJson } from './fetch-json.ts';
+import { createJwksCache, type JwksCache, type JwksKey } from './jwks-cache.ts';
 import { createRevocationSet } from './revocation-set.ts';
 import { createTokenCache } from './token-cache.ts';
+import { resolveVerifierOptions, type VerifierOptions } from './verifier-options.ts';
 
 /** The claims of a verified Tessera access token. */
-export interface VerifiedClaims extends JWTPayload {
-  iss: string;
-  sub: string;
-  exp: number;
-  iat: number;
-  jti: string;
-  sid: string;
-  ver: number;
-  roles?: string[];
-}
-
-/** Options of {@link createVerifier}. */
-export interface VerifierOptions {
-  /** The issuer (`iss`), e.g. `https://auth.example.com`. Endpoints default to paths below it. */
-  issuer: string;
-  /** The expected `aud`. */
-  audience: string;
-  /** Default `<issuer>/.well-known/jwks.json`. */
-  jwksUrl?: string;
-  /** Default `<issuer>/auth/revocations` (the stream is `<that>/stream`). */
-  revocationsUrl?: string;
-  /** Default `<issuer>/oauth/introspect`. */
-  introspectionUrl?: string;
-  /** Bearer token for the feed and introspection (`TESSERA_SERVICE_TOKEN`). */
-  serviceToken?: string | undefined;
-  /** Accepted algorithms. Default EdDSA, ES256, RS256. */
-  algorithms?: readonly string[];
-  /** Clock skew allowed on `exp`/`nbf`/`iat`, seconds. Default 2, at most 60. */
-  clockToleranceSeconds?: number;
-  /** The staleness bound: feed silence longer than this is "stale". Default 30,000 ms. */
-  maxStalenessMs?: number;
-  /** What to do when stale: ask the issuer per token (RFC 7662), or refuse. Default `introspect`. */
-  onStale?: 'introspect' | 'reject';
-  /** Verified tokens kept in memory. Default 100,000. */
-  tokenCacheSize?: number;
-  /** Follow the revocation feed. Default true. */
-  feed?: boolean;
-  fetch?: typeof fetch;
-  /** Clock (ms since the epoch). */
-  now?: () => number;
-}
+export type VerifiedClaims = TesseraClaims;
 
 /** What a verifier reports about itself. */
 export interface VerifierStatus {
+  /** Discovery and the first JWKS fetch succeeded. */
+  ready: boolean;
+  /** Why they failed (the sentence `ready()` rejected with), or `null`. */
+  setupError: string | null;
   feedConnected: boolean;
   /** Milliseconds since the feed last spoke (event, heartbeat or snapshot); Infinity before it did. */
   feedLagMs: number;
+  /** The feed lag is past `maxStalenessMs`: tokens are introspected or refused, as configured. */
   stale: boolean;
+  /** Times the revocation stream was reopened (ended, failed, or silent past `feedSilenceMs`). */
+  feedReconnects: number;
+  /** Why the stream last ended or failed, or `null`. */
+  feedError: string | null;
   revocations: number;
   cachedTokens: number;
   jwksKeys: number;
+  /** Milliseconds since the JWKS was last fetched successfully. */
+  jwksAgeMs: number;
+  /** Why the last JWKS fetch failed (the known keys stay in use meanwhile), or `null`. */
+  jwksError: string | null;
 }
 
 /** A resource server's verifier of Tessera access tokens. */
 export interface Verifier {
-  /** Verifies `token` and returns its claims; throws {@link VerifyError}. */
+  /**
+   * Verifies `token` and returns its claims; throws {@link VerifyError}: `invalid_token` for a bad,
+   * expired, soft-expired (`token_soft_expired`) or revoked token, `temporarily_unavailable` when the
+   * verifier cannot vouch for it (setup failed: the error's message says why; stale feed with
+   * `onStale: 'reject'`; introspection unreachable).
+   */
   verify(token: string): Promise<VerifiedClaims>;
-  /** Resolves when the JWKS and (if enabled) the first revocation snapshot are loaded. */
+  /**
+   * Resolves when the endpoints are discovered, the JWKS is loaded and (if enabled) the first
+   * revocation snapshot is in. Rejects with a sentence naming the URL tried, what it answered and
+   * the option to set; calling it again retries.
+   */
   ready(): Promise<void>;
   status(): VerifierStatus;
   close(): Promise<void>;
 }
 
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-
-function describe(error: unknown): string {
-  if (error instanceof joseErrors.JWTExpired) return 'The access token expired.';
-  if (error instanceof joseErrors.JWTClaimValidationFailed)
-    return `The access token has an invalid "${error.claim}" claim.`;
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'The access token uses a disallowed algorithm.';
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed)
-    return 'The access token signature is invalid.';
-  return 'The access token is invalid.';
-}
+const NOT_READY = 'The service cannot verify access tokens yet; try again shortly.';
 
 /**
- * Creates a verifier: strict local checks with keys from the issuer's JWKS, revocations followed
- * through the feed and checked in memory on every call, a cache of verified tokens (a repeated token
- * skips the signature check until it expires; revocations still apply), and a stated staleness bound
- * past which it introspects or refuses.
+ * Creates a verifier: endpoints discovered from the issuer's RFC 8414 metadata (unless given), strict
+ * local checks with keys from the issuer's JWKS (refetched as its `Cache-Control` says, within
+ * bounds, so a key removed after `tessera keys rotate` stops verifying), revocations followed through
+ * the feed and checked in memory on every call, a cache of verified tokens (a repeated token skips
+ * the signature check until it expires; revocations, soft expiry and key removal still apply), and a
+ * stated staleness bound past which it introspects or refuses.
+ * @throws TypeError for an invalid option (the message names it).
  * @example
  * const verifier = createVerifier({ issuer: 'https://auth.example.com', audience: 'https://auth.example.com', serviceToken });
  * await verifier.ready();
  * const claims = await verifier.verify(token);
  */
 export function createVerifier(options: VerifierOptions): Verifier {
-  const issuer = options.issuer.replace(/\/+$/, '');
-  const now = options.now ?? Date.now;
-  const fetchImpl = options.fetch ?? fetch;
-  const algorithms = options.algorithms ?? ['EdDSA', 'ES256', 'RS256'];
-  const tolerance = Math.min(60, Math.max(0, options.clockToleranceSeconds ?? 2));
-  const maxStalenessMs = options.maxStalenessMs ?? 30_000;
-  const headers: Record<string, string> = options.serviceToken
-    ? { authorization: `Bearer ${options.serviceToken}` }
-    : {};
-  const jwks = createJwksCache({
-    url: options.jwksUrl ?? `${issuer}/.well-known/jwks.json`,
-    algorithms,
-    fetch: fetchImpl,
-    now,
-  });
+  const o = resolveVerifierOptions(options);
+  const { now, clockToleranceSeconds: tolerance } = o;
   const revocations = createRevocationSet();
-  const cache = createTokenCache<VerifiedClaims>(options.tokenCacheSize ?? 100_000);
-  const revocationsUrl = options.revocationsUrl ?? `${issuer}/auth/revocations`;
-  const feed: Feed | null =
-    options.feed === false
-      ? null
-      : startFeed({
-          revocationsUrl,
-          streamUrl: `${revocationsUrl}/stream`,
-          headers,
-          set: revocations,
-          fetch: fetchImpl,
-          now,
-        });
-  feed?.ready.catch(() => undefined);
+  const cache = createTokenCache<{ claims: VerifiedClaims; key: JwksKey }>(o.tokenCacheSize);
+  const stopping = new AbortController();
+  let endpoints: IssuerEndpoints | null = null;
+  let jwks: JwksCache | null = null;
+  let feed: Feed | null = null;
+  let setupRun: Promise<void> | null = null;
+  let setupError: string | null = null;
+  let setupAttemptMs = Number.NEGATIVE_INFINITY;
   let lastPruneMs = 0;
 
+  const loadKeys = async (cache: JwksCache, url: string): Promise<void> => {
+    try {
+      await cache.load();
+    } catch (error) {
+      const what = error instanceof Error ? error.message : String(error);
+      throw new FetchFailure(
+        `Cannot load the issuer's signing keys: ${what}. Set the jwksUrl option of createVerifier() to the issuer's JWKS.`,
+        null,
+      );
+    }
+    if (cache.status().keys === 0) {
+      throw new FetchFailure(
+        `Cannot load the issuer's signing keys: GET ${url} answered no ${o.algorithms.join(', ')} signing key. Check the algorithms option of createVerifier().`,
+        null,
+      );
+    }
+  };
+
+  const runSetup = async (): Promise<void> => {
+    setupAttemptMs = now();
+    endpoints ??= await resolveEndpoints({
+      issuer: o.issuer,
+      jwksUrl: o.jwksUrl,
+      revocationsUrl: o.revocationsUrl,
+      introspectionUrl: o.introspectionUrl,
+      feed: o.feed,
+      fetch: o.fetch,
+      timeoutMs: o.fetchTimeoutMs,
+      signal: stopping.signal,
+    });
+    if (stopping.signal.aborted) throw new Error('The verifier is closed.');
+    jwks ??= createJwksCache({
+      url: endpoints.jwksUrl,
+      algorithms: o.algorithms,
+      fetch: o.fetch,
+      now,
+      timeoutMs: o.fetchTimeoutMs,
+      lifetime: { minMs: o.jwksMinCacheMs, maxMs: o.jwksMaxCacheMs, defaultMs: o.jwksDefaultCacheMs },
+      cooldownMs: o.jwksCooldownMs,
+    });
+    if (o.feed && !feed) {
+      feed = startFeed({
+        revocationsUrl: endpoints.revocationsUrl,
+        streamUrl: endpoints.streamUrl,
+        headers: o.serviceHeaders,
+        set: revocations,
+        fetch: o.fetch,
+        now,
+        timeoutMs: o.fetchTimeoutMs,
+        silenceMs: o.feedSilenceMs,
+      });
+      feed.ready.catch(() => undefined);
+    }
+    await loadKeys(jwks, endpoints.jwksUrl);
+  };
+
+  /** Runs setup (or joins the run under way); a failed run is forgotten so the next call retries. */
+  const setup = (): Promise<void> => {
+    setupRun ??= runSetup().then(
+      () => {
+        setupError = null;
+      },
+      (error: unknown) => {
+        setupError = error instanceof Error ? error.message : String(error);
+        setupRun = null;
+        throw error;
+      },
+    );
+    return setupRun;
+  };
+  setup().catch(() => undefined);
+
+  const notReady = (): VerifyError =>
+    new VerifyError('temporarily_unavailable', NOT_READY, { message: setupError ?? NOT_READY });
+
+  /** The JWKS once setup succeeded; a failed setup is retried at most once per cooldown. */
+  const keysReady = async (nowMs: number): Promise<JwksCache> => {
+    if (setupRun === null && nowMs - setupAttemptMs < o.jwksCooldownMs) throw notReady();
+    try {
+      await setup();
+    } catch {
+      throw notReady();
+    }
+    return jwks as JwksCache;
+  };
+
   const lag = (): number => {
-    if (!feed) return 0;
+    if (!feed) return o.feed ? Number.POSITIVE_INFINITY : 0;
     const last = feed.status().lastMessageAtMs;
     return last === 0 ? Number.POSITIVE_INFINITY : now() - last;
   };
 
-  const introspect = async (token: string): Promise<VerifiedClaims> => {
-    let response: Response;
+  const introspect = async (token: string): Promise<boolean> => {
+    const url = endpoints?.introspectionUrl ?? `${o.issuer}/oauth/introspect`;
     try {
-      response = await fetchImpl(options.introspectionUrl ?? `${issuer}/oauth/introspect`, {
+      const { body } = await fetchJson(url, {
+        fetch: o.fetch,
         method: 'POST',
-        headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { ...o.serviceHeaders, 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ token }).toString(),
+        timeoutMs: o.fetchTimeoutMs,
+        signal: stopping.signal,
       });
+      return (body as { active?: unknown } | null)?.active === true;
     } catch (cause) {
       throw new VerifyError('temporarily_unavailable', 'The issuer cannot be reached to check revocations.', {
         cause,
       });
     }
-    if (!response.ok) throw new VerifyError('temporarily_unavailable', 'The issuer refused introspection.');
-    const body = (await response.json()) as { active?: boolean };
-    if (body.active !== true) throw new VerifyError('invalid_token', 'The access token is not active.');
-    return body as unknown as VerifiedClaims;
   };
 
+  /** Checks that change with time or with the issuer's state: expiry, soft expiry, revocations. */
   const checkLive = (claims: VerifiedClaims, nowMs: number): void => {
     if (nowMs >= (claims.exp + tolerance) * 1000)
       throw new VerifyError('invalid_token', 'The access token expired.');
+    // Same rule as the server's bearer routes, plus this verifier's clock tolerance.
+    if (isSoftExpired(claims, nowMs, tolerance)) throw new VerifyError('invalid_token', TOKEN_SOFT_EXPIRED);
     const reason = revocations.reason(claims, nowMs);
     if (reason) throw new VerifyError('invalid_token', reason);
+  };
+
+  const verifyLocally = async (
+    keys: JwksCache,
+    token: string,
+    nowMs: number,
+  ): Promise<{ claims: VerifiedClaims; key: JwksKey }> => {
+    const kid = readKeyId(token);
+    if (kid === null) throw new VerifyError('invalid_token', 'The access token is malformed.');
+    const key = await keys.get(kid);
+    if (!key) throw new VerifyError('invalid_token', 'The access token names no known key.');
+    try {
+      const { payload } = await jwtVerify(token, key.key, {
+        algorithms: [key.alg],
+        typ: ACCESS_TOKEN_TYP,
+        issuer: o.issuer,
+        audience: o.audience,
+        clockTolerance: tolerance,
+        currentDate: new Date(nowMs),
+        requiredClaims: [...REQUIRED_REGISTERED_CLAIMS],
+      });
+      const problem = checkTesseraClaims(payload, nowMs, tolerance);
+      if (problem) throw new VerifyError('invalid_token', problem);
+      return { claims: payload as VerifiedClaims, key };
+    } catch (error) {
+      if (error instanceof VerifyError) throw error;
+      throw new VerifyError('invalid_token', describeVerificationError(error), { cause: error });
+    }
   };
 
   return {
     async verify(token) {
       const nowMs = now();
+      const keys = await keysReady(nowMs);
       if (nowMs - lastPruneMs > 5000) {
         revocations.prune(nowMs);
         lastPruneMs = nowMs;
       }
-      if (feed && lag() > maxStalenessMs) {
-        if (options.onStale === 'reject') {
+      if (o.feed && lag() > o.maxStalenessMs) {
+        if (o.onStale === 'reject') {
           throw new VerifyError('temporarily_unavailable', 'Revocations are not current; try again shortly.');
         }
-        // Signature and claims are still checked locally below; introspection answers for revocation.
-        await verifyLocally(token, nowMs);
-        return introspect(token);
+        // Signature and claims are still checked locally; introspection answers for revocation.
+        const { claims } = await verifyLocally(keys, token, nowMs);
+        checkLive(claims, nowMs);
+        if (!(await introspect(token)))
+          throw new VerifyError('invalid_token', 'The access token is not active.');
+        return claims;
       }
-      const cached = cache.get(token, nowMs);
-      if (cached) {
+      const cached = cache.get(token, nowMs)?.value;
+      // A cached token stays good only while its key is still the one the JWKS publishes.
+      if (cached && (await keys.get(cached.key.kid)) === cached.key) {
         checkLive(cached.claims, nowMs);
         return cached.claims;
       }
-      const claims = await verifyLocally(token, nowMs);
-      checkLive(claims, nowMs);
-      cache.set(token, { claims, expiresAtMs: (claims.exp + tolerance) * 1000 });
-      return claims;
+      const verified = await verifyLocally(keys, token, nowMs);
+      checkLive(verified.claims, nowMs);
+      cache.set(token, { value: verified, expiresAtMs: (verified.claims.exp + tolerance) * 1000 });
+      return verified.claims;
     },
     async ready() {
-      await jwks.refresh();
-      await feed?.ready;
+      await setup();
+      const running: Feed | null = feed;
+      if (running === null) return;
+      await running.ready.catch((error: unknown) => {
+        // The feed recovered since its first snapshot failed: it is ready now.
+        if (running.status().lastMessageAtMs === 0) throw error;
+      });
     },
     status() {
       const feedLagMs = lag();
+      const feedStatus = feed?.status();
+      const keyStatus = jwks?.status();
       return {
-        feedConnected: feed?.status().connected ?? false,
+        ready: setupRun !== null && setupError === null && (keyStatus?.keys ?? 0) > 0,
+        setupError,
+        feedConnected: feedStatus?.connected ?? false,
         feedLagMs,
-        stale: feed !== null && feedLagMs > maxStalenessMs,
+        stale: o.feed && feedLagMs > o.maxStalenessMs,
+        feedReconnects: feedStatus?.reconnects ?? 0,
+        feedError: feedStatus?.lastError ?? null,
         revocations: revocations.size(),
         cachedTokens: cache.size(),
-        jwksKeys: jwks.size(),
+        jwksKeys: keyStatus?.keys ?? 0,
+        jwksAgeMs: keyStatus?.ageMs ?? Number.POSITIVE_INFINITY,
+        jwksError: keyStatus?.lastError ?? null,
       };
     },
     async close() {
+      stopping.abort();
       feed?.stop();
+      jwks?.close();
       cache.clear();
     },
   };
-
-  async function verifyLocally(token: string, nowMs: number = now()): Promise<VerifiedClaims> {
-    if (token.length > 8192 || !JWT_SHAPE.test(token))
-      throw new VerifyError('invalid_token', 'The access token is malformed.');
-    let kid: unknown;
-    try {
-      kid = decodeProtectedHeader(token).kid;
-    } catch {
-      throw new VerifyError('invalid_token', 'The access token header is malformed.');
-    }
-    if (typeof kid !== 'string' || kid.length > 200)
-      throw new VerifyError('invalid_token', 'The access token names no known key.');
-    const key = await jwks.get(kid);
-    if (!key) throw new VerifyError('invalid_token', 'The access token names no known key.');
-    try {
-      const { payload } = await jwtVerify(token, key.key, {
-        algorithms: [key.alg],
-        typ: 'at+jwt',
-        issuer,
-        audience: options.audience,
-        clockTolerance: tolerance,
-        currentDate: new Date(nowMs),
-        requiredClaims: ['sub', 'jti', 'iat', 'exp'],
-      });
-      if (
-        typeof payload.sid !== 'string' ||
-        typeof payload.ver !== 'number' ||
-        typeof payload.iat !== 'number'
-      ) {
-        throw new VerifyError('invalid_token', 'The access token lacks Tessera claims.');
-      }
-      if (payload.iat > nowMs / 1000 + tolerance)
-        throw new VerifyError('invalid_token', 'The access token was issued in the future.');
-      return payload as VerifiedClaims;
-    } catch (error) {
-      if (error instanceof VerifyError) throw error;
-      throw new VerifyError('invalid_token', describe(error), { cause: error });
-    }
-  }
 }

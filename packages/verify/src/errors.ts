@@ -1,12 +1,20 @@
-/** Why a token was refused: `invalid_token` (RFC 6750), or `temporarily_unavailable` when the verifier cannot vouch for revocations. */
+/** Why a token was refused: `invalid_token` (RFC 6750), or `temporarily_unavailable` when the verifier cannot vouch for it. */
 export type VerifyErrorCode = 'invalid_token' | 'temporarily_unavailable';
 
-/** A refused token. `description` is a sentence for the `WWW-Authenticate` header; it never contains the token. */
+/**
+ * A refused token. `description` is the sentence sent to the caller (`WWW-Authenticate`, the JSON
+ * body); `message` is the same sentence, or a fuller one for the operator when the cause is on the
+ * service's side (setup failed: it names the URL tried and the option to set). Neither ever contains
+ * the token.
+ */
 export class VerifyError extends Error {
   readonly code: VerifyErrorCode;
   readonly description: string;
-  constructor(code: VerifyErrorCode, description: string, options?: { cause?: unknown }) {
-    super(description, options);
+  constructor(code: VerifyErrorCode, description: string, options?: { cause?: unknown; message?: string }) {
+    super(
+      options?.message ?? description,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'VerifyError';
     this.code = code;
     this.description = description;

@@ -1,18 +1,37 @@
 import { type CryptoKey, importJWK, type JWK } from 'jose';
+import { type CacheBounds, cacheLifetimeMs } from './cache-lifetime.ts';
+import { FetchFailure, fetchJson } from './fetch-json.ts';
 
 /** A verification key with the one algorithm it may be used with. */
 export interface JwksKey {
+  kid: string;
   alg: string;
   key: CryptoKey | Uint8Array;
 }
 
-/** The issuer's public keys, fetched once and again on an unknown `kid` (rate limited). */
+/** What the cache reports about itself. */
+export interface JwksCacheStatus {
+  keys: number;
+  /** Milliseconds since the last successful fetch; Infinity before the first. */
+  ageMs: number;
+  /** Why the last fetch failed, or `null` when it succeeded (the keys then are current). */
+  lastError: string | null;
+}
+
+/**
+ * The issuer's public keys, kept in step with its JWKS: fetched again when the answer's
+ * `Cache-Control` lifetime runs out (within bounds), and on an unknown `kid` (rate limited). A key
+ * that left the JWKS is dropped at the next fetch. When the JWKS cannot be fetched, the keys already
+ * known stay in use (and the failure is reported) while fetches are retried.
+ */
 export interface JwksCache {
-  /** The key for `kid`, refetching the JWKS at most once per `minRefetchMs` for unknown ones. */
+  /** The key for `kid`, or `null` when the JWKS has none (after refetching, within the limits). */
   get(kid: string): Promise<JwksKey | null>;
-  /** Fetches the JWKS now. */
-  refresh(): Promise<void>;
-  size(): number;
+  /** Fetches the JWKS now; rejects with a {@link FetchFailure} saying what went wrong. */
+  load(): Promise<void>;
+  status(): JwksCacheStatus;
+  /** Stops the refresh timer and aborts a fetch under way. */
+  close(): void;
 }
 
 /** Options of {@link createJwksCache}. */
@@ -22,53 +41,128 @@ export interface JwksCacheOptions {
   algorithms: readonly string[];
   fetch: typeof fetch;
   now: () => number;
-  /** Default 10 s. */
-  minRefetchMs?: number;
+  /** Bound on one fetch, ms. */
+  timeoutMs: number;
+  /** How long a fetched JWKS is used before it is fetched again. */
+  lifetime: CacheBounds;
+  /** Least time between fetches caused by an unknown `kid` or a failure, ms. */
+  cooldownMs: number;
 }
 
 /**
  * Creates a JWKS cache. Keys are taken only from the JWKS, each bound to its own `alg`; a token header
- * can never supply a key. Concurrent misses share one fetch.
+ * can never supply a key. At most one fetch runs at a time and every fetch ends within `timeoutMs`, so
+ * a hung endpoint neither piles up requests nor holds verification: known keys keep verifying, and an
+ * unknown `kid` fails once the fetch times out.
  */
 export function createJwksCache(options: JwksCacheOptions): JwksCache {
   let keys = new Map<string, JwksKey>();
-  let lastFetchMs = Number.NEGATIVE_INFINITY;
+  // The JWK text each key was imported from: an unchanged key keeps its object across fetches, so
+  // tokens verified with it stay cached.
+  let sources = new Map<string, string>();
+  let fetchedAtMs = Number.NEGATIVE_INFINITY;
+  let lifetimeMs = 0;
+  let lastAttemptMs = Number.NEGATIVE_INFINITY;
+  let lastError: string | null = null;
   let inflight: Promise<void> | null = null;
-  const minRefetchMs = options.minRefetchMs ?? 10_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+  const stop = new AbortController();
 
-  const load = async (): Promise<void> => {
-    lastFetchMs = options.now();
-    const response = await options.fetch(options.url, { headers: { accept: 'application/json' } });
-    if (!response.ok) throw new Error(`JWKS fetch failed with ${response.status}`);
-    const body = (await response.json()) as { keys?: JWK[] };
-    const next = new Map<string, JwksKey>();
-    for (const jwk of body.keys ?? []) {
+  const fetchKeys = async (): Promise<void> => {
+    lastAttemptMs = options.now();
+    const { response, body } = await fetchJson(options.url, {
+      fetch: options.fetch,
+      headers: { accept: 'application/jwk-set+json, application/json' },
+      timeoutMs: options.timeoutMs,
+      signal: stop.signal,
+    });
+    const list = (body as { keys?: unknown } | null)?.keys;
+    if (!Array.isArray(list)) {
+      throw new FetchFailure(`GET ${options.url} answered ${response.status} with no "keys" array`, null);
+    }
+    const nextKeys = new Map<string, JwksKey>();
+    const nextSources = new Map<string, string>();
+    for (const jwk of list as JWK[]) {
+      if (typeof jwk !== 'object' || jwk === null) continue;
       if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string' || !options.algorithms.includes(jwk.alg))
         continue;
       if (jwk.use !== undefined && jwk.use !== 'sig') continue;
-      try {
-        next.set(jwk.kid, { alg: jwk.alg, key: await importJWK(jwk, jwk.alg) });
-      } catch {
-        // A key we cannot import cannot verify anything: skip it.
+      const source = JSON.stringify(jwk);
+      const known = keys.get(jwk.kid);
+      if (known && sources.get(jwk.kid) === source) {
+        nextKeys.set(jwk.kid, known);
+      } else {
+        try {
+          nextKeys.set(jwk.kid, { kid: jwk.kid, alg: jwk.alg, key: await importJWK(jwk, jwk.alg) });
+        } catch {
+          continue; // a key we cannot import cannot verify anything
+        }
       }
+      nextSources.set(jwk.kid, source);
     }
-    keys = next;
+    keys = nextKeys;
+    sources = nextSources;
+    fetchedAtMs = options.now();
+    lifetimeMs = cacheLifetimeMs(response.headers, options.lifetime);
   };
+
+  const schedule = (delayMs: number): void => {
+    clearTimeout(timer);
+    if (closed) return;
+    timer = setTimeout(() => {
+      refresh().catch(() => undefined);
+    }, delayMs);
+    timer.unref?.();
+  };
+
+  /** Starts a fetch (or joins the one under way); settles within the timeout. */
   const refresh = (): Promise<void> => {
-    inflight ??= load().finally(() => {
-      inflight = null;
-    });
+    inflight ??= fetchKeys().then(
+      () => {
+        lastError = null;
+        inflight = null;
+        // Refetch in the background a little before the lifetime ends, so requests rarely wait.
+        schedule(Math.max(options.cooldownMs, lifetimeMs * 0.9));
+      },
+      (error: unknown) => {
+        lastError = error instanceof Error ? error.message : String(error);
+        inflight = null;
+        schedule(options.cooldownMs);
+        throw error;
+      },
+    );
     return inflight;
   };
+
   return {
     async get(kid) {
+      const nowMs = options.now();
+      const expired = nowMs - fetchedAtMs >= lifetimeMs;
       const known = keys.get(kid);
-      if (known) return known;
-      if (inflight) await inflight.catch(() => undefined);
-      else if (options.now() - lastFetchMs >= minRefetchMs) await refresh().catch(() => undefined);
+      if (known && !expired) return known;
+      const coolingDown = nowMs - lastAttemptMs < options.cooldownMs;
+      if (inflight) {
+        // While the JWKS is failing, known keys do not wait for each retry.
+        if (!known || lastError === null) await inflight.catch(() => undefined);
+      } else if (!(known ? lastError !== null && coolingDown : coolingDown)) {
+        const attempt = refresh();
+        if (!known || lastError === null) await attempt.catch(() => undefined);
+        else attempt.catch(() => undefined);
+      }
       return keys.get(kid) ?? null;
     },
-    refresh,
-    size: () => keys.size,
+    load: () => refresh(),
+    status: () => ({
+      keys: keys.size,
+      ageMs:
+        fetchedAtMs === Number.NEGATIVE_INFINITY ? Number.POSITIVE_INFINITY : options.now() - fetchedAtMs,
+      lastError,
+    }),
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      stop.abort();
+    },
   };
 }

@@ -1,16 +1,4 @@
-/** A revocation as the Tessera feed sends it (milliseconds since the epoch). */
-export type FeedRevocation =
-  | { type: 'session'; sid: string; sub?: string; at_ms?: number; until_ms: number }
-  | { type: 'user'; sub: string; min_ver?: number; not_before_ms?: number; at_ms?: number; until_ms: number }
-  | { type: 'global'; not_before_ms: number; at_ms?: number; until_ms: number };
-
-/** The claims the revocation checks read. */
-export interface RevocableClaims {
-  sid: string;
-  sub: string;
-  ver: number;
-  iat: number;
-}
+import type { RevocableClaims, WireRevocation } from '@tessera/protocol';
 
 /**
  * The live revocations, in memory: by session id, by user (minimum token version, not-before) and a
@@ -18,7 +6,8 @@ export interface RevocableClaims {
  * one access-token lifetime.
  */
 export interface RevocationSet {
-  apply(revocation: FeedRevocation): void;
+  /** Adds `revocation` (already checked with `parseWireRevocation`). */
+  apply(revocation: WireRevocation): void;
   /** Why `claims` are revoked at `nowMs`, or `null`. */
   reason(claims: RevocableClaims, nowMs: number): string | null;
   prune(nowMs: number): void;

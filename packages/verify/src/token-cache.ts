@@ -1,13 +1,13 @@
-/** Verified claims kept for a token until it expires. */
+/** What was verified about a token, kept until it expires. */
 export interface CachedToken<T> {
-  claims: T;
+  value: T;
   /** `exp` in milliseconds. */
   expiresAtMs: number;
 }
 
 /**
  * A bounded cache of verified tokens (least recently inserted evicted first). A hit skips the signature
- * check; callers must still apply revocations and expiry to the cached claims on every use.
+ * check; callers must still apply revocations, expiry and the key's presence in the JWKS on every use.
  */
 export interface TokenCache<T> {
   get(token: string, nowMs: number): CachedToken<T> | undefined;

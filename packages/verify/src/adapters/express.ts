@@ -1,37 +1,31 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import type { VerifiedClaims, Verifier } from '../create-verifier.ts';
-import { authorize } from '../http-errors.ts';
+import { authenticateRequest, type RequireAuthOptions } from '../request-auth.ts';
 
-/** Options of `requireAuth`. */
-export interface RequireAuthOptions {
-  /** The realm in `WWW-Authenticate`. Default `api`. */
-  realm?: string;
+export type { RequireAuthOptions } from '../request-auth.ts';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The verified access-token claims, set by `requireAuth` from `@tessera/verify/express`. */
+    auth?: VerifiedClaims;
+  }
 }
 
 /**
  * Express middleware: verifies `Authorization: Bearer`, sets `req.auth` to the claims, or answers per
- * RFC 6750 (401 / 400 / 503).
+ * RFC 6750 (401 / 400 / 503) through {@link authenticateRequest}.
  * @example
  * app.get('/me', requireAuth(verifier), (req, res) => res.json(req.auth));
  */
-export function requireAuth(
-  verifier: Verifier,
-  options: RequireAuthOptions = {},
-): (
-  req: IncomingMessage & { auth?: VerifiedClaims },
-  res: ServerResponse,
-  next: (error?: unknown) => void,
-) => void {
-  const realm = options.realm ?? 'api';
+export function requireAuth(verifier: Verifier, options: RequireAuthOptions = {}): RequestHandler {
   return (req, res, next) => {
-    authorize(req.headers.authorization, realm, (token) => verifier.verify(token)).then((result) => {
-      if ('claims' in result) {
-        req.auth = result.claims;
-        next();
+    authenticateRequest(verifier, req, options).then(({ claims, refusal }) => {
+      if (refusal) {
+        res.status(refusal.status).set(refusal.headers).json(refusal.body);
         return;
       }
-      res.writeHead(result.failure.status, { ...result.failure.headers, 'content-type': 'application/json' });
-      res.end(JSON.stringify(result.failure.body));
+      req.auth = claims;
+      next();
     }, next);
   };
 }

@@ -1,38 +1,30 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { VerifiedClaims, Verifier } from '../create-verifier.ts';
-import { authorize } from '../http-errors.ts';
+import { authenticateRequest, type RequireAuthOptions } from '../request-auth.ts';
 
-/** Options of `requireAuth`. */
-export interface RequireAuthOptions {
-  /** The realm in `WWW-Authenticate`. Default `api`. */
-  realm?: string;
-}
+export type { RequireAuthOptions } from '../request-auth.ts';
 
-interface FastifyLikeRequest {
-  headers: { authorization?: string | undefined };
-  auth?: VerifiedClaims;
-}
-interface FastifyLikeReply {
-  code(status: number): FastifyLikeReply;
-  headers(values: Record<string, string>): FastifyLikeReply;
-  send(body: unknown): unknown;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified access-token claims, set by `requireAuth` from `@tessera/verify/fastify`. */
+    auth?: VerifiedClaims;
+  }
 }
 
 /**
  * A Fastify `preHandler` hook: verifies `Authorization: Bearer`, sets `request.auth`, or answers per
- * RFC 6750.
+ * RFC 6750 through {@link authenticateRequest}.
  * @example
  * app.get('/me', { preHandler: requireAuth(verifier) }, async (request) => request.auth);
  */
 export function requireAuth(
   verifier: Verifier,
   options: RequireAuthOptions = {},
-): (request: FastifyLikeRequest, reply: FastifyLikeReply) => Promise<unknown> {
-  const realm = options.realm ?? 'api';
+): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
   return async (request, reply) => {
-    const result = await authorize(request.headers.authorization, realm, (token) => verifier.verify(token));
-    if ('failure' in result)
-      return reply.code(result.failure.status).headers(result.failure.headers).send(result.failure.body);
-    request.auth = result.claims;
+    const { claims, refusal } = await authenticateRequest(verifier, request, options);
+    if (refusal) return reply.code(refusal.status).headers(refusal.headers).send(refusal.body);
+    request.auth = claims;
     return undefined;
   };
 }

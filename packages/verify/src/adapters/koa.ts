@@ -1,40 +1,35 @@
+import type { Middleware } from 'koa';
 import type { VerifiedClaims, Verifier } from '../create-verifier.ts';
-import { authorize } from '../http-errors.ts';
+import { authenticateRequest, type RequireAuthOptions } from '../request-auth.ts';
 
-/** Options of `requireAuth`. */
-export interface RequireAuthOptions {
-  /** The realm in `WWW-Authenticate`. Default `api`. */
-  realm?: string;
-}
+export type { RequireAuthOptions } from '../request-auth.ts';
 
-interface KoaLikeContext {
-  get(name: string): string;
-  set(headers: Record<string, string>): void;
-  status: number;
-  body: unknown;
-  state: { auth?: VerifiedClaims };
+/**
+ * The Koa state `requireAuth` adds. It types `ctx.state.auth` through Koa's own state generic
+ * (`app.use` and routers carry it to the next middleware) rather than a global `DefaultState`
+ * declaration, which would clash with another middleware's `ctx.state.auth` in the same program.
+ */
+export interface AuthState {
+  /** The verified access-token claims. */
+  auth?: VerifiedClaims;
 }
 
 /**
- * Koa middleware: verifies `Authorization: Bearer`, sets `ctx.state.auth`, or answers per RFC 6750.
+ * Koa middleware: verifies `Authorization: Bearer`, sets `ctx.state.auth`, or answers per RFC 6750
+ * through {@link authenticateRequest}.
  * @example
  * router.get('/me', requireAuth(verifier), (ctx) => { ctx.body = ctx.state.auth; });
  */
-export function requireAuth(
-  verifier: Verifier,
-  options: RequireAuthOptions = {},
-): (ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void> {
-  const realm = options.realm ?? 'api';
+export function requireAuth(verifier: Verifier, options: RequireAuthOptions = {}): Middleware<AuthState> {
   return async (ctx, next) => {
-    const header = ctx.get('authorization') || undefined;
-    const result = await authorize(header, realm, (token) => verifier.verify(token));
-    if ('failure' in result) {
-      ctx.status = result.failure.status;
-      ctx.set(result.failure.headers);
-      ctx.body = result.failure.body;
+    const { claims, refusal } = await authenticateRequest(verifier, ctx.req, options);
+    if (refusal) {
+      ctx.status = refusal.status;
+      ctx.set(refusal.headers);
+      ctx.body = refusal.body;
       return;
     }
-    ctx.state.auth = result.claims;
+    ctx.state.auth = claims;
     await next();
   };
 }

@@ -1,48 +1,49 @@
 import { type CanActivate, createParamDecorator, type ExecutionContext, HttpException } from '@nestjs/common';
 import type { VerifiedClaims, Verifier } from '../create-verifier.ts';
-import { authorize } from '../http-errors.ts';
+import { authenticateRequest, type RequestParts, type RequireAuthOptions } from '../request-auth.ts';
 
-/** Options of `requireAuth`. */
-export interface RequireAuthOptions {
-  /** The realm in `WWW-Authenticate`. Default `api`. */
-  realm?: string;
-}
+export type { RequireAuthOptions } from '../request-auth.ts';
 
-interface HttpRequestLike {
-  headers: { authorization?: string | undefined };
+/** The request a guarded NestJS handler receives (Express or Fastify underneath): the claims on `auth`. */
+export interface AuthenticatedRequest extends RequestParts {
+  /** The verified access-token claims, set by {@link TesseraAuthGuard}. */
   auth?: VerifiedClaims;
 }
 interface HttpResponseLike {
-  setHeader(name: string, value: string): unknown;
+  setHeader?(name: string, value: string): unknown;
+  header?(name: string, value: string): unknown;
 }
 
 /**
- * A NestJS guard: verifies `Authorization: Bearer`, puts the claims on `request.auth` (read them with
- * the {@link Claims} parameter decorator), or answers per RFC 6750 (the challenge header is set on the
- * response, the status and JSON body come from an `HttpException`).
+ * A NestJS guard: verifies `Authorization: Bearer` through {@link authenticateRequest}, puts the
+ * claims on `request.auth` (read them with the {@link Claims} parameter decorator), or answers per
+ * RFC 6750 (the challenge header is set on the response, the status and JSON body come from an
+ * `HttpException`).
  */
 export class TesseraAuthGuard implements CanActivate {
   readonly #verifier: Verifier;
-  readonly #realm: string;
+  readonly #options: RequireAuthOptions;
 
   constructor(verifier: Verifier, options: RequireAuthOptions = {}) {
     this.#verifier = verifier;
-    this.#realm = options.realm ?? 'api';
+    this.#options = options;
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
-    const request = http.getRequest<HttpRequestLike>();
-    const result = await authorize(request.headers.authorization, this.#realm, (token) =>
-      this.#verifier.verify(token),
-    );
-    if ('claims' in result) {
-      request.auth = result.claims;
+    const request = http.getRequest<AuthenticatedRequest>();
+    const { claims, refusal } = await authenticateRequest(this.#verifier, request, this.#options);
+    if (!refusal) {
+      request.auth = claims;
       return true;
     }
     const response = http.getResponse<HttpResponseLike>();
-    for (const [name, value] of Object.entries(result.failure.headers)) response.setHeader(name, value);
-    throw new HttpException(result.failure.body, result.failure.status);
+    for (const [name, value] of Object.entries(refusal.headers)) {
+      // Express answers with setHeader, Fastify's reply with header.
+      if (response.setHeader) response.setHeader(name, value);
+      else response.header?.(name, value);
+    }
+    throw new HttpException(refusal.body, refusal.status);
   }
 }
 
@@ -57,5 +58,6 @@ export function requireAuth(verifier: Verifier, options: RequireAuthOptions = {}
 
 /** Parameter decorator giving a handler the verified claims (`request.auth`). */
 export const Claims: () => ParameterDecorator = createParamDecorator(
-  (_data: unknown, context: ExecutionContext) => context.switchToHttp().getRequest<HttpRequestLike>().auth,
+  (_data: unknown, context: ExecutionContext) =>
+    context.switchToHttp().getRequest<AuthenticatedRequest>().auth,
 );
