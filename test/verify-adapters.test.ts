@@ -4,41 +4,80 @@ import { after, before, describe, it } from 'node:test';
 import { createVerifier, type Verifier } from '@tessera/verify';
 import { listen as express } from '../examples/verify-express/server.ts';
 import { listen as fastify } from '../examples/verify-fastify/server.ts';
+import { listen as hono } from '../examples/verify-hono/server.ts';
 import { listen as koa } from '../examples/verify-koa/server.ts';
 import { listen as nestjs } from '../examples/verify-nestjs/server.ts';
 import { call, registerUser, startTestServer, type TestServer } from './helpers/server.ts';
 
+const FRAMEWORKS = { express, koa, fastify, nestjs, hono };
+
 let t: TestServer;
+let soft: TestServer;
 let verifier: Verifier;
+let softVerifier: Verifier;
+let broken: Verifier;
 let user: Awaited<ReturnType<typeof registerUser>>;
+let softUser: Awaited<ReturnType<typeof registerUser>>;
+
+function verifierFor(server: TestServer): Verifier {
+  return createVerifier({
+    issuer: 'http://127.0.0.1:4000',
+    audience: 'http://127.0.0.1:4000',
+    jwksUrl: `${server.url}/.well-known/jwks.json`,
+    revocationsUrl: `${server.url}/auth/revocations`,
+    now: () => server.clock.now(),
+  });
+}
 
 before(async () => {
   t = await startTestServer();
-  verifier = createVerifier({
-    issuer: 'http://127.0.0.1:4000',
-    audience: 'http://127.0.0.1:4000',
-    jwksUrl: `${t.url}/.well-known/jwks.json`,
-    revocationsUrl: `${t.url}/auth/revocations`,
-    now: () => t.clock.now(),
+  soft = await startTestServer({
+    TESSERA_POLICY: 'soft-expiry',
+    TESSERA_ACCESS_TTL: '1h',
+    TESSERA_SOFT_TTL: '10m',
   });
-  await verifier.ready();
+  verifier = verifierFor(t);
+  softVerifier = verifierFor(soft);
+  // Nothing listens at this issuer: discovery fails, and every request must say so with a 503.
+  broken = createVerifier({ issuer: 'http://127.0.0.1:9', audience: 'x', fetchTimeoutMs: 500 });
+  await Promise.all([verifier.ready(), softVerifier.ready(), broken.ready().catch(() => undefined)]);
   user = await registerUser(t.url);
+  softUser = await registerUser(soft.url);
 });
 after(async () => {
-  await verifier.close();
-  await t.close();
+  await Promise.all([verifier.close(), softVerifier.close(), broken.close()]);
+  await Promise.all([t.close(), soft.close()]);
 });
 
-for (const [framework, listen] of Object.entries({ express, koa, fastify, nestjs })) {
+describe('every framework subpath', () => {
+  it('exports the same entry point, requireAuth, and nothing else but the NestJS decorator and guard', async () => {
+    for (const name of Object.keys(FRAMEWORKS)) {
+      const module = (await import(`@tessera/verify/${name}`)) as Record<string, unknown>;
+      assert.equal(typeof module.requireAuth, 'function', name);
+      const extras = Object.keys(module).filter((key) => key !== 'requireAuth');
+      assert.deepEqual(extras.sort(), name === 'nestjs' ? ['Claims', 'TesseraAuthGuard'] : [], name);
+    }
+  });
+});
+
+for (const [framework, listen] of Object.entries(FRAMEWORKS)) {
   describe(`@tessera/verify/${framework}`, () => {
-    let server: Server;
+    const servers: Server[] = [];
     let url: string;
+    let softUrl: string;
+    let brokenUrl: string;
+    const start = async (v: Verifier) => {
+      const server = await listen(v, 0);
+      servers.push(server);
+      return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    };
     before(async () => {
-      server = await listen(verifier, 0);
-      url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      url = await start(verifier);
+      softUrl = await start(softVerifier);
+      brokenUrl = await start(broken);
     });
     after(async () => {
-      await new Promise((resolve) => server.close(resolve));
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     });
 
     it('accepts a valid token and hands the claims to the route', async () => {
@@ -61,6 +100,32 @@ for (const [framework, listen] of Object.entries({ express, koa, fastify, nestjs
         bad.headers.get('www-authenticate') ?? '',
         /^Bearer realm="api", error="invalid_token", error_description="[^"]+"$/,
       );
+    });
+
+    it('refuses a soft-expired token the way the server does', async () => {
+      assert.equal((await call(softUrl, 'GET', '/me', { token: softUser.access_token })).status, 200);
+      soft.clock.advance(600_000 + 2_000); // past the soft expiry and the verifier's 2 s tolerance
+      try {
+        const refused = await call(softUrl, 'GET', '/me', { token: softUser.access_token });
+        assert.equal(refused.status, 401);
+        assert.equal(
+          refused.headers.get('www-authenticate'),
+          'Bearer realm="api", error="invalid_token", error_description="token_soft_expired"',
+        );
+        const server = await call(soft.url, 'GET', '/auth/me', { token: softUser.access_token });
+        assert.equal(server.status, 401);
+        assert.match(server.headers.get('www-authenticate') ?? '', /error_description="token_soft_expired"/);
+      } finally {
+        soft.clock.advance(-(600_000 + 2_000));
+      }
+    });
+
+    it('answers 503 (never "no known key") while the verifier could not set itself up', async () => {
+      const response = await call(brokenUrl, 'GET', '/me', { token: user.access_token });
+      assert.equal(response.status, 503);
+      assert.equal(response.headers.get('retry-after'), '5');
+      assert.equal(response.body.error, 'temporarily_unavailable');
+      assert.doesNotMatch(response.text, /known key|127\.0\.0\.1/, 'no internal detail to the caller');
     });
   });
 }

@@ -153,7 +153,6 @@ export function startFeed(options: FeedOptions): Feed {
         throw new Error(`GET ${options.streamUrl} answered ${response.status}`);
       }
       connected = true;
-      lastError = null;
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       try {
         while (!ended) {
