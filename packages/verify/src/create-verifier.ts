@@ -56,8 +56,9 @@ export interface Verifier {
   verify(token: string): Promise<VerifiedClaims>;
   /**
    * Resolves when the endpoints are discovered, the JWKS is loaded and (if enabled) the first
-   * revocation snapshot is in. Rejects with a sentence naming the URL tried, what it answered and
-   * the option to set; calling it again retries.
+   * revocation snapshot is in. Rejects with an error whose message names the URL tried, what it
+   * answered and the option to set (a {@link VerifyError} when setup failed, the same `verify` throws
+   * meanwhile); calling it again retries.
    */
   ready(): Promise<void>;
   status(): VerifierStatus;
@@ -273,12 +274,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return verified.claims;
     },
     async ready() {
-      await setup();
+      await setup().catch(() => {
+        throw notReady();
+      });
       const running: Feed | null = feed;
       if (running === null) return;
       await running.ready.catch((error: unknown) => {
         // The feed recovered since its first snapshot failed: it is ready now.
-        if (running.status().lastMessageAtMs === 0) throw error;
+        if (running.status().lastMessageAtMs !== 0) return;
+        const message = error instanceof Error ? error.message : String(error);
+        throw new VerifyError('temporarily_unavailable', 'Revocations are not current; try again shortly.', {
+          message,
+          cause: error,
+        });
       });
     },
     status() {
