@@ -12,6 +12,8 @@ export async function buildClient(): Promise<string> {
     format: 'esm',
     target: 'es2022',
     platform: 'browser',
+    // Our own workspace packages (the shared wire constants) are bundled from source.
+    conditions: ['@tessera/source'],
     write: false,
     legalComments: 'none',
   });

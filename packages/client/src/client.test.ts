@@ -190,3 +190,157 @@ describe('client', () => {
     }
   });
 });
+
+/** Installs a fake page (document, window listeners, BroadcastChannel) that counts what is attached. */
+function fakePage() {
+  const saved = {
+    document: Object.getOwnPropertyDescriptor(globalThis, 'document'),
+    addEventListener: Object.getOwnPropertyDescriptor(globalThis, 'addEventListener'),
+    removeEventListener: Object.getOwnPropertyDescriptor(globalThis, 'removeEventListener'),
+    BroadcastChannel: Object.getOwnPropertyDescriptor(globalThis, 'BroadcastChannel'),
+  };
+  const attached = new Map<string, number>();
+  const counting = (prefix: string) => ({
+    addEventListener(type: string) {
+      attached.set(`${prefix}:${type}`, (attached.get(`${prefix}:${type}`) ?? 0) + 1);
+    },
+    removeEventListener(type: string) {
+      attached.set(`${prefix}:${type}`, (attached.get(`${prefix}:${type}`) ?? 0) - 1);
+    },
+  });
+  let openChannels = 0;
+  class FakeChannel {
+    onmessage: unknown = null;
+    constructor() {
+      openChannels += 1;
+    }
+    postMessage() {}
+    close() {
+      openChannels -= 1;
+    }
+  }
+  const windowListeners = counting('window');
+  Object.defineProperty(globalThis, 'document', {
+    configurable: true,
+    value: { visibilityState: 'visible', ...counting('document') },
+  });
+  Object.defineProperty(globalThis, 'addEventListener', {
+    configurable: true,
+    value: windowListeners.addEventListener,
+  });
+  Object.defineProperty(globalThis, 'removeEventListener', {
+    configurable: true,
+    value: windowListeners.removeEventListener,
+  });
+  Object.defineProperty(globalThis, 'BroadcastChannel', { configurable: true, value: FakeChannel });
+  return {
+    attached: () => [...attached.values()].reduce((sum, n) => sum + n, 0),
+    types: () => [...attached.entries()].filter(([, n]) => n > 0).map(([type]) => type),
+    openChannels: () => openChannels,
+    restore() {
+      for (const [name, descriptor] of Object.entries(saved)) {
+        if (descriptor) Object.defineProperty(globalThis, name, descriptor);
+        else delete (globalThis as Record<string, unknown>)[name];
+      }
+    },
+  };
+}
+
+describe('client close()', () => {
+  it('removes every page listener, closes its tab channel and stops its timers', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const page = fakePage();
+    try {
+      const server = fakeServer({ expiresIn: 100 });
+      const client = createTesseraClient({
+        baseUrl: 'http://x',
+        transport: 'body',
+        fetch: server.fetch,
+        now: () => 0,
+      });
+      assert.deepEqual(page.types().sort(), ['document:visibilitychange', 'window:focus', 'window:online']);
+      assert.equal(page.openChannels(), 1);
+      await client.login('a@example.com', 'pw');
+      const renewed = mock.fn();
+      client.on('tokenRenewed', renewed);
+      client.close();
+      assert.equal(page.attached(), 0, 'every listener added was removed');
+      assert.equal(page.openChannels(), 0);
+      t.mock.timers.tick(200_000);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(server.refreshes(), 0, 'no renewal timer survives close()');
+      assert.equal(renewed.mock.callCount(), 0);
+    } finally {
+      page.restore();
+    }
+  });
+});
+
+describe('client policies (timers)', () => {
+  const tokens = (body: Record<string, unknown>) => {
+    const calls: string[] = [];
+    let issued = 0;
+    return {
+      calls,
+      fetch: async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+        const url = new URL(String(input));
+        calls.push(
+          `${init?.method ?? 'GET'} ${url.pathname} ${new Headers(init?.headers).get('authorization') ?? ''}`,
+        );
+        issued += 1;
+        return json(200, { token_type: 'Bearer', access_token: `a${issued}`, ...body });
+      },
+    };
+  };
+
+  it('soft-expiry: renews at /auth/renew with the token when the soft life ends, not before', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let clock = 0;
+    const server = tokens({ expires_in: 3600, soft_expires_in: 600 });
+    const client = createTesseraClient({
+      baseUrl: 'http://x',
+      policy: 'soft-expiry',
+      transport: 'body',
+      fetch: server.fetch,
+      now: () => clock,
+    });
+    await client.login('a@example.com', 'pw');
+    clock = 599_999;
+    t.mock.timers.tick(599_999);
+    assert.equal(server.calls.length, 1);
+    assert.equal(await client.getAccessToken(), 'a1', 'not due before the soft expiry');
+    clock = 600_000;
+    t.mock.timers.tick(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(server.calls.slice(1), ['POST /auth/renew Bearer a1']);
+    assert.equal(await client.getAccessToken(), 'a2');
+    client.close();
+  });
+
+  it('long-lived-token: never renews, and ends the session when the token expires, even past setTimeout’s range', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let clock = 0;
+    const server = tokens({ expires_in: 90 * 86_400 });
+    const client = createTesseraClient({
+      baseUrl: 'http://x',
+      policy: 'long-lived-token',
+      transport: 'body',
+      fetch: server.fetch,
+      now: () => clock,
+    });
+    const ended = mock.fn();
+    client.on('sessionEnded', ended);
+    await client.login('a@example.com', 'pw');
+    for (const days of [30, 60, 89]) {
+      clock = days * 86_400_000;
+      t.mock.timers.tick(days === 30 ? clock : 30 * 86_400_000 - (days === 89 ? 86_400_000 : 0));
+      assert.equal(await client.getAccessToken(), 'a1', `day ${days}`);
+    }
+    clock = 90 * 86_400_000;
+    t.mock.timers.tick(86_400_000);
+    assert.deepEqual(ended.mock.calls[0]?.arguments, [{ reason: 'expired' }]);
+    assert.equal(await client.getAccessToken(), null);
+    assert.equal(server.calls.length, 1, 'only the login');
+    client.close();
+  });
+});

@@ -1,9 +1,16 @@
+import {
+  RENEWED_TOKEN_EXPIRES_HEADER,
+  RENEWED_TOKEN_HEADER,
+  TOKEN_SOFT_EXPIRED,
+  TRANSPORT_HEADER,
+} from '@tessera/protocol';
 import { createTabLink, soloTabLink, type TabLink } from './cross-tab.ts';
 import { type ClientEvents, createEmitter, type SessionEndReason } from './events.ts';
+import { dueAfterMs, RENEWAL_RULES, type SessionPolicy } from './policies.ts';
 import { renewalDelayMs } from './scheduler.ts';
 import { singleFlight } from './single-flight.ts';
 
-/** Where a body-transport client keeps its refresh token (a keychain, a file, memory). */
+/** Where a body-transport client keeps its renewal secret (a keychain, a file, memory). */
 export interface TokenStorage {
   get(): Promise<string | null>;
   set(token: string | null): Promise<void>;
@@ -13,13 +20,18 @@ export interface TokenStorage {
 export interface TesseraClientOptions {
   /** Base URL of the Tessera routes' mount ('' for the same origin). */
   baseUrl: string;
+  /** The server's session policy (`TESSERA_POLICY`). Default `rotating-refresh`. */
+  policy?: SessionPolicy;
   /** `cookie` (browsers: the refresh token stays in an HttpOnly cookie) or `body`. Default: cookie in a page, body elsewhere. */
   transport?: 'cookie' | 'body';
   /** Base path of the auth routes. Default `/auth`. */
   authPath?: string;
-  /** Body transport: where the refresh token lives. Default: memory. */
+  /**
+   * Body transport: where the renewal secret lives (the refresh token; the session token under
+   * `expired-token-exchange`). Default: memory.
+   */
   storage?: TokenStorage;
-  /** Coordinate refreshes and logouts across tabs. Default: true in a page. */
+  /** Coordinate renewals and logouts across tabs. Default: true in a page. */
   crossTab?: boolean;
   fetch?: typeof fetch;
   /** Monotonic milliseconds. Default `performance.now()`. */
@@ -38,18 +50,28 @@ export interface ClientState {
 export interface TesseraClient {
   login(email: string, password: string, extra?: Record<string, string>): Promise<void>;
   register(email: string, password: string, extra?: Record<string, string>): Promise<void>;
-  /** Tries a silent refresh (e.g. at page load); true when a session was resumed. */
+  /**
+   * Tries a silent refresh (e.g. at page load); true when a session was resumed. Only
+   * `rotating-refresh` keeps a session across reloads; under the other policies it answers whether
+   * this client holds a token.
+   */
   resume(): Promise<boolean>;
   logout(): Promise<void>;
   logoutAll(): Promise<void>;
-  /** Refreshes now (shared with any refresh under way); true when a new token arrived. */
+  /** Renews now as the policy says (shared with any renewal under way); true when a new token arrived. */
   refresh(): Promise<boolean>;
-  /** A valid access token (refreshing first if it is due), or null when signed out. */
+  /** A valid access token (renewing first if it is due), or null when signed out. */
   getAccessToken(): Promise<string | null>;
-  /** `fetch` with the bearer token; on 401 `invalid_token` refreshes once and retries once. */
+  /**
+   * `fetch` with the bearer token. A 401 the policy can cure (an expired token under
+   * `rotating-refresh`, `token_soft_expired` under `soft-expiry`, an expired token under
+   * `expired-token-exchange`) renews once and retries once; under `sliding-single-token` a
+   * renewed token in the response's `Tessera-Access-Token` header is taken.
+   */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>;
   on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
   state(): ClientState;
+  /** Stops every timer, removes every page listener, closes the tab channel and forgets listeners. */
   close(): void;
 }
 
@@ -68,15 +90,34 @@ export class TesseraClientError extends Error {
 interface TokenBody {
   access_token: string;
   expires_in: number;
+  soft_expires_in?: number;
   refresh_token?: string;
+  session_token?: string;
 }
+
+interface Held {
+  token: string;
+  receivedAt: number;
+  expiresAt: number;
+  /** When a renewal is due; null when the client never renews (the token simply expires). */
+  dueAt: number | null;
+  fromTab: boolean;
+}
+
+// setTimeout's longest delay; a longer wait (a long-lived token) is re-armed when it fires.
+const MAX_DELAY_MS = 2 ** 31 - 1;
 
 const inPage = (): boolean => typeof document !== 'undefined';
 
+const endReason = (ended: string | undefined): SessionEndReason =>
+  ended === 'reuse_detected' ? 'reuse_detected' : ended === 'expired' ? 'expired' : 'revoked';
+
 /**
- * Creates a client that keeps an active user signed in: the access token in memory, renewed at 70–80 %
- * of its life, one refresh at a time for any number of callers (and tabs), and a `fetch` that retries
- * once after an expired-token 401.
+ * Creates a client that keeps an active user signed in under any of Tessera's policies: the access
+ * token in memory, renewed before it stops working (refresh at 70–80 % of its life, renewal at the
+ * soft expiry, exchange at expiry, or the server's header under `sliding-single-token`), one renewal
+ * at a time for any number of callers (and tabs), and a `fetch` that retries once after a 401 the
+ * policy can cure.
  * @example
  * const tessera = createTesseraClient({ baseUrl: '' });
  * tessera.on('sessionEnded', ({ reason }) => showLogin(reason));
@@ -84,6 +125,8 @@ const inPage = (): boolean => typeof document !== 'undefined';
  * const orders = await tessera.fetch('/api/orders');
  */
 export function createTesseraClient(options: TesseraClientOptions): TesseraClient {
+  const policy = options.policy ?? 'rotating-refresh';
+  const rule = RENEWAL_RULES[policy];
   const transport = options.transport ?? (inPage() ? 'cookie' : 'body');
   const base = `${options.baseUrl}${options.authPath ?? '/auth'}`;
   const http = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
@@ -98,40 +141,60 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
   };
   const tabs: TabLink = (options.crossTab ?? inPage()) ? createTabLink('tessera') : soloTabLink();
   const events = createEmitter();
-  let access: { token: string; expiresAt: number; receivedAt: number; fromTab: boolean } | null = null;
+  const disposers: Array<() => void> = [];
+  // Renewals waiting for another tab's broadcast, and their one-second fallback timers.
+  const waiters: Array<() => void> = [];
+  const waits = new Set<ReturnType<typeof setTimeout>>();
+  let access: Held | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const tokenWaiters: Array<() => void> = [];
+  let closed = false;
 
-  const headers = (extra: Record<string, string> = {}): Record<string, string> => ({
-    'content-type': 'application/json',
-    'tessera-transport': transport,
-    ...extra,
-  });
-  const post = (path: string, body: unknown, extra?: Record<string, string>) =>
+  const post = (path: string, body: unknown, extra: Record<string, string> = {}) =>
     http(`${base}${path}`, {
       method: 'POST',
-      headers: headers(extra),
-      body: JSON.stringify(body ?? {}),
+      headers: { 'content-type': 'application/json', [TRANSPORT_HEADER]: transport, ...extra },
+      body: JSON.stringify(body),
       ...(transport === 'cookie' ? { credentials: 'include' as const } : {}),
     });
+  const bearer = (): Record<string, string> => (access ? { authorization: `Bearer ${access.token}` } : {});
 
-  function schedule(expiresIn: number): void {
+  /** Runs the timer's work at `at` (on the `now()` clock), re-arming past setTimeout's longest delay. */
+  function arm(at: number, delayMs: number): void {
     clearTimeout(timer);
+    if (closed) return;
     timer = setTimeout(
       () => {
-        refresh().catch(() => {
-          // Offline: the next call, or the browser coming back online, tries again.
-        });
+        if (now() < at) arm(at, at - now());
+        else if (rule) {
+          renew().catch(() => {
+            // Offline: the next call, or the browser coming back online, tries again.
+          });
+        } else {
+          end('expired', true); // nothing renews this token: the session is over for this client
+        }
       },
-      renewalDelayMs(expiresIn, random()),
+      Math.min(MAX_DELAY_MS, Math.max(0, delayMs)),
     );
     (timer as { unref?: () => void }).unref?.();
   }
 
-  function adopt(token: string, expiresIn: number, remainingMs = expiresIn * 1000, fromTab = false): void {
+  function adopt(body: TokenBody, fromTab = false): void {
     const at = now();
-    access = { token, expiresAt: at + remainingMs, receivedAt: at, fromTab };
-    schedule(remainingMs / 1000);
+    const dueIn = dueAfterMs(policy, body.expires_in, body.soft_expires_in);
+    access = {
+      token: body.access_token,
+      receivedAt: at,
+      expiresAt: at + body.expires_in * 1000,
+      dueAt: dueIn === null ? null : at + dueIn,
+      fromTab,
+    };
+    // Rotating refreshes spread over 70–80 % of the life, so clients that signed in together do not
+    // refresh together; the other renewals cannot happen earlier than their due time.
+    const delay =
+      policy === 'rotating-refresh'
+        ? renewalDelayMs(body.expires_in, random())
+        : (dueIn ?? body.expires_in * 1000);
+    arm(at + delay, delay);
   }
 
   function end(reason: SessionEndReason, tellTabs: boolean): void {
@@ -143,78 +206,126 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     if (wasSignedIn || reason !== 'expired') events.emit('sessionEnded', { reason });
   }
 
-  async function takeTokens(response: Response, first: boolean): Promise<void> {
-    const body = (await response.json()) as TokenBody;
-    if (body.refresh_token && transport === 'body') await storage.set(body.refresh_token);
-    adopt(body.access_token, body.expires_in);
+  function share(body: TokenBody, first: boolean): void {
+    adopt(body);
     tabs.markRefreshed();
-    tabs.post({ type: 'token', accessToken: body.access_token, remainingMs: body.expires_in * 1000 });
+    tabs.post({
+      type: 'token',
+      accessToken: body.access_token,
+      remainingMs: body.expires_in * 1000,
+      ...(body.soft_expires_in === undefined ? {} : { softRemainingMs: body.soft_expires_in * 1000 }),
+    });
     events.emit(first ? 'signedIn' : 'tokenRenewed', { expiresIn: body.expires_in });
   }
 
-  /** One refresh for every caller and, through the lock, every tab. Resolves true with a new token. */
-  const refresh = singleFlight(async (): Promise<boolean> => {
+  async function takeTokens(response: Response, first: boolean): Promise<void> {
+    const body = (await response.json()) as TokenBody;
+    const secret = body.refresh_token ?? body.session_token;
+    if (secret && transport === 'body') await storage.set(secret);
+    share(body, first);
+  }
+
+  /** `sliding-single-token`: the server renewed the token on this response. */
+  function takeRenewedHeader(response: Response): void {
+    if (policy !== 'sliding-single-token' || !access) return;
+    const token = response.headers.get(RENEWED_TOKEN_HEADER);
+    const expiresIn = Number(response.headers.get(RENEWED_TOKEN_EXPIRES_HEADER));
+    if (token && token !== access.token && expiresIn > 0)
+      share({ access_token: token, expires_in: expiresIn }, false);
+  }
+
+  /** One renewal for every caller and, through the lock, every tab. Resolves true with a new token. */
+  const renew = singleFlight(async (): Promise<boolean> => {
+    if (!rule) return false;
     const askedAt = now();
     const askedWallMs = Date.now();
     return tabs.withLock(async () => {
-      // Another tab refreshed while we waited for the lock: its token reached us by broadcast, or is on
+      // Another tab renewed while we waited for the lock: its token reached us by broadcast, or is on
       // its way (the lock can be granted before the message is delivered).
       if (access && access.receivedAt > askedAt) return true;
       // A token another tab fetched within the last second is as fresh as one we would fetch now.
-      if (access && access.fromTab && askedAt - access.receivedAt < 1000) return true;
+      if (access?.fromTab && askedAt - access.receivedAt < 1000) return true;
       if (tabs.refreshedSince(askedWallMs)) {
         await new Promise<void>((resolve) => {
-          tokenWaiters.push(resolve);
-          setTimeout(resolve, 1000);
+          const wait = setTimeout(resolve, 1000);
+          waits.add(wait);
+          waiters.push(resolve);
         });
         if (access && access.receivedAt > askedAt) return true;
       }
+      // Soft expiry and the exchange renew the token itself: nothing to renew without one.
+      if (rule.bearer && !access) return false;
       let body: Record<string, string> = {};
-      if (transport === 'body') {
-        const refreshToken = await storage.get();
-        if (!refreshToken) return false;
-        body = { refresh_token: refreshToken };
+      if (transport === 'body' && rule.secret) {
+        const secret = await storage.get();
+        if (!secret) return false;
+        body = { [rule.secret]: secret };
       }
-      const response = await post('/refresh', body);
+      const response = await post(rule.path, body, rule.bearer ? bearer() : {});
       if (response.ok) {
         await takeTokens(response, access === null);
         return true;
       }
       const error = (await response.json().catch(() => ({}))) as { error?: string; session_ended?: string };
-      if (error.error === 'invalid_grant') {
-        const ended = error.session_ended;
-        end(
-          ended === 'reuse_detected' ? 'reuse_detected' : ended === 'expired' ? 'expired' : 'revoked',
-          true,
-        );
-      } else if (response.status === 400 && access === null) {
-        return false; // nothing to resume
-      }
+      if (error.error === 'invalid_grant') end(endReason(error.session_ended), true);
+      // The token itself was refused (hard-expired, revoked), or the exchange lacks its session cookie.
+      else if (
+        rule.bearer &&
+        (response.status === 401 || (policy === 'expired-token-exchange' && response.status === 400))
+      )
+        end(access && now() >= access.expiresAt ? 'expired' : 'revoked', true);
       return false;
     });
   });
-
-  const due = (): boolean =>
-    access !== null && now() >= access.receivedAt + (access.expiresAt - access.receivedAt) * 0.8;
+  const usable = (held: Held): boolean => now() < (held.dueAt ?? held.expiresAt);
 
   tabs.onMessage((message) => {
     if (message.type === 'token') {
-      adopt(message.accessToken, message.remainingMs / 1000, message.remainingMs, true);
+      adopt(
+        {
+          access_token: message.accessToken,
+          expires_in: message.remainingMs / 1000,
+          ...(message.softRemainingMs === undefined
+            ? {}
+            : { soft_expires_in: message.softRemainingMs / 1000 }),
+        },
+        true,
+      );
       events.emit('tokenRenewed', { expiresIn: message.remainingMs / 1000 });
-      for (const resolve of tokenWaiters.splice(0)) resolve();
+      for (const resolve of waiters.splice(0)) resolve();
     } else {
       end(message.reason, false);
     }
   });
 
+  async function getAccessToken(): Promise<string | null> {
+    if (access && usable(access)) return access.token;
+    if (access && !rule) {
+      end('expired', true);
+      return null;
+    }
+    // Without a token, only a refresh token (rotating-refresh) can start one.
+    if (!access && policy !== 'rotating-refresh') return null;
+    await renew().catch(() => false);
+    return access?.token ?? null;
+  }
+
   if (inPage()) {
     // A tab woken from sleep, refocused or back online renews before its next call if it is due.
     const wake = () => {
-      if (due() || (access && now() >= access.expiresAt)) refresh().catch(() => undefined);
+      if (access && !usable(access)) getAccessToken().catch(() => undefined);
     };
-    document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && wake());
-    globalThis.addEventListener?.('online', wake);
-    globalThis.addEventListener?.('focus', wake);
+    const onVisibility = () => {
+      if (document.visibilityState === 'visible') wake();
+    };
+    const listen = (target: EventTarget | undefined, type: string, listener: () => void) => {
+      if (!target?.addEventListener) return;
+      target.addEventListener(type, listener);
+      disposers.push(() => target.removeEventListener(type, listener));
+    };
+    listen(document, 'visibilitychange', onVisibility);
+    listen(globalThis as unknown as EventTarget, 'online', wake);
+    listen(globalThis as unknown as EventTarget, 'focus', wake);
   }
 
   async function start(
@@ -238,23 +349,28 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     await takeTokens(response, true);
   }
 
-  async function getAccessToken(): Promise<string | null> {
-    if (access && now() < access.expiresAt && !due()) return access.token;
-    await refresh().catch(() => false);
-    return access?.token ?? null;
+  /** Whether a 401 is one the policy cures with one renewal. */
+  function curable(response: Response): boolean {
+    const challenge = response.headers.get('www-authenticate') ?? '';
+    if (!rule || !/error="invalid_token"/.test(challenge)) return false;
+    if (policy === 'soft-expiry') return challenge.includes(`"${TOKEN_SOFT_EXPIRED}"`);
+    if (policy === 'expired-token-exchange') return access !== null && now() >= access.expiresAt;
+    return true;
   }
 
   return {
     login: (email, password, extra) => start('/login', email, password, extra),
     register: (email, password, extra) => start('/register', email, password, extra),
     async resume() {
-      return (await refresh().catch(() => false)) && access !== null;
+      if (policy !== 'rotating-refresh') return access !== null;
+      return (await renew().catch(() => false)) && access !== null;
     },
     async logout() {
-      const body = transport === 'body' ? { refresh_token: (await storage.get()) ?? undefined } : {};
-      await post('/logout', body, access ? { authorization: `Bearer ${access.token}` } : {}).catch(
-        () => undefined,
-      );
+      // A soft-expired token no longer authenticates, not even its own logout: renew it first.
+      if (policy === 'soft-expiry' && access && !usable(access)) await renew().catch(() => false);
+      const secret = transport === 'body' && rule?.secret ? await storage.get() : null;
+      const body = secret && rule?.secret ? { [rule.secret]: secret } : {};
+      await post('/logout', body, bearer()).catch(() => undefined);
       end('logout', true);
     },
     async logoutAll() {
@@ -262,30 +378,33 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       if (token) await post('/logout-all', {}, { authorization: `Bearer ${token}` }).catch(() => undefined);
       end('logout', true);
     },
-    refresh: () => refresh().catch(() => false),
+    refresh: () => renew().catch(() => false),
     getAccessToken,
     async fetch(input, init = {}) {
-      const send = (token: string | null) => {
+      const send = async (token: string | null) => {
         const merged = new Headers(init.headers);
         if (token) merged.set('authorization', `Bearer ${token}`);
-        return http(input, { ...init, headers: merged });
+        const response = await http(input, { ...init, headers: merged });
+        takeRenewedHeader(response);
+        return response;
       };
       const response = await send(await getAccessToken());
-      if (
-        response.status !== 401 ||
-        !/error="invalid_token"/.test(response.headers.get('www-authenticate') ?? '')
-      ) {
-        return response;
-      }
+      if (response.status !== 401 || !curable(response)) return response;
       // Once, never more: a second 401 goes back to the app as it is.
-      const renewed = await refresh().catch(() => false);
+      const renewed = await renew().catch(() => false);
       return renewed && access ? send(access.token) : response;
     },
     on: (event, listener) => events.on(event, listener),
     state: () => ({ signedIn: access !== null, expiresAt: access?.expiresAt ?? null }),
     close() {
+      closed = true;
       clearTimeout(timer);
+      for (const wait of waits) clearTimeout(wait);
+      waits.clear();
+      for (const resolve of waiters.splice(0)) resolve();
+      for (const dispose of disposers.splice(0)) dispose();
       tabs.close();
+      events.clear();
     },
   };
 }

@@ -1,6 +1,6 @@
 /** A message between tabs of one origin. Tokens cross only in memory, never through storage. */
 export type TabMessage =
-  | { type: 'token'; accessToken: string; remainingMs: number }
+  | { type: 'token'; accessToken: string; remainingMs: number; softRemainingMs?: number }
   | { type: 'ended'; reason: 'logout' | 'revoked' | 'reuse_detected' | 'expired' };
 
 /** Coordination between the tabs of one browser profile. */
@@ -13,6 +13,7 @@ export interface TabLink {
   markRefreshed(): void;
   /** True when some tab recorded a refresh at or after `wallMs`. */
   refreshedSince(wallMs: number): boolean;
+  /** Stops listening and closes the channel; later posts are dropped. */
   close(): void;
 }
 
@@ -22,7 +23,7 @@ export interface TabLink {
  * same refresh token end on one successor without a reuse alarm.
  */
 export function createTabLink(name: string): TabLink {
-  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(name) : null;
+  let channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(name) : null;
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
   return {
     withLock: <T>(task: () => Promise<T>): Promise<T> =>
@@ -47,7 +48,11 @@ export function createTabLink(name: string): TabLink {
         return false;
       }
     },
-    close: () => channel?.close(),
+    close() {
+      if (channel) channel.onmessage = null;
+      channel?.close();
+      channel = null;
+    },
   };
 }
 

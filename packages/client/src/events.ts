@@ -12,6 +12,8 @@ export interface ClientEvents {
 export interface Emitter {
   on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
   emit<K extends keyof ClientEvents>(event: K, payload: ClientEvents[K]): void;
+  /** Forgets every listener. */
+  clear(): void;
 }
 
 /** Creates an {@link Emitter}; a throwing listener never stops the others. */
@@ -36,5 +38,6 @@ export function createEmitter(): Emitter {
         }
       }
     },
+    clear: () => listeners.clear(),
   };
 }

@@ -4,7 +4,13 @@ import { MAX_TOKEN_LENGTH } from './authorization.ts';
 export const ACCESS_TOKEN_TYP = 'at+jwt';
 
 /** Registered claims a Tessera access token must carry besides `iss`, `aud` (checked by value). */
-export const REQUIRED_REGISTERED_CLAIMS: readonly string[] = Object.freeze(['sub', 'jti', 'iat', 'exp']);
+// Marked pure so bundlers drop it from builds that do not use it (the browser client).
+export const REQUIRED_REGISTERED_CLAIMS: readonly string[] = /* @__PURE__ */ Object.freeze([
+  'sub',
+  'jti',
+  'iat',
+  'exp',
+]);
 
 /** The `error_description` of a soft-expired token (`soft-expiry` policy): a stable string clients match. */
 export const TOKEN_SOFT_EXPIRED = 'token_soft_expired';

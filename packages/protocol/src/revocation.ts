@@ -28,7 +28,7 @@ export const FEED_HEARTBEAT_INTERVAL_MS = 5000;
 
 /** Server-sent event names of the revocation stream. */
 export const FEED_EVENTS: Readonly<{ revocation: 'revocation'; heartbeat: 'heartbeat'; reset: 'reset' }> =
-  Object.freeze({ revocation: 'revocation', heartbeat: 'heartbeat', reset: 'reset' });
+  /* @__PURE__ */ Object.freeze({ revocation: 'revocation', heartbeat: 'heartbeat', reset: 'reset' });
 
 /** The claims a revocation is matched against. */
 export interface RevocableClaims {
