@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { browserSkip, launchChromium, startBrowserTestServer } from './helpers/browser.ts';
-import { PASSWORD, type TestServer } from './helpers/server.ts';
+import { freePort } from './helpers/child-server.ts';
+import { PASSWORD, startTestServer, type TestServer } from './helpers/server.ts';
 
 const skip = browserSkip();
 let t: TestServer;
@@ -13,6 +14,21 @@ let browser: Browser;
 async function refreshRequests(server: TestServer = t): Promise<number> {
   const metric = await server.server.metrics.requests.get();
   return metric.values.filter((v) => v.labels.route === '/auth/refresh').reduce((sum, v) => sum + v.value, 0);
+}
+
+/**
+ * A page of `server`'s origin with no app of its own (the health route), where a test imports the
+ * client bundle the server serves. CSP is bypassed because the health route allows no script.
+ */
+async function barePage(
+  server: TestServer,
+  init?: () => void,
+): Promise<{ page: Page; context: BrowserContext }> {
+  const context = await browser.newContext({ bypassCSP: true });
+  if (init) await context.addInitScript(init);
+  const page = await context.newPage();
+  await page.goto(`${server.url}/healthz`);
+  return { page, context };
 }
 
 async function signedInPage(
@@ -168,5 +184,109 @@ describe('@tessera/client in Chromium', { skip }, () => {
     assert.equal(status, 200);
     assert.ok(await page.isVisible('#signed-in'));
     await context.close();
+  });
+
+  it('close() removes every listener, channel and timer the client added to the page', async () => {
+    const { page, context } = await barePage(t, () => {
+      // Counts what any script attaches to the page, before any script runs.
+      const live = { listeners: 0, channels: 0, timers: new Set<number>() };
+      (window as unknown as { __live: typeof live }).__live = live;
+      const add = EventTarget.prototype.addEventListener;
+      const remove = EventTarget.prototype.removeEventListener;
+      EventTarget.prototype.addEventListener = function (...args: Parameters<typeof add>) {
+        live.listeners += 1;
+        return add.apply(this, args);
+      };
+      EventTarget.prototype.removeEventListener = function (...args: Parameters<typeof remove>) {
+        live.listeners -= 1;
+        return remove.apply(this, args);
+      };
+      const Channel = BroadcastChannel;
+      window.BroadcastChannel = class extends Channel {
+        constructor(name: string) {
+          super(name);
+          live.channels += 1;
+        }
+        override close() {
+          live.channels -= 1;
+          super.close();
+        }
+      };
+      const set = window.setTimeout;
+      const clear = window.clearTimeout;
+      window.setTimeout = ((handler: () => void, ms?: number) => {
+        const id: number = set(() => {
+          live.timers.delete(id);
+          handler();
+        }, ms);
+        live.timers.add(id);
+        return id;
+      }) as typeof window.setTimeout;
+      window.clearTimeout = ((id?: number) => {
+        if (id !== undefined) live.timers.delete(id);
+        clear(id);
+      }) as typeof window.clearTimeout;
+    });
+    try {
+      const counts = await page.evaluate(async (password) => {
+        type Live = { listeners: number; channels: number; timers: Set<number> };
+        const live = (window as unknown as { __live: Live }).__live;
+        const snapshot = () => ({
+          listeners: live.listeners,
+          channels: live.channels,
+          timers: live.timers.size,
+        });
+        const { createTesseraClient } = await import('/tessera-client.js' as string);
+        const before = snapshot();
+        const client = createTesseraClient({ baseUrl: '' });
+        await client.register(`close${Date.now()}@example.com`, password);
+        const open = snapshot();
+        client.close();
+        return { before, open, after: snapshot() };
+      }, PASSWORD);
+      assert.ok(counts.open.listeners >= counts.before.listeners + 3, 'visibilitychange, online, focus');
+      assert.equal(counts.open.channels, counts.before.channels + 1);
+      assert.ok(counts.open.timers > counts.before.timers, 'a renewal timer while signed in');
+      assert.deepEqual(counts.after, counts.before, 'everything it added is gone');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('sliding-single-token: an active user stays signed in on the renewed tokens of ordinary responses', async () => {
+    const port = await freePort();
+    const server = await startTestServer(
+      {
+        TESSERA_POLICY: 'sliding-single-token',
+        TESSERA_ACCESS_TTL: '3s',
+        TESSERA_PORT: String(port),
+        TESSERA_ISSUER: `http://127.0.0.1:${port}`,
+      },
+      { demo: true, realClock: true },
+    );
+    const { page, context } = await barePage(server);
+    try {
+      const seen = await page.evaluate(async (password) => {
+        const { createTesseraClient } = await import('/tessera-client.js' as string);
+        const client = createTesseraClient({ baseUrl: '', policy: 'sliding-single-token' });
+        await client.register(`sliding${Date.now()}@example.com`, password);
+        const statuses: number[] = [];
+        const tokens = new Set<string>();
+        const until = Date.now() + 8000;
+        while (Date.now() < until) {
+          statuses.push((await client.fetch('/auth/me')).status);
+          tokens.add(await client.getAccessToken());
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        client.close();
+        return { statuses: [...new Set(statuses)], tokens: tokens.size, signedIn: client.state().signedIn };
+      }, PASSWORD);
+      assert.deepEqual(seen.statuses, [200], 'no 401 across almost three token lifetimes');
+      assert.ok(seen.tokens >= 3, `${seen.tokens} tokens`);
+      assert.ok(!server.events.some((e) => e.type === 'session.revoked'), 'the session was never ended');
+    } finally {
+      await context.close();
+      await server.close();
+    }
   });
 });
