@@ -91,6 +91,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   let feed: Feed | null = null;
   let setupRun: Promise<void> | null = null;
   let setupError: string | null = null;
+  let setupDone = false;
   let setupAttemptMs = Number.NEGATIVE_INFINITY;
   let lastPruneMs = 0;
 
@@ -155,6 +156,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     setupRun ??= runSetup().then(
       () => {
         setupError = null;
+        setupDone = true;
       },
       (error: unknown) => {
         setupError = error instanceof Error ? error.message : String(error);
@@ -246,7 +248,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     async verify(token) {
       const nowMs = now();
-      const keys = await keysReady(nowMs);
+      // The hot path takes no extra turn of the event loop once set up.
+      const keys = setupDone && jwks ? jwks : await keysReady(nowMs);
       if (nowMs - lastPruneMs > 5000) {
         revocations.prune(nowMs);
         lastPruneMs = nowMs;
@@ -264,7 +267,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
       const cached = cache.get(token, nowMs)?.value;
       // A cached token stays good only while its key is still the one the JWKS publishes.
-      if (cached && (await keys.get(cached.key.kid)) === cached.key) {
+      if (cached && (keys.peek(cached.key.kid, nowMs) ?? (await keys.get(cached.key.kid))) === cached.key) {
         checkLive(cached.claims, nowMs);
         return cached.claims;
       }
@@ -294,7 +297,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const feedStatus = feed?.status();
       const keyStatus = jwks?.status();
       return {
-        ready: setupRun !== null && setupError === null && (keyStatus?.keys ?? 0) > 0,
+        ready: setupDone,
         setupError,
         feedConnected: feedStatus?.connected ?? false,
         feedLagMs,

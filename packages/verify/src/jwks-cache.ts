@@ -27,6 +27,11 @@ export interface JwksCacheStatus {
 export interface JwksCache {
   /** The key for `kid`, or `null` when the JWKS has none (after refetching, within the limits). */
   get(kid: string): Promise<JwksKey | null>;
+  /**
+   * The key for `kid` when it is known and the JWKS is still fresh at `nowMs`, without waiting; else
+   * `undefined` (then call `get`).
+   */
+  peek(kid: string, nowMs: number): JwksKey | undefined;
   /** Fetches the JWKS now; rejects with a {@link FetchFailure} saying what went wrong. */
   load(): Promise<void>;
   status(): JwksCacheStatus;
@@ -152,6 +157,7 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
       }
       return keys.get(kid) ?? null;
     },
+    peek: (kid, nowMs) => (nowMs - fetchedAtMs < lifetimeMs ? keys.get(kid) : undefined),
     load: () => refresh(),
     status: () => ({
       keys: keys.size,
