@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createTesseraClient } from '@tessera/client';
 import { createManualClock } from '@tessera/core';
 import { start } from '../examples/koa-sliding/server.ts';
 import { call, PASSWORD, TEST_ARGON2 } from './helpers/server.ts';
@@ -49,5 +50,27 @@ describe('example: Koa with sliding-single-token', () => {
     assert.match(after.headers.get('www-authenticate') ?? '', /invalid_token/);
     const none = await call(app.url, 'GET', '/api/orders');
     assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="tessera"');
+  });
+
+  it('keeps a @tessera/client user signed in on the tokens the app’s own routes renew', async () => {
+    const client = createTesseraClient({
+      baseUrl: `${app.url}/api`,
+      policy: 'sliding-single-token',
+      transport: 'body',
+      now: () => clock.now(),
+    });
+    try {
+      await client.register('koa-client@example.com', PASSWORD);
+      const tokens = new Set([await client.getAccessToken()]);
+      for (let i = 0; i < 6; i += 1) {
+        clock.advance(8 * 60_000); // past half of 15 minutes, never past the whole
+        assert.equal((await client.fetch(`${app.url}/api/orders`)).status, 200, `lifetime ${i}`);
+        tokens.add(await client.getAccessToken());
+      }
+      assert.equal(tokens.size, 7, 'a new token from every response past half the life');
+      assert.equal(client.state().signedIn, true);
+    } finally {
+      client.close();
+    }
   });
 });
