@@ -2,7 +2,9 @@
 import { createVerifier, type Verifier } from '@tessera/verify';
 
 /**
- * A verifier for TESSERA_ISSUER (default http://127.0.0.1:4000), TESSERA_AUDIENCE and TESSERA_SERVICE_TOKEN.
+ * A verifier for TESSERA_ISSUER (default http://127.0.0.1:4000), TESSERA_AUDIENCE and
+ * TESSERA_SERVICE_TOKEN; it discovers the JWKS, the revocation feed and introspection from the
+ * issuer's RFC 8414 metadata.
  * @example
  * const verifier = verifierFromEnv();
  */
@@ -24,6 +26,9 @@ export async function runFromCommandLine(
   name: string,
   listen: (verifier: Verifier, port: number) => Promise<{ address(): unknown }>,
 ): Promise<void> {
-  const server = await listen(verifierFromEnv(), Number(process.env.PORT ?? 5000));
+  const verifier = verifierFromEnv();
+  // Fail at start, naming the URL tried and the option to set, rather than on the first request.
+  await verifier.ready();
+  const server = await listen(verifier, Number(process.env.PORT ?? 5000));
   console.log(`${name} resource service on port ${(server.address() as { port: number }).port}`);
 }

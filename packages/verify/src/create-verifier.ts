@@ -95,9 +95,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   let setupAttemptMs = Number.NEGATIVE_INFINITY;
   let lastPruneMs = 0;
 
-  const loadKeys = async (cache: JwksCache, url: string): Promise<void> => {
+  const loadKeys = async (keys: JwksCache, url: string): Promise<void> => {
     try {
-      await cache.load();
+      await keys.load();
     } catch (error) {
       const what = error instanceof Error ? error.message : String(error);
       throw new FetchFailure(
@@ -105,7 +105,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         null,
       );
     }
-    if (cache.status().keys === 0) {
+    if (keys.status().keys === 0) {
       throw new FetchFailure(
         `Cannot load the issuer's signing keys: GET ${url} answered no ${o.algorithms.join(', ')} signing key. Check the algorithms option of createVerifier().`,
         null,
