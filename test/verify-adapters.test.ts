@@ -7,6 +7,7 @@ import { listen as fastify } from '../examples/verify-fastify/server.ts';
 import { listen as hono } from '../examples/verify-hono/server.ts';
 import { listen as koa } from '../examples/verify-koa/server.ts';
 import { listen as nestjs } from '../examples/verify-nestjs/server.ts';
+import { freePort } from './helpers/child-server.ts';
 import { call, registerUser, startTestServer, type TestServer } from './helpers/server.ts';
 
 const FRAMEWORKS = { express, koa, fastify, nestjs, hono };
@@ -39,7 +40,11 @@ before(async () => {
   verifier = verifierFor(t);
   softVerifier = verifierFor(soft);
   // Nothing listens at this issuer: discovery fails, and every request must say so with a 503.
-  broken = createVerifier({ issuer: 'http://127.0.0.1:9', audience: 'x', fetchTimeoutMs: 500 });
+  broken = createVerifier({
+    issuer: `http://127.0.0.1:${await freePort()}`,
+    audience: 'x',
+    fetchTimeoutMs: 500,
+  });
   await Promise.all([verifier.ready(), softVerifier.ready(), broken.ready().catch(() => undefined)]);
   user = await registerUser(t.url);
   softUser = await registerUser(soft.url);

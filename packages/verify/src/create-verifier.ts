@@ -12,7 +12,7 @@ import { jwtVerify } from 'jose';
 import { type IssuerEndpoints, resolveEndpoints } from './discovery.ts';
 import { VerifyError } from './errors.ts';
 import { type Feed, startFeed } from './feed-client.ts';
-import { FetchFailure, fetchJson } from './fetch-json.ts';
+import { displayUrl, FetchFailure, fetchJson } from './fetch-json.ts';
 import { createJwksCache, type JwksCache, type JwksKey } from './jwks-cache.ts';
 import { createRevocationSet } from './revocation-set.ts';
 import { createTokenCache } from './token-cache.ts';
@@ -107,7 +107,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     if (keys.status().keys === 0) {
       throw new FetchFailure(
-        `Cannot load the issuer's signing keys: GET ${url} answered no ${o.algorithms.join(', ')} signing key. Check the algorithms option of createVerifier().`,
+        `Cannot load the issuer's signing keys: GET ${displayUrl(url)} answered no ${o.algorithms.join(', ')} signing key. Check the algorithms option of createVerifier().`,
         null,
       );
     }

@@ -1,5 +1,5 @@
 import { REVOCATION_STREAM_SUFFIX, REVOCATIONS_ENDPOINT_METADATA } from '@tessera/protocol';
-import { FetchFailure, fetchJson } from './fetch-json.ts';
+import { displayUrl, FetchFailure, fetchJson } from './fetch-json.ts';
 
 /** The issuer endpoints a verifier uses. */
 export interface IssuerEndpoints {
@@ -62,18 +62,18 @@ async function fetchMetadata(sources: EndpointSources): Promise<Record<string, u
         ...(sources.signal ? { signal: sources.signal } : {}),
       });
       if (typeof body !== 'object' || body === null)
-        throw new FetchFailure(`GET ${url} answered no JSON object`, null);
+        throw new FetchFailure(`GET ${displayUrl(url)} answered no JSON object`, null);
       const metadata = body as Record<string, unknown>;
       const named = typeof metadata.issuer === 'string' ? metadata.issuer.replace(/\/+$/, '') : null;
       // RFC 8414 §3.3: the metadata must name the issuer it was fetched for.
       if (named !== sources.issuer) {
         throw new FetchFailure(
-          `GET ${url} answered metadata for issuer ${JSON.stringify(metadata.issuer ?? null)}, not ${JSON.stringify(sources.issuer)} (set issuer to the tokens' "iss")`,
+          `GET ${displayUrl(url)} answered metadata for issuer ${JSON.stringify(metadata.issuer ?? null)}, not ${JSON.stringify(sources.issuer)} (set issuer to the tokens' "iss")`,
           null,
         );
       }
       if (urlField(metadata, 'jwks_uri') === null) {
-        throw new FetchFailure(`GET ${url} answered metadata without a jwks_uri`, null);
+        throw new FetchFailure(`GET ${displayUrl(url)} answered metadata without a jwks_uri`, null);
       }
       return metadata;
     } catch (error) {

@@ -1,6 +1,6 @@
 import { FEED_EVENTS, parseWireRevocation } from '@tessera/protocol';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { FetchFailure, fetchJson } from './fetch-json.ts';
+import { displayUrl, FetchFailure, fetchJson } from './fetch-json.ts';
 import type { RevocationSet } from './revocation-set.ts';
 
 /** The state of the revocation feed subscription. */
@@ -97,7 +97,7 @@ export function startFeed(options: FeedOptions): Feed {
     const { cursor: next, revocations } = (body ?? {}) as { cursor?: unknown; revocations?: unknown };
     if (typeof next !== 'string' || next.length > 100 || !Array.isArray(revocations)) {
       throw new FetchFailure(
-        `Cannot load the revocation snapshot: GET ${options.revocationsUrl} answered no {cursor, revocations}. ${snapshotAdvice(null)}`,
+        `Cannot load the revocation snapshot: GET ${displayUrl(options.revocationsUrl)} answered no {cursor, revocations}. ${snapshotAdvice(null)}`,
         null,
       );
     }
@@ -150,7 +150,7 @@ export function startFeed(options: FeedOptions): Feed {
       const response = await options.fetch(options.streamUrl, { headers, signal: attempt.signal });
       if (!response.ok || !response.body) {
         await response.body?.cancel().catch(() => undefined);
-        throw new Error(`GET ${options.streamUrl} answered ${response.status}`);
+        throw new Error(`GET ${displayUrl(options.streamUrl)} answered ${response.status}`);
       }
       connected = true;
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

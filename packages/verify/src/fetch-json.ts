@@ -9,6 +9,19 @@ export class FetchFailure extends Error {
   }
 }
 
+/**
+ * `url` as it may appear in a message: without user info, and with its query replaced by `?…`
+ * (either could carry a credential).
+ */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}${parsed.search ? '?…' : ''}`;
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
 /** A JSON answer and the response it came with (its body already read). */
 export interface JsonAnswer {
   response: Response;
@@ -42,8 +55,9 @@ function reasonOf(error: unknown): string {
  */
 export async function fetchJson(url: string, options: FetchJsonOptions): Promise<JsonAnswer> {
   const method = options.method ?? 'GET';
+  const shown = displayUrl(url);
   if (options.signal?.aborted)
-    throw new FetchFailure(`${method} ${url} was not sent: the verifier is closed`, null);
+    throw new FetchFailure(`${method} ${shown} was not sent: the verifier is closed`, null);
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -54,7 +68,7 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
     timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-      reject(new FetchFailure(`${method} ${url} timed out after ${options.timeoutMs} ms`, null));
+      reject(new FetchFailure(`${method} ${shown} timed out after ${options.timeoutMs} ms`, null));
     }, options.timeoutMs);
   });
   deadline.catch(() => undefined);
@@ -68,23 +82,23 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
         signal: controller.signal,
       });
     } catch (cause) {
-      throw new FetchFailure(`${method} ${url} failed (${reasonOf(cause)})`, null, { cause });
+      throw new FetchFailure(`${method} ${shown} failed (${reasonOf(cause)})`, null, { cause });
     }
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
-      throw new FetchFailure(`${method} ${url} answered ${response.status}`, response.status);
+      throw new FetchFailure(`${method} ${shown} answered ${response.status}`, response.status);
     }
     let text: string;
     try {
       text = await response.text();
     } catch (cause) {
-      throw new FetchFailure(`${method} ${url} broke off its answer (${reasonOf(cause)})`, null, { cause });
+      throw new FetchFailure(`${method} ${shown} broke off its answer (${reasonOf(cause)})`, null, { cause });
     }
     try {
       return { response, body: JSON.parse(text) as unknown };
     } catch (cause) {
       throw new FetchFailure(
-        `${method} ${url} answered ${response.status} with a body that is not JSON`,
+        `${method} ${shown} answered ${response.status} with a body that is not JSON`,
         null,
         {
           cause,
@@ -97,7 +111,7 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
   try {
     return await Promise.race([answer, deadline]);
   } catch (error) {
-    if (timedOut) throw new FetchFailure(`${method} ${url} timed out after ${options.timeoutMs} ms`, null);
+    if (timedOut) throw new FetchFailure(`${method} ${shown} timed out after ${options.timeoutMs} ms`, null);
     throw error;
   } finally {
     clearTimeout(timer);

@@ -1,6 +1,6 @@
 import { type CryptoKey, importJWK, type JWK } from 'jose';
 import { type CacheBounds, cacheLifetimeMs } from './cache-lifetime.ts';
-import { FetchFailure, fetchJson } from './fetch-json.ts';
+import { displayUrl, FetchFailure, fetchJson } from './fetch-json.ts';
 
 /** A verification key with the one algorithm it may be used with. */
 export interface JwksKey {
@@ -84,7 +84,10 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
     });
     const list = (body as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(list)) {
-      throw new FetchFailure(`GET ${options.url} answered ${response.status} with no "keys" array`, null);
+      throw new FetchFailure(
+        `GET ${displayUrl(options.url)} answered ${response.status} with no "keys" array`,
+        null,
+      );
     }
     const nextKeys = new Map<string, JwksKey>();
     const nextSources = new Map<string, string>();
