@@ -4,88 +4,14 @@ import {
   TOKEN_SOFT_EXPIRED,
   TRANSPORT_HEADER,
 } from '@tessera/protocol';
+import type { TesseraClient, TesseraClientOptions, TokenStorage } from './client-api.ts';
+import { TesseraClientError } from './client-api.ts';
 import { createTabLink, soloTabLink, type TabLink } from './cross-tab.ts';
-import { type ClientEvents, createEmitter, type SessionEndReason } from './events.ts';
-import { dueAfterMs, RENEWAL_RULES, type SessionPolicy } from './policies.ts';
+import { createEmitter, type SessionEndReason } from './events.ts';
+import { watchPage } from './page-events.ts';
+import { dueAfterMs, RENEWAL_RULES } from './policies.ts';
 import { renewalDelayMs } from './scheduler.ts';
 import { singleFlight } from './single-flight.ts';
-
-/** Where a body-transport client keeps its renewal secret (a keychain, a file, memory). */
-export interface TokenStorage {
-  get(): Promise<string | null>;
-  set(token: string | null): Promise<void>;
-}
-
-/** Options of {@link createTesseraClient}. */
-export interface TesseraClientOptions {
-  /** Base URL of the Tessera routes' mount ('' for the same origin). */
-  baseUrl: string;
-  /** The server's session policy (`TESSERA_POLICY`). Default `rotating-refresh`. */
-  policy?: SessionPolicy;
-  /** `cookie` (browsers: the refresh token stays in an HttpOnly cookie) or `body`. Default: cookie in a page, body elsewhere. */
-  transport?: 'cookie' | 'body';
-  /** Base path of the auth routes. Default `/auth`. */
-  authPath?: string;
-  /**
-   * Body transport: where the renewal secret lives (the refresh token; the session token under
-   * `expired-token-exchange`). Default: memory.
-   */
-  storage?: TokenStorage;
-  /** Coordinate renewals and logouts across tabs. Default: true in a page. */
-  crossTab?: boolean;
-  fetch?: typeof fetch;
-  /** Monotonic milliseconds. Default `performance.now()`. */
-  now?: () => number;
-  random?: () => number;
-}
-
-/** The client's view of its session. */
-export interface ClientState {
-  signedIn: boolean;
-  /** When the access token expires, on the `now()` clock; null when signed out. */
-  expiresAt: number | null;
-}
-
-/** A Tessera client. */
-export interface TesseraClient {
-  login(email: string, password: string, extra?: Record<string, string>): Promise<void>;
-  register(email: string, password: string, extra?: Record<string, string>): Promise<void>;
-  /**
-   * Tries a silent refresh (e.g. at page load); true when a session was resumed. Only
-   * `rotating-refresh` keeps a session across reloads; under the other policies it answers whether
-   * this client holds a token.
-   */
-  resume(): Promise<boolean>;
-  logout(): Promise<void>;
-  logoutAll(): Promise<void>;
-  /** Renews now as the policy says (shared with any renewal under way); true when a new token arrived. */
-  refresh(): Promise<boolean>;
-  /** A valid access token (renewing first if it is due), or null when signed out. */
-  getAccessToken(): Promise<string | null>;
-  /**
-   * `fetch` with the bearer token. A 401 the policy can cure (an expired token under
-   * `rotating-refresh`, `token_soft_expired` under `soft-expiry`, an expired token under
-   * `expired-token-exchange`) renews once and retries once; under `sliding-single-token` a
-   * renewed token in the response's `Tessera-Access-Token` header is taken.
-   */
-  fetch(input: string | URL, init?: RequestInit): Promise<Response>;
-  on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
-  state(): ClientState;
-  /** Stops every timer, removes every page listener, closes the tab channel and forgets listeners. */
-  close(): void;
-}
-
-/** The error a failed login or register carries: the server's code and sentence. */
-export class TesseraClientError extends Error {
-  readonly code: string;
-  readonly status: number;
-  constructor(code: string, message: string, status: number) {
-    super(message);
-    this.name = 'TesseraClientError';
-    this.code = code;
-    this.status = status;
-  }
-}
 
 interface TokenBody {
   access_token: string;
@@ -141,7 +67,6 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
   };
   const tabs: TabLink = (options.crossTab ?? inPage()) ? createTabLink('tessera') : soloTabLink();
   const events = createEmitter();
-  const disposers: Array<() => void> = [];
   // Renewals waiting for another tab's broadcast, and their one-second fallback timers.
   const waiters: Array<() => void> = [];
   const waits = new Set<ReturnType<typeof setTimeout>>();
@@ -310,23 +235,10 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     return access?.token ?? null;
   }
 
-  if (inPage()) {
-    // A tab woken from sleep, refocused or back online renews before its next call if it is due.
-    const wake = () => {
-      if (access && !usable(access)) getAccessToken().catch(() => undefined);
-    };
-    const onVisibility = () => {
-      if (document.visibilityState === 'visible') wake();
-    };
-    const listen = (target: EventTarget | undefined, type: string, listener: () => void) => {
-      if (!target?.addEventListener) return;
-      target.addEventListener(type, listener);
-      disposers.push(() => target.removeEventListener(type, listener));
-    };
-    listen(document, 'visibilitychange', onVisibility);
-    listen(globalThis as unknown as EventTarget, 'online', wake);
-    listen(globalThis as unknown as EventTarget, 'focus', wake);
-  }
+  // A tab woken from sleep, refocused or back online renews before its next call if it is due.
+  const unwatchPage = watchPage(() => {
+    if (access && !usable(access)) getAccessToken().catch(() => undefined);
+  });
 
   async function start(
     path: string,
@@ -402,7 +314,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       for (const wait of waits) clearTimeout(wait);
       waits.clear();
       for (const resolve of waiters.splice(0)) resolve();
-      for (const dispose of disposers.splice(0)) dispose();
+      unwatchPage();
       tabs.close();
       events.clear();
     },

@@ -1,5 +1,6 @@
-export type { ClientState, TesseraClient, TesseraClientOptions, TokenStorage } from './create-client.ts';
-export { createTesseraClient, TesseraClientError } from './create-client.ts';
+export type { ClientState, TesseraClient, TesseraClientOptions, TokenStorage } from './client-api.ts';
+export { TesseraClientError } from './client-api.ts';
+export { createTesseraClient } from './create-client.ts';
 export type { TabLink, TabMessage } from './cross-tab.ts';
 export type { ClientEvents, SessionEndReason } from './events.ts';
 export type { RenewalRule, SessionPolicy } from './policies.ts';

@@ -9,14 +9,13 @@ import {
   TOKEN_SOFT_EXPIRED,
 } from '@tessera/protocol';
 import { jwtVerify } from 'jose';
-import { type IssuerEndpoints, resolveEndpoints } from './discovery.ts';
 import { VerifyError } from './errors.ts';
-import { type Feed, startFeed } from './feed-client.ts';
-import { displayUrl, FetchFailure, fetchJson } from './fetch-json.ts';
-import { createJwksCache, type JwksCache, type JwksKey } from './jwks-cache.ts';
+import { fetchJson } from './fetch-json.ts';
+import type { JwksCache, JwksKey } from './jwks-cache.ts';
 import { createRevocationSet } from './revocation-set.ts';
 import { createTokenCache } from './token-cache.ts';
 import { resolveVerifierOptions, type VerifierOptions } from './verifier-options.ts';
+import { createVerifierSetup } from './verifier-setup.ts';
 
 /** The claims of a verified Tessera access token. */
 export type VerifiedClaims = TesseraClaims;
@@ -65,8 +64,6 @@ export interface Verifier {
   close(): Promise<void>;
 }
 
-const NOT_READY = 'The service cannot verify access tokens yet; try again shortly.';
-
 /**
  * Creates a verifier: endpoints discovered from the issuer's RFC 8414 metadata (unless given), strict
  * local checks with keys from the issuer's JWKS (refetched as its `Cache-Control` says, within
@@ -85,111 +82,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const { now, clockToleranceSeconds: tolerance } = o;
   const revocations = createRevocationSet();
   const cache = createTokenCache<{ claims: VerifiedClaims; key: JwksKey }>(o.tokenCacheSize);
+  const setup = createVerifierSetup(o, revocations);
   const stopping = new AbortController();
-  let endpoints: IssuerEndpoints | null = null;
-  let jwks: JwksCache | null = null;
-  let feed: Feed | null = null;
-  let setupRun: Promise<void> | null = null;
-  let setupError: string | null = null;
-  let setupDone = false;
-  let setupAttemptMs = Number.NEGATIVE_INFINITY;
   let lastPruneMs = 0;
 
-  const loadKeys = async (keys: JwksCache, url: string): Promise<void> => {
-    try {
-      await keys.load();
-    } catch (error) {
-      const what = error instanceof Error ? error.message : String(error);
-      throw new FetchFailure(
-        `Cannot load the issuer's signing keys: ${what}. Set the jwksUrl option of createVerifier() to the issuer's JWKS.`,
-        null,
-      );
-    }
-    if (keys.status().keys === 0) {
-      throw new FetchFailure(
-        `Cannot load the issuer's signing keys: GET ${displayUrl(url)} answered no ${o.algorithms.join(', ')} signing key. Check the algorithms option of createVerifier().`,
-        null,
-      );
-    }
-  };
-
-  const runSetup = async (): Promise<void> => {
-    setupAttemptMs = now();
-    endpoints ??= await resolveEndpoints({
-      issuer: o.issuer,
-      jwksUrl: o.jwksUrl,
-      revocationsUrl: o.revocationsUrl,
-      introspectionUrl: o.introspectionUrl,
-      feed: o.feed,
-      fetch: o.fetch,
-      timeoutMs: o.fetchTimeoutMs,
-      signal: stopping.signal,
-    });
-    if (stopping.signal.aborted) throw new Error('The verifier is closed.');
-    jwks ??= createJwksCache({
-      url: endpoints.jwksUrl,
-      algorithms: o.algorithms,
-      fetch: o.fetch,
-      now,
-      timeoutMs: o.fetchTimeoutMs,
-      lifetime: { minMs: o.jwksMinCacheMs, maxMs: o.jwksMaxCacheMs, defaultMs: o.jwksDefaultCacheMs },
-      cooldownMs: o.jwksCooldownMs,
-    });
-    if (o.feed && !feed) {
-      feed = startFeed({
-        revocationsUrl: endpoints.revocationsUrl,
-        streamUrl: endpoints.streamUrl,
-        headers: o.serviceHeaders,
-        set: revocations,
-        fetch: o.fetch,
-        now,
-        timeoutMs: o.fetchTimeoutMs,
-        silenceMs: o.feedSilenceMs,
-      });
-      feed.ready.catch(() => undefined);
-    }
-    await loadKeys(jwks, endpoints.jwksUrl);
-  };
-
-  /** Runs setup (or joins the run under way); a failed run is forgotten so the next call retries. */
-  const setup = (): Promise<void> => {
-    setupRun ??= runSetup().then(
-      () => {
-        setupError = null;
-        setupDone = true;
-      },
-      (error: unknown) => {
-        setupError = error instanceof Error ? error.message : String(error);
-        setupRun = null;
-        throw error;
-      },
-    );
-    return setupRun;
-  };
-  setup().catch(() => undefined);
-
-  const notReady = (): VerifyError =>
-    new VerifyError('temporarily_unavailable', NOT_READY, { message: setupError ?? NOT_READY });
-
-  /** The JWKS once setup succeeded; a failed setup is retried at most once per cooldown. */
-  const keysReady = async (nowMs: number): Promise<JwksCache> => {
-    if (setupRun === null && nowMs - setupAttemptMs < o.jwksCooldownMs) throw notReady();
-    try {
-      await setup();
-    } catch {
-      throw notReady();
-    }
-    return jwks as JwksCache;
-  };
-
   const lag = (): number => {
+    const feed = setup.feed();
     if (!feed) return o.feed ? Number.POSITIVE_INFINITY : 0;
     const last = feed.status().lastMessageAtMs;
     return last === 0 ? Number.POSITIVE_INFINITY : now() - last;
   };
 
   const introspect = async (token: string): Promise<boolean> => {
-    const url = endpoints?.introspectionUrl ?? `${o.issuer}/oauth/introspect`;
+    const url = setup.endpoints()?.introspectionUrl ?? `${o.issuer}/oauth/introspect`;
     try {
       const { body } = await fetchJson(url, {
         fetch: o.fetch,
@@ -248,8 +153,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     async verify(token) {
       const nowMs = now();
+      const ready = setup.keys(nowMs);
       // The hot path takes no extra turn of the event loop once set up.
-      const keys = setupDone && jwks ? jwks : await keysReady(nowMs);
+      const keys = ready instanceof Promise ? await ready : ready;
       if (nowMs - lastPruneMs > 5000) {
         revocations.prune(nowMs);
         lastPruneMs = nowMs;
@@ -277,10 +183,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return verified.claims;
     },
     async ready() {
-      await setup().catch(() => {
-        throw notReady();
-      });
-      const running: Feed | null = feed;
+      await setup.run();
+      const running = setup.feed();
       if (running === null) return;
       await running.ready.catch((error: unknown) => {
         // The feed recovered since its first snapshot failed: it is ready now.
@@ -294,11 +198,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     status() {
       const feedLagMs = lag();
-      const feedStatus = feed?.status();
-      const keyStatus = jwks?.status();
+      const feedStatus = setup.feed()?.status();
+      const keyStatus = setup.jwks()?.status();
       return {
-        ready: setupDone,
-        setupError,
+        ready: setup.done(),
+        setupError: setup.error(),
         feedConnected: feedStatus?.connected ?? false,
         feedLagMs,
         stale: o.feed && feedLagMs > o.maxStalenessMs,
@@ -313,8 +217,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     async close() {
       stopping.abort();
-      feed?.stop();
-      jwks?.close();
+      setup.close();
       cache.clear();
     },
   };
