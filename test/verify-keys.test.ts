@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -118,5 +119,83 @@ describe('@tessera/verify after `tessera keys rotate`', () => {
     assert.equal(await accepts(await forge(stolen, claims)), false, 'a new forgery too');
     assert.equal(verifier.status().jwksKeys, 1);
     assert.equal(verifier.status().jwksError, null);
+  });
+
+  it('while the JWKS hangs, known keys keep verifying and a new key fails within the timeout; both recover', async () => {
+    // A proxy in front of the server's JWKS that can stop answering (accept, then silence).
+    let hang = false;
+    let requests = 0;
+    const proxy = createServer((_req, res) => {
+      requests += 1;
+      if (hang) return;
+      fetch(`${t.url}/.well-known/jwks.json`).then(
+        async (upstream) => {
+          res.writeHead(upstream.status, { 'cache-control': upstream.headers.get('cache-control') ?? '' });
+          res.end(await upstream.text());
+        },
+        () => res.writeHead(502).end(),
+      );
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const timeoutMs = 500;
+    const guarded = createVerifier({
+      issuer: t.url,
+      audience: t.url,
+      jwksUrl: `http://127.0.0.1:${(proxy.address() as { port: number }).port}/jwks.json`,
+      feed: false,
+      fetchTimeoutMs: timeoutMs,
+      now: () => t.clock.now(),
+    });
+    const timed = async <T>(work: Promise<T>) => {
+      const started = performance.now();
+      const outcome = await work.then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+      return { ...outcome, ms: performance.now() - started };
+    };
+    try {
+      await guarded.ready();
+      const user = await registerUser(t.url);
+      hang = true;
+      t.clock.advance(61_000); // the JWKS's max-age (60 s) ran out: the verifier refetches
+      const known = await Promise.all(
+        Array.from({ length: 10 }, () => timed(guarded.verify(user.access_token))),
+      );
+      assert.ok(
+        known.every((r) => r.ok),
+        'known keys keep verifying',
+      );
+      assert.ok(Math.max(...known.map((r) => r.ms)) < timeoutMs + 2000, 'within the timeout');
+      assert.match(guarded.status().jwksError ?? '', /timed out after 500 ms/);
+
+      await t.server.engine.rotateSigningKey();
+      const next = await registerUser(t.url);
+      t.clock.advance(10_000);
+      const unknown = await timed(guarded.verify(next.access_token));
+      assert.equal(unknown.ok, false);
+      assert.ok(
+        !unknown.ok && unknown.error instanceof VerifyError && /no known key/.test(unknown.error.description),
+      );
+      assert.ok(unknown.ms < timeoutMs + 2000, `refused after ${Math.round(unknown.ms)} ms`);
+      assert.ok(
+        (await timed(guarded.verify(user.access_token))).ok,
+        'the known key still verifies meanwhile',
+      );
+      assert.equal(requests, 3, 'one fetch per attempt, never piled up');
+
+      hang = false;
+      t.clock.advance(10_000);
+      assert.equal(
+        (await guarded.verify(next.access_token)).sid,
+        next.session_id,
+        'the new key once the JWKS answers',
+      );
+      assert.equal(guarded.status().jwksError, null);
+    } finally {
+      await guarded.close();
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 });
