@@ -9,7 +9,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { StoreUnavailableError } from '../errors.ts';
-import { makeSession, makeUser, storeConformance } from '../testing/store-conformance.ts';
+import { storeConformance } from '../testing/store-conformance.ts';
+import { makeSession, makeUser } from '../testing/store-fixtures.ts';
 import { createSqliteStore, SQLITE_SCHEMA_VERSION } from './sqlite-store.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/rotate-race.ts', import.meta.url));
