@@ -28,6 +28,14 @@ if (available) {
     return {
       store: await createPostgresStore({ connectionString: URL, schema }),
       reopen: () => createPostgresStore({ connectionString: URL, schema }),
+      // Other pools over the same schema: the suite's races then run on separate connections, as
+      // several instances would.
+      peers: (count) =>
+        Promise.all(
+          Array.from({ length: count }, () =>
+            createPostgresStore({ connectionString: URL, schema, migrate: false, maxConnections: 4 }),
+          ),
+        ),
       async cleanup() {
         const client = new pg.Client({ connectionString: URL });
         await client.connect();
