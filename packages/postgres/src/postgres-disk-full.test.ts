@@ -2,87 +2,19 @@
 // test mounts (PostgreSQL answers 53100 disk_full when a table cannot grow). Needs root, the local
 // PostgreSQL server and its `postgres` OS user; outside CI it skips with a reason, under CI=true it fails.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { StorageFullError, type Store } from '@tessera/core';
-import { makeEvent, makeSession, makeUser } from '@tessera/core/testing';
-import pg from 'pg';
+import { fillDisk, makeEvent, makeSession, makeUser, mountTmpfs, unmountTmpfs } from '@tessera/core/testing';
 import { createPostgresStore } from './postgres-store.ts';
+import { adminQuery, testPostgresProblem, TEST_POSTGRES_URL as URL } from './test-server.ts';
 
-const URL = process.env.TESSERA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function reachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = await reachable();
-
-/** Mounts a tmpfs owned by the `postgres` user; the reason it cannot, or the directory. */
-function mountForPostgres(): { dir: string } | { problem: string } {
-  if (!available) return { problem: `PostgreSQL is not reachable at ${URL}` };
-  if (process.getuid?.() !== 0) return { problem: 'mounting a tmpfs needs root' };
-  let owner: string;
-  try {
-    owner = `uid=${execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()},gid=${execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()}`;
-  } catch {
-    return { problem: 'there is no postgres user on this machine (the server is not local)' };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-pg-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=4m,mode=0700,${owner}`, 'tmpfs', dir], {
-      stdio: 'pipe',
-    });
-    return { dir };
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    const detail = (error as { stderr?: Buffer }).stderr?.toString().trim() || String(error);
-    return { problem: `mounting a tmpfs was refused (${detail})` };
-  }
-}
-
-/** Fills the file system holding `dir` to the last byte; returns the filler's path. */
-function fillDisk(dir: string): string {
-  const path = join(dir, 'filler');
-  const fd = openSync(path, 'a');
-  try {
-    for (const size of [1 << 20, 1 << 16, 1 << 12, 1]) {
-      const chunk = Buffer.alloc(size);
-      try {
-        for (;;) writeSync(fd, chunk);
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'ENOSPC') throw error;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return path;
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 2000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+const problem = await testPostgresProblem();
 
 describe('postgres store on a full disk', { timeout: 60_000 }, () => {
   it('rejects a write that cannot get space with StorageFullError, keeps nothing of it, and recovers', async (t) => {
-    const mounted = mountForPostgres();
+    const mounted = problem === null ? mountTmpfs({ size: '4m', owner: 'postgres' }) : { problem };
     if ('problem' in mounted) {
       if (process.env.CI === 'true') throw new Error(`CI requires the disk-full test: ${mounted.problem}`);
       process.stdout.write(`# skipped: ${mounted.problem}\n`);
@@ -96,7 +28,7 @@ describe('postgres store on a full disk', { timeout: 60_000 }, () => {
     let store: Store | null = null;
     let created = false;
     try {
-      await admin(`CREATE TABLESPACE ${tablespace} LOCATION '${dir}'`);
+      await adminQuery(`CREATE TABLESPACE ${tablespace} LOCATION '${dir}'`);
       created = true;
       // Every table and index the migrations create lands in the tablespace on the tmpfs.
       const options = encodeURIComponent(`-c default_tablespace=${tablespace}`);
@@ -139,11 +71,10 @@ describe('postgres store on a full disk', { timeout: 60_000 }, () => {
     } finally {
       await store?.close();
       if (created) {
-        await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-        await admin(`DROP TABLESPACE IF EXISTS ${tablespace}`).catch(() => undefined);
+        await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+        await adminQuery(`DROP TABLESPACE IF EXISTS ${tablespace}`).catch(() => undefined);
       }
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
+      unmountTmpfs(dir);
     }
   });
 });

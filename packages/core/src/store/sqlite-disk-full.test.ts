@@ -2,14 +2,12 @@
 // reported done that was not made (issue 10, finding 1). Needs root to mount; outside CI it skips
 // with a reason when mounting is refused, under CI=true it fails.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { StorageFullError } from '../errors.ts';
+import { fillDisk, mountTmpfs, unmountTmpfs } from '../testing/disk-full.ts';
 import {
   makeEvent,
   makeIdentity,
@@ -24,38 +22,6 @@ import { createSqliteStore } from './sqlite-store.ts';
 import type { Store } from './store.ts';
 
 const HOUR = 3_600_000;
-
-/** Mounts a tmpfs of `size` at a new directory; the reason it cannot, or the directory. */
-async function mountTmpfs(size: string): Promise<{ dir: string } | { problem: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'tessera-disk-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-    return { dir };
-  } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    const detail = (error as { stderr?: Buffer }).stderr?.toString().trim() || String(error);
-    return { problem: `mounting a tmpfs was refused (${detail})` };
-  }
-}
-
-/** Fills the file system holding `dir` to the last byte; returns the filler's path. */
-function fillDisk(dir: string): string {
-  const path = join(dir, 'filler');
-  const fd = openSync(path, 'a');
-  try {
-    for (const size of [1 << 20, 1 << 16, 1 << 12, 1]) {
-      const chunk = Buffer.alloc(size);
-      try {
-        for (;;) writeSync(fd, chunk);
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'ENOSPC') throw error;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return path;
-}
 
 /** Every row of every table, read through a connection of its own: the whole stored state. */
 function dump(path: string): Record<string, unknown[]> {
@@ -75,11 +41,9 @@ function dump(path: string): Record<string, unknown[]> {
   }
 }
 
-const problem = process.getuid?.() === 0 ? null : 'mounting a tmpfs needs root';
-
 describe('sqlite store on a full disk', { timeout: 60_000 }, () => {
   it('rejects every write with StorageFullError, changes nothing, keeps reading, and recovers without reopening', async (t) => {
-    const mounted = problem === null ? await mountTmpfs('4m') : { problem };
+    const mounted = mountTmpfs({ size: '4m' });
     if ('problem' in mounted) {
       if (process.env.CI === 'true') throw new Error(`CI requires the disk-full test: ${mounted.problem}`);
       process.stdout.write(`# skipped: ${mounted.problem}\n`);
@@ -217,8 +181,7 @@ describe('sqlite store on a full disk', { timeout: 60_000 }, () => {
       assert.deepEqual(dump(path), settled);
     } finally {
       await store?.close().catch(() => undefined);
-      execFileSync('umount', [dir]);
-      await rm(dir, { recursive: true, force: true });
+      unmountTmpfs(dir);
     }
   });
 });
