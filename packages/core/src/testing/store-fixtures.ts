@@ -12,8 +12,9 @@ import type {
 } from '../store/store.ts';
 import type { ConformanceStore } from './store-conformance.ts';
 
-// A fixed instant: tests never read the wall clock, so they cannot depend on when they run.
+/** The instant the fixtures start at (2030-01-01): tests never read the wall clock, so they cannot depend on when they run. */
 export const T0: number = Date.UTC(2030, 0, 1);
+/** One hour in milliseconds. */
 export const HOUR = 3_600_000;
 const randomId = (): string => randomBytes(16).toString('base64url');
 

@@ -52,6 +52,10 @@ const STORE_METHODS = [
   'deleteSigningKey',
   'ping',
 ] as const satisfies ReadonlyArray<Exclude<keyof Store, 'capabilities' | 'close'>>;
+// A method added to Store and not to the list above fails to compile here, rather than go missing.
+type Unlisted = Exclude<keyof Store, 'capabilities' | 'close' | (typeof STORE_METHODS)[number]>;
+const EVERY_METHOD_LISTED: [Unlisted] extends [never] ? true : Unlisted = true;
+void EVERY_METHOD_LISTED;
 
 function hasFunction(value: unknown): boolean {
   if (typeof value === 'function') return true;
