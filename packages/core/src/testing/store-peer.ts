@@ -82,7 +82,7 @@ export async function spawnStorePeer(
     // Only the module-resolution conditions: the test runner's own flags must not reach the child.
     execArgv: process.execArgv.filter((arg) => arg.startsWith('--conditions') || arg.startsWith('-C')),
     serialization: 'advanced',
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
   let nextId = 1;
