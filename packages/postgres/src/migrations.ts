@@ -59,4 +59,71 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: (schema: string) 
         WHERE token_version_changed_at IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    // Users without an email or a password; identities, recovery codes, known devices, one-time
+    // tokens and the webhook outbox; step-up and DPoP on sessions. Outbox data is text holding JSON,
+    // not jsonb: jsonb refuses \u0000, which JSON.stringify writes for a NUL in any string.
+    sql: (s) => `
+      ALTER TABLE ${s}.users
+        ALTER COLUMN email DROP NOT NULL,
+        ALTER COLUMN password_hash DROP NOT NULL,
+        ADD COLUMN email_verified boolean NOT NULL DEFAULT false,
+        ADD COLUMN totp_pending_secret text,
+        ADD COLUMN totp_last_step bigint;
+      -- listUsers pages in code-point order whatever the database collation.
+      CREATE INDEX users_id_c_idx ON ${s}.users (id COLLATE "C");
+      ALTER TABLE ${s}.sessions ADD COLUMN acr text, ADD COLUMN dpop_jkt text;
+      CREATE TABLE ${s}.identities (
+        issuer text NOT NULL,
+        subject text NOT NULL,
+        user_id text NOT NULL REFERENCES ${s}.users(id) ON DELETE CASCADE,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (issuer, subject)
+      );
+      CREATE INDEX identities_user_idx ON ${s}.identities (user_id, created_at);
+      CREATE TABLE ${s}.recovery_codes (
+        user_id text NOT NULL REFERENCES ${s}.users(id) ON DELETE CASCADE,
+        code_hash text NOT NULL,
+        used_at bigint,
+        PRIMARY KEY (user_id, code_hash)
+      );
+      CREATE TABLE ${s}.known_devices (
+        user_id text NOT NULL REFERENCES ${s}.users(id) ON DELETE CASCADE,
+        fingerprint text NOT NULL,
+        first_seen_at bigint NOT NULL,
+        PRIMARY KEY (user_id, fingerprint)
+      );
+      CREATE TABLE ${s}.one_time_tokens (
+        token_hash text PRIMARY KEY,
+        kind text NOT NULL,
+        user_id text NOT NULL REFERENCES ${s}.users(id) ON DELETE CASCADE,
+        email text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        used_at bigint,
+        voided_at bigint
+      );
+      CREATE INDEX one_time_tokens_user_idx ON ${s}.one_time_tokens (user_id, kind)
+        WHERE used_at IS NULL AND voided_at IS NULL;
+      CREATE INDEX one_time_tokens_ended_idx ON ${s}.one_time_tokens
+        ((LEAST(coalesce(used_at, expires_at), coalesce(voided_at, expires_at))));
+      CREATE TABLE ${s}.outbox (
+        id text PRIMARY KEY,
+        type text NOT NULL,
+        data text NOT NULL,
+        created_at bigint NOT NULL,
+        state text NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at bigint NOT NULL,
+        delivered_at bigint,
+        last_error text,
+        lease_owner text,
+        lease_until bigint NOT NULL DEFAULT 0
+      );
+      CREATE INDEX outbox_due_idx ON ${s}.outbox (next_attempt_at, (id COLLATE "C")) WHERE state = 'pending';
+      CREATE INDEX outbox_state_idx ON ${s}.outbox (state, created_at, (id COLLATE "C"));
+      CREATE INDEX outbox_delivered_idx ON ${s}.outbox (delivered_at) WHERE state = 'delivered';
+    `,
+  },
 ];

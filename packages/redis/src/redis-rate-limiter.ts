@@ -11,9 +11,15 @@ export interface RedisRateLimiterOptions {
   url: string;
   /** Key prefix. Default `tessera:`. */
   prefix?: string;
+  /**
+   * How long the first calls wait for the first connection before counting in memory instead.
+   * Default 1000 ms. Later outages fall back at once.
+   */
+  connectTimeoutMs?: number;
 }
 
-// One round trip: count the hit, start the window on the first one, report the count and time left.
+// One round trip, run atomically by Redis: count the hit, start the window on the first one, report
+// the count and the time left. Concurrent hits on one key therefore get distinct counts.
 const HIT = `
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -29,8 +35,11 @@ function decide(count: number, ttlMs: number, rule: RateLimitRule): RateLimitDec
 
 /**
  * A {@link RateLimiter} whose fixed-window counters live in Redis, so limits hold across instances.
- * When Redis is unreachable it falls back to per-instance counters rather than refusing logins and
- * refreshes: Redis is never required for the service to answer.
+ * `hit` is one Lua script, so of any number of concurrent hits on a key (from any instance) exactly
+ * `rule.limit` per window are allowed. When Redis is unreachable it falls back to per-instance
+ * counters (themselves atomic) rather than refusing logins and refreshes: Redis is never required
+ * for the service to answer. Until the first connection is up (at most `connectTimeoutMs`), calls
+ * wait for it, so a burst at start-up is not split between the two counters.
  * @example
  * const rateLimiter = createRedisRateLimiter({ url: 'redis://127.0.0.1:6379' });
  */
@@ -45,8 +54,30 @@ export function createRedisRateLimiter(
   });
   redis.on('error', () => undefined);
   const fallback = createMemoryRateLimiter();
+  let everReady = false;
+  redis.on('ready', () => {
+    everReady = true;
+  });
+  let firstConnection: Promise<void> | null = null;
+  const connected = (): Promise<void> => {
+    if (everReady || redis.status === 'ready') return Promise.resolve();
+    firstConnection ??= new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        redis.off('ready', done);
+        redis.off('end', done);
+        resolve();
+      };
+      const timer = setTimeout(done, options.connectTimeoutMs ?? 1000);
+      timer.unref();
+      redis.once('ready', done);
+      redis.once('end', done);
+    });
+    return firstConnection;
+  };
   return {
     async hit(key, rule, nowMs) {
+      await connected();
       try {
         const [count, ttl] = (await redis.eval(HIT, 1, prefix + key, String(rule.windowSeconds * 1000))) as [
           number,
@@ -58,6 +89,7 @@ export function createRedisRateLimiter(
       }
     },
     async check(key, rule, nowMs) {
+      await connected();
       try {
         const [count, ttl] =
           (await redis

@@ -16,11 +16,18 @@ import type {
 } from './store.ts';
 
 const identityKey = (identity: IdentityKey): string => JSON.stringify([identity.issuer, identity.subject]);
+const deviceKey = (userId: string, fingerprint: string): string => JSON.stringify([userId, fingerprint]);
+// Code-unit order, as SQLite's BINARY collation and PostgreSQL's "C" sort ASCII ids.
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+type StoredToken = OneTimeTokenRecord & { voidedAtMs: number | null };
+type StoredEvent = OutboxRecord & { leaseOwner: string | null; leaseUntilMs: number };
 
 /**
  * Creates a {@link Store} held in this process's memory: for tests and throw-away demos.
  * Nothing survives the process; it cannot be shared between processes. Every method runs without
- * an `await` between its reads and writes, so each is atomic within the process.
+ * an `await` between its reads and writes, so each is atomic within the process; a write that fails
+ * part-way (an `emit` that throws, a duplicate id) is undone whole, as a database transaction is.
  */
 export function createMemoryStore(): Store {
   const users = new Map<string, UserRecord>();
@@ -29,18 +36,52 @@ export function createMemoryStore(): Store {
   const keys = new Map<string, SigningKeyRecord>();
   const identities = new Map<string, IdentityRecord>();
   const recoveryCodes = new Map<string, Map<string, number | null>>();
-  const devices = new Map<string, Set<string>>();
-  const oneTimeTokens = new Map<string, OneTimeTokenRecord & { voided: boolean }>();
-  const outbox = new Map<string, OutboxRecord & { leaseOwner: string | null; leaseUntilMs: number }>();
+  const devices = new Map<string, number>();
+  const oneTimeTokens = new Map<string, StoredToken>();
+  const outbox = new Map<string, StoredEvent>();
   let globalNotBeforeMs: number | null = null;
+
+  // The undo log of the write in progress: each change pushes its inverse, replayed backwards on failure.
+  let journal: Array<() => void> | null = null;
+  const atomically = <T>(work: () => T): T => {
+    const undo: Array<() => void> = [];
+    journal = undo;
+    try {
+      return work();
+    } catch (error) {
+      for (const restore of undo.reverse()) restore();
+      throw error;
+    } finally {
+      journal = null;
+    }
+  };
+  const put = <K, V>(map: Map<K, V>, key: K, value: V): void => {
+    const had = map.has(key);
+    const old = map.get(key) as V;
+    map.set(key, value);
+    journal?.push(() => (had ? map.set(key, old) : map.delete(key)));
+  };
+  const remove = <K, V>(map: Map<K, V>, key: K): void => {
+    if (!map.has(key)) return;
+    const old = map.get(key) as V;
+    map.delete(key);
+    journal?.push(() => map.set(key, old));
+  };
+  const assign = <T extends object>(target: T, changes: Partial<T>): void => {
+    const old: Partial<T> = {};
+    for (const field of Object.keys(changes) as Array<keyof T>) old[field] = target[field];
+    Object.assign(target, changes);
+    journal?.push(() => Object.assign(target, old));
+  };
 
   const cloneUser = (u: UserRecord): UserRecord => ({ ...u, roles: [...u.roles], profile: { ...u.profile } });
   const cloneSession = (s: SessionRecord): SessionRecord => ({ ...s, amr: [...s.amr] });
   const isLive = (s: SessionRecord, nowMs: number): boolean =>
     s.revokedAtMs === null && nowMs < s.idleExpiresAtMs && nowMs < s.absoluteExpiresAtMs;
+  const byAge = (a: SessionRecord, b: SessionRecord): number =>
+    a.createdAtMs - b.createdAtMs || compare(a.id, b.id);
   const revoke = (s: SessionRecord, atMs: number, reason: RevokeReason): SessionRecord => {
-    s.revokedAtMs = atMs;
-    s.revokeReason = reason;
+    assign(s, { revokedAtMs: atMs, revokeReason: reason });
     return cloneSession(s);
   };
   const emailTakenByOther = (userId: string, email: string | null | undefined): boolean => {
@@ -49,31 +90,31 @@ export function createMemoryStore(): Store {
     return owner !== undefined && owner !== userId;
   };
   const applyUserPatch = (user: UserRecord, patch: UserPatch): void => {
+    const next = cloneUser(user);
     if (patch.email !== undefined && patch.email !== user.email) {
-      if (user.email !== null) userIdsByEmail.delete(user.email);
-      if (patch.email !== null) userIdsByEmail.set(patch.email, user.id);
-      user.email = patch.email;
+      if (user.email !== null) remove(userIdsByEmail, user.email);
+      if (patch.email !== null) put(userIdsByEmail, patch.email, user.id);
+      next.email = patch.email;
     }
-    if (patch.emailVerified !== undefined) user.emailVerified = patch.emailVerified;
-    if (patch.passwordHash !== undefined) user.passwordHash = patch.passwordHash;
-    if (patch.roles !== undefined) user.roles = [...patch.roles];
+    if (patch.emailVerified !== undefined) next.emailVerified = patch.emailVerified;
+    if (patch.passwordHash !== undefined) next.passwordHash = patch.passwordHash;
+    if (patch.roles !== undefined) next.roles = [...patch.roles];
     if (patch.profile !== undefined) {
-      const profile = { ...user.profile };
       for (const [name, value] of Object.entries(patch.profile)) {
-        if (value === null) delete profile[name];
-        else profile[name] = value;
+        if (value === null) delete next.profile[name];
+        else next.profile[name] = value;
       }
-      user.profile = profile;
     }
-    if (patch.disabled !== undefined) user.disabled = patch.disabled;
-    if (patch.reauthRequired !== undefined) user.reauthRequired = patch.reauthRequired;
-    if (patch.totpSecret !== undefined) user.totpSecret = patch.totpSecret;
-    if (patch.totpPendingSecret !== undefined) user.totpPendingSecret = patch.totpPendingSecret;
+    if (patch.disabled !== undefined) next.disabled = patch.disabled;
+    if (patch.reauthRequired !== undefined) next.reauthRequired = patch.reauthRequired;
+    if (patch.totpSecret !== undefined) next.totpSecret = patch.totpSecret;
+    if (patch.totpPendingSecret !== undefined) next.totpPendingSecret = patch.totpPendingSecret;
     if (patch.bumpTokenVersion) {
-      user.tokenVersion += 1;
-      user.tokenVersionChangedAtMs = patch.updatedAtMs;
+      next.tokenVersion += 1;
+      next.tokenVersionChangedAtMs = patch.updatedAtMs;
     }
-    user.updatedAtMs = patch.updatedAtMs;
+    next.updatedAtMs = patch.updatedAtMs;
+    assign(user, next);
   };
   const revokeAllOf = (
     userId: string,
@@ -87,36 +128,36 @@ export function createMemoryStore(): Store {
         revoked.push(revoke(s, atMs, reason));
       }
     }
-    return revoked.sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id));
+    return revoked.sort(byAge);
   };
-  const insertSession = (session: SessionRecord, options: CreateSessionOptions) => {
+  const insertSession = (session: SessionRecord, options: Omit<CreateSessionOptions, 'emit'>) => {
+    // A database refuses a second row with one primary key; so does this store.
+    if (sessions.has(session.id)) throw new Error('A session with this id exists already.');
     const evicted: SessionRecord[] = [];
     const maxPerUser = options.maxPerUser ?? 0;
     if (maxPerUser > 0) {
       const live = [...sessions.values()]
         .filter((s) => s.userId === session.userId && isLive(s, session.createdAtMs))
-        .sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id));
+        .sort(byAge);
       for (const s of live.slice(0, Math.max(0, live.length - maxPerUser + 1))) {
         evicted.push(revoke(s, session.createdAtMs, 'evicted'));
       }
     }
-    sessions.set(session.id, cloneSession(session));
-    return { evicted, newDevice: rememberDevice(session.userId, options.deviceFingerprint) };
+    put(sessions, session.id, cloneSession(session));
+    return {
+      evicted,
+      newDevice: rememberDevice(session.userId, options.deviceFingerprint, session.createdAtMs),
+    };
   };
-  const rememberDevice = (userId: string, fingerprint: string | undefined): boolean => {
-    if (fingerprint === undefined) return false;
-    let known = devices.get(userId);
-    if (!known) {
-      known = new Set();
-      devices.set(userId, known);
-    }
-    if (known.has(fingerprint)) return false;
-    known.add(fingerprint);
+  const rememberDevice = (userId: string, fingerprint: string | undefined, atMs: number): boolean => {
+    if (fingerprint === undefined || devices.has(deviceKey(userId, fingerprint))) return false;
+    put(devices, deviceKey(userId, fingerprint), atMs);
     return true;
   };
   const appendEvents = (events: readonly OutboxEventInput[]): void => {
     for (const event of events) {
-      outbox.set(event.id, {
+      if (outbox.has(event.id)) throw new Error('An outbox event with this id exists already.');
+      put(outbox, event.id, {
         ...event,
         data: structuredClone(event.data),
         state: 'pending',
@@ -129,40 +170,43 @@ export function createMemoryStore(): Store {
       });
     }
   };
-  const publicOutbox = ({
-    leaseOwner: _o,
-    leaseUntilMs: _u,
-    ...record
-  }: OutboxRecord & {
-    leaseOwner: string | null;
-    leaseUntilMs: number;
-  }): OutboxRecord => ({ ...record, data: structuredClone(record.data) });
+  const publicOutbox = ({ leaseOwner: _o, leaseUntilMs: _u, ...record }: StoredEvent): OutboxRecord => ({
+    ...record,
+    data: structuredClone(record.data),
+  });
+  const publicToken = ({ voidedAtMs: _v, ...token }: StoredToken): OneTimeTokenRecord => ({ ...token });
+  // When a token stopped being usable: used, voided by a newer one, or expired, whichever came first.
+  const tokenEndedAt = (t: StoredToken): number =>
+    Math.min(t.usedAtMs ?? t.expiresAtMs, t.voidedAtMs ?? t.expiresAtMs, t.expiresAtMs);
 
   return {
     capabilities: { durable: false, multiProcess: false },
 
     async createUser(user, options = {}) {
-      if ((user.email !== null && userIdsByEmail.has(user.email)) || users.has(user.id)) return 'email_taken';
-      if (options.identity && identities.has(identityKey(options.identity))) return 'identity_taken';
-      users.set(user.id, cloneUser(user));
-      if (user.email !== null) userIdsByEmail.set(user.email, user.id);
-      if (options.identity) {
-        identities.set(identityKey(options.identity), {
-          ...options.identity,
-          userId: user.id,
-          createdAtMs: user.createdAtMs,
-        });
-      }
-      let newDevice = false;
-      if (options.session) {
-        newDevice = insertSession(options.session, {
-          ...(options.deviceFingerprint === undefined
-            ? {}
-            : { deviceFingerprint: options.deviceFingerprint }),
-        }).newDevice;
-      }
-      appendEvents(options.emit?.({ newDevice }) ?? []);
-      return 'created';
+      return atomically(() => {
+        if ((user.email !== null && userIdsByEmail.has(user.email)) || users.has(user.id))
+          return 'email_taken';
+        if (options.identity && identities.has(identityKey(options.identity))) return 'identity_taken';
+        put(users, user.id, cloneUser(user));
+        if (user.email !== null) put(userIdsByEmail, user.email, user.id);
+        if (options.identity) {
+          put(identities, identityKey(options.identity), {
+            ...options.identity,
+            userId: user.id,
+            createdAtMs: user.createdAtMs,
+          });
+        }
+        let newDevice = false;
+        if (options.session) {
+          newDevice = insertSession(options.session, {
+            ...(options.deviceFingerprint === undefined
+              ? {}
+              : { deviceFingerprint: options.deviceFingerprint }),
+          }).newDevice;
+        }
+        appendEvents(options.emit?.({ newDevice }) ?? []);
+        return 'created';
+      });
     },
     async findUserById(id) {
       const user = users.get(id);
@@ -176,17 +220,19 @@ export function createMemoryStore(): Store {
     async listUsers(afterId, limit) {
       return [...users.values()]
         .filter((u) => afterId === null || u.id > afterId)
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .sort((a, b) => compare(a.id, b.id))
         .slice(0, Math.max(0, limit))
         .map(cloneUser);
     },
     async updateUser(id, patch, emit) {
-      const user = users.get(id);
-      if (!user) return null;
-      if (emailTakenByOther(id, patch.email)) return 'email_taken';
-      applyUserPatch(user, patch);
-      appendEvents(emit?.(cloneUser(user)) ?? []);
-      return cloneUser(user);
+      return atomically(() => {
+        const user = users.get(id);
+        if (!user) return null;
+        if (emailTakenByOther(id, patch.email)) return 'email_taken';
+        applyUserPatch(user, patch);
+        appendEvents(emit?.(cloneUser(user)) ?? []);
+        return cloneUser(user);
+      });
     },
     async acceptTotpStep(userId, step) {
       const user = users.get(userId);
@@ -195,18 +241,18 @@ export function createMemoryStore(): Store {
       return true;
     },
     async setRecoveryCodes(userId, codeHashes, options) {
-      const user = users.get(userId);
-      if (!user) return null;
-      if (options.confirmTotp) {
-        if (user.totpPendingSecret === null) return null;
-        user.totpSecret = user.totpPendingSecret;
-        user.totpPendingSecret = null;
-        user.totpLastStep = null;
-      }
-      user.updatedAtMs = options.atMs;
-      recoveryCodes.set(userId, new Map(codeHashes.map((hash) => [hash, null])));
-      appendEvents(options.emit?.(cloneUser(user)) ?? []);
-      return cloneUser(user);
+      return atomically(() => {
+        const user = users.get(userId);
+        if (!user) return null;
+        if (options.confirmTotp) {
+          if (user.totpPendingSecret === null) return null;
+          assign(user, { totpSecret: user.totpPendingSecret, totpPendingSecret: null });
+        }
+        assign(user, { updatedAtMs: options.atMs });
+        put(recoveryCodes, userId, new Map(codeHashes.map((hash) => [hash, null])));
+        appendEvents(options.emit?.(cloneUser(user)) ?? []);
+        return cloneUser(user);
+      });
     },
     async useRecoveryCode(userId, codeHash, atMs) {
       const codes = recoveryCodes.get(userId);
@@ -239,14 +285,19 @@ export function createMemoryStore(): Store {
     async listIdentities(userId) {
       return [...identities.values()]
         .filter((i) => i.userId === userId)
-        .sort((a, b) => a.createdAtMs - b.createdAtMs || identityKey(a).localeCompare(identityKey(b)))
+        .sort(
+          (a, b) =>
+            a.createdAtMs - b.createdAtMs || compare(a.issuer, b.issuer) || compare(a.subject, b.subject),
+        )
         .map((i) => ({ ...i }));
     },
 
     async createSession(session, options = {}) {
-      const result = insertSession(session, options);
-      appendEvents(options.emit?.(result) ?? []);
-      return result;
+      return atomically(() => {
+        const result = insertSession(session, options);
+        appendEvents(options.emit?.(result) ?? []);
+        return result;
+      });
     },
     async findSession(id) {
       const s = sessions.get(id);
@@ -274,31 +325,37 @@ export function createMemoryStore(): Store {
       return cloneSession(s);
     },
     async revokeSession(id, atMs, reason, emit) {
-      const s = sessions.get(id);
-      if (!s || s.revokedAtMs !== null) return null;
-      const revoked = revoke(s, atMs, reason);
-      appendEvents(emit?.(revoked) ?? []);
-      return revoked;
+      return atomically(() => {
+        const s = sessions.get(id);
+        if (!s || s.revokedAtMs !== null) return null;
+        const revoked = revoke(s, atMs, reason);
+        appendEvents(emit?.(revoked) ?? []);
+        return revoked;
+      });
     },
     async revokeUserSessions(userId, atMs, reason, options = {}) {
-      const revoked = revokeAllOf(userId, atMs, reason, options.exceptSessionId);
-      appendEvents(options.emit?.(revoked) ?? []);
-      return revoked;
+      return atomically(() => {
+        const revoked = revokeAllOf(userId, atMs, reason, options.exceptSessionId);
+        if (revoked.length > 0) appendEvents(options.emit?.(revoked) ?? []);
+        return revoked;
+      });
     },
     async listLiveSessions(userId, nowMs) {
       return [...sessions.values()]
         .filter((s) => s.userId === userId && isLive(s, nowMs))
-        .sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id))
+        .sort(byAge)
         .map(cloneSession);
     },
     async changePassword(userId, passwordHash, keepSessionId, atMs, emit) {
-      const user = users.get(userId);
-      if (!user) return null;
-      applyUserPatch(user, { passwordHash, bumpTokenVersion: true, updatedAtMs: atMs });
-      const revoked = revokeAllOf(userId, atMs, 'password_changed', keepSessionId ?? undefined);
-      const result = { user: cloneUser(user), revoked };
-      appendEvents(emit?.(result) ?? []);
-      return result;
+      return atomically(() => {
+        const user = users.get(userId);
+        if (!user) return null;
+        applyUserPatch(user, { passwordHash, bumpTokenVersion: true, updatedAtMs: atMs });
+        const revoked = revokeAllOf(userId, atMs, 'password_changed', keepSessionId ?? undefined);
+        const result = { user: cloneUser(user), revoked };
+        appendEvents(emit?.(result) ?? []);
+        return result;
+      });
     },
     async emergencyRevokeAll(atMs) {
       globalNotBeforeMs = Math.max(globalNotBeforeMs ?? 0, atMs);
@@ -326,7 +383,7 @@ export function createMemoryStore(): Store {
       }
       for (const [hash, t] of oneTimeTokens) {
         if (deleted >= limit) return deleted;
-        if ((t.usedAtMs ?? t.expiresAtMs) < beforeMs || (t.voided && t.createdAtMs < beforeMs)) {
+        if (tokenEndedAt(t) < beforeMs) {
           oneTimeTokens.delete(hash);
           deleted += 1;
         }
@@ -343,7 +400,7 @@ export function createMemoryStore(): Store {
     async listRevokedSince(sinceMs, limit) {
       return [...sessions.values()]
         .filter((s) => s.revokedAtMs !== null && s.revokedAtMs >= sinceMs)
-        .sort((a, b) => (a.revokedAtMs ?? 0) - (b.revokedAtMs ?? 0) || a.id.localeCompare(b.id))
+        .sort((a, b) => (a.revokedAtMs ?? 0) - (b.revokedAtMs ?? 0) || compare(a.id, b.id))
         .slice(0, limit)
         .map(cloneSession);
     },
@@ -353,7 +410,7 @@ export function createMemoryStore(): Store {
         .filter((u) => u.tokenVersionChangedAtMs !== null && u.tokenVersionChangedAtMs >= sinceMs)
         .sort(
           (a, b) =>
-            (a.tokenVersionChangedAtMs ?? 0) - (b.tokenVersionChangedAtMs ?? 0) || a.id.localeCompare(b.id),
+            (a.tokenVersionChangedAtMs ?? 0) - (b.tokenVersionChangedAtMs ?? 0) || compare(a.id, b.id),
         )
         .slice(0, limit)
         .map((u) => ({
@@ -364,38 +421,70 @@ export function createMemoryStore(): Store {
     },
 
     async createOneTimeToken(record, emit) {
-      for (const t of oneTimeTokens.values()) {
-        if (t.userId === record.userId && t.kind === record.kind && t.usedAtMs === null) t.voided = true;
-      }
-      oneTimeTokens.set(record.tokenHash, { ...record, voided: false });
-      appendEvents(emit?.({ ...record }) ?? []);
+      atomically(() => {
+        if (oneTimeTokens.has(record.tokenHash))
+          throw new Error('A one-time token with this hash exists already.');
+        for (const t of oneTimeTokens.values()) {
+          if (
+            t.userId === record.userId &&
+            t.kind === record.kind &&
+            t.usedAtMs === null &&
+            t.voidedAtMs === null
+          ) {
+            assign(t, { voidedAtMs: record.createdAtMs });
+          }
+        }
+        put(oneTimeTokens, record.tokenHash, { ...record, voidedAtMs: null });
+        appendEvents(emit?.({ ...record }) ?? []);
+      });
     },
     async redeemOneTimeToken(tokenHash, kind, nowMs, effect = {}): Promise<RedeemResult> {
-      const t = oneTimeTokens.get(tokenHash);
-      const user = t ? users.get(t.userId) : undefined;
-      if (!t || !user || t.kind !== kind || t.usedAtMs !== null || t.voided || nowMs >= t.expiresAtMs) {
-        return { status: 'invalid' };
-      }
-      if (effect.userPatch && emailTakenByOther(user.id, effect.userPatch.email))
-        return { status: 'email_taken' };
-      t.usedAtMs = nowMs;
-      if (effect.userPatch) applyUserPatch(user, { ...effect.userPatch, updatedAtMs: nowMs });
-      const revoked = effect.revokeSessions ? revokeAllOf(user.id, nowMs, effect.revokeSessions) : [];
-      const evicted = effect.createSession
-        ? insertSession(effect.createSession.session, { maxPerUser: effect.createSession.maxPerUser }).evicted
-        : [];
-      appendEvents(effect.emit?.({ user: cloneUser(user), revoked }) ?? []);
-      const { voided: _voided, ...token } = t;
-      return { status: 'redeemed', token: { ...token }, user: cloneUser(user), revoked, evicted };
+      return atomically(() => {
+        const t = oneTimeTokens.get(tokenHash);
+        const user = t ? users.get(t.userId) : undefined;
+        if (
+          !t ||
+          !user ||
+          t.kind !== kind ||
+          t.usedAtMs !== null ||
+          t.voidedAtMs !== null ||
+          nowMs >= t.expiresAtMs
+        ) {
+          return { status: 'invalid' };
+        }
+        if (effect.userPatch && emailTakenByOther(user.id, effect.userPatch.email)) {
+          return { status: 'email_taken' };
+        }
+        assign(t, { usedAtMs: nowMs });
+        if (effect.userPatch) applyUserPatch(user, { ...effect.userPatch, updatedAtMs: nowMs });
+        const revoked = effect.revokeSessions ? revokeAllOf(user.id, nowMs, effect.revokeSessions) : [];
+        const created = effect.createSession
+          ? insertSession(effect.createSession.session, {
+              maxPerUser: effect.createSession.maxPerUser,
+              ...(effect.createSession.deviceFingerprint === undefined
+                ? {}
+                : { deviceFingerprint: effect.createSession.deviceFingerprint }),
+            })
+          : { evicted: [], newDevice: false };
+        appendEvents(effect.emit?.({ user: cloneUser(user), revoked, newDevice: created.newDevice }) ?? []);
+        return {
+          status: 'redeemed',
+          token: publicToken(t),
+          user: cloneUser(user),
+          revoked,
+          evicted: created.evicted,
+          newDevice: created.newDevice,
+        };
+      });
     },
 
     async appendOutbox(events) {
-      appendEvents(events);
+      atomically(() => appendEvents(events));
     },
     async claimOutbox(nowMs, limit, leaseMs, owner) {
       const due = [...outbox.values()]
         .filter((e) => e.state === 'pending' && e.nextAttemptAtMs <= nowMs && e.leaseUntilMs <= nowMs)
-        .sort((a, b) => a.nextAttemptAtMs - b.nextAttemptAtMs || a.id.localeCompare(b.id))
+        .sort((a, b) => a.nextAttemptAtMs - b.nextAttemptAtMs || compare(a.id, b.id))
         .slice(0, Math.max(0, limit));
       for (const e of due) {
         e.leaseOwner = owner;
@@ -422,7 +511,7 @@ export function createMemoryStore(): Store {
     async listOutbox(state, limit) {
       return [...outbox.values()]
         .filter((e) => e.state === state)
-        .sort((a, b) => b.createdAtMs - a.createdAtMs || b.id.localeCompare(a.id))
+        .sort((a, b) => b.createdAtMs - a.createdAtMs || compare(b.id, a.id))
         .slice(0, Math.max(0, limit))
         .map(publicOutbox);
     },
@@ -442,7 +531,7 @@ export function createMemoryStore(): Store {
 
     async listSigningKeys() {
       return [...keys.values()]
-        .sort((a, b) => b.createdAtMs - a.createdAtMs || b.kid.localeCompare(a.kid))
+        .sort((a, b) => b.createdAtMs - a.createdAtMs || compare(b.kid, a.kid))
         .map((k) => ({ ...k }));
     },
     async addSigningKey(key) {

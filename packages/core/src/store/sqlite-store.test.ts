@@ -3,16 +3,19 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { StoreUnavailableError } from '../errors.ts';
-import { makeSession, makeUser, storeConformance } from '../testing/store-conformance.ts';
+import { storeConformance } from '../testing/store-conformance.ts';
+import { makeSession, makeUser } from '../testing/store-fixtures.ts';
+import { spawnStorePeer } from '../testing/store-peer.ts';
+import { MIGRATIONS } from './sqlite-migrations.ts';
 import { createSqliteStore, SQLITE_SCHEMA_VERSION } from './sqlite-store.ts';
 
-const FIXTURE = fileURLToPath(new URL('./fixtures/rotate-race.ts', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./fixtures/open-race.ts', import.meta.url));
 
 async function tempDir(): Promise<{ dir: string; path: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-sqlite-'));
@@ -24,9 +27,20 @@ async function tempDir(): Promise<{ dir: string; path: string; cleanup: () => Pr
   };
 }
 
+const SQLITE_MODULE = new URL('./sqlite-store.ts', import.meta.url).href;
+
+// Peers are child processes sharing the file: the suite's races then run across four processes.
 storeConformance('sqlite', async () => {
   const { path, cleanup } = await tempDir();
-  return { store: createSqliteStore({ path }), reopen: async () => createSqliteStore({ path }), cleanup };
+  return {
+    store: createSqliteStore({ path }),
+    reopen: async () => createSqliteStore({ path }),
+    peers: (count) =>
+      Promise.all(
+        Array.from({ length: count }, () => spawnStorePeer(SQLITE_MODULE, 'createSqliteStore', { path })),
+      ),
+    cleanup,
+  };
 });
 
 storeConformance('sqlite :memory:', async () => ({
@@ -72,31 +86,6 @@ async function race(argLists: string[][]): Promise<unknown[]> {
 }
 
 describe('sqlite store across processes', { timeout: 20_000 }, () => {
-  it('lets exactly one of four processes rotate a session from the same generation', async () => {
-    const { path, cleanup } = await tempDir();
-    try {
-      const store = createSqliteStore({ path });
-      const user = makeUser();
-      await store.createUser(user);
-      const session = makeSession(user.id);
-      await store.createSession(session);
-      await store.close();
-      const labels = ['p0', 'p1', 'p2', 'p3'];
-      const answers = (await race(labels.map((label) => [path, session.id, label]))) as Array<{
-        wins: number;
-      }>;
-      const winners = labels.filter((_, i) => answers[i]?.wins === 1);
-      assert.deepEqual(answers.map((a) => a.wins).sort(), [0, 0, 0, 1]);
-      const again = createSqliteStore({ path });
-      const row = await again.findSession(session.id);
-      await again.close();
-      assert.equal(row?.generation, 2);
-      assert.equal(row?.ip, winners[0], 'the stored row is the winner’s write');
-    } finally {
-      await cleanup();
-    }
-  });
-
   it('migrates a new file once when four processes open it at the same time', async () => {
     const { path, cleanup } = await tempDir();
     try {
@@ -167,22 +156,82 @@ describe('sqlite store specifics', () => {
     }
   });
 
-  it('upgrades a version-1 file that lacks users_updated_idx, and refuses a newer schema', async () => {
+  for (const version of [1, 2, 3]) {
+    it(`upgrades a version-${version} file with its users and sessions intact`, async () => {
+      const { path, cleanup } = await tempDir();
+      try {
+        await createSqliteStore({ path: join(dirname(path), 'warm-up.db') }).close();
+        const db = new DatabaseSync(path);
+        for (const sql of MIGRATIONS.slice(0, version)) db.exec(sql);
+        db.exec(`PRAGMA user_version = ${version};
+          INSERT INTO users (id, email, password_hash, token_version, roles, profile, disabled, reauth_required,
+            totp_secret, created_at, updated_at)
+          VALUES ('u1', 'ada@example.com', 'hash', 2, '["admin"]', '{"name":"Ada"}', 0, 1, 'enc:totp', 10, 20);
+          INSERT INTO sessions (id, user_id, created_at, auth_time, last_seen_at, idle_expires_at,
+            absolute_expires_at, ip, user_agent, device_name, amr, generation, rotated_at, salt)
+          VALUES ('s1', 'u1', 10, 10, 10, 1000, 2000, '203.0.113.7', 'agent', 'Laptop', '["pwd"]', 3, 15, 'salt');`);
+        db.close();
+        const store = createSqliteStore({ path });
+        try {
+          assert.deepEqual(await store.findUserByEmail('ada@example.com'), {
+            id: 'u1',
+            email: 'ada@example.com',
+            emailVerified: false,
+            passwordHash: 'hash',
+            tokenVersion: 2,
+            // Version 3 filled it from updated_at for users whose version had been bumped.
+            tokenVersionChangedAtMs: version < 3 ? 20 : null,
+            roles: ['admin'],
+            profile: { name: 'Ada' },
+            disabled: false,
+            reauthRequired: true,
+            totpSecret: 'enc:totp',
+            totpPendingSecret: null,
+            totpLastStep: null,
+            createdAtMs: 10,
+            updatedAtMs: 20,
+          });
+          // Rebuilding users must not cascade to sessions (foreign keys are off while it runs).
+          const session = await store.findSession('s1');
+          assert.equal(session?.generation, 3);
+          assert.equal(session?.acr, null);
+          assert.equal(session?.dpopJkt, null);
+          assert.equal(await store.createUser(makeUser({ email: null, passwordHash: null })), 'created');
+        } finally {
+          await store.close();
+        }
+        const check = new DatabaseSync(path, { readOnly: true });
+        assert.equal(check.prepare('PRAGMA user_version').get()?.user_version, SQLITE_SCHEMA_VERSION);
+        assert.equal(check.prepare('PRAGMA foreign_key_check').get(), undefined);
+        const indexes = check
+          .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+          )
+          .all()
+          .map((row) => row.name);
+        const fresh = new DatabaseSync(join(dirname(path), 'warm-up.db'), { readOnly: true });
+        const expected = fresh
+          .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+          )
+          .all()
+          .map((row) => row.name);
+        fresh.close();
+        check.close();
+        assert.deepEqual(indexes, expected, 'an upgraded file has the indexes of a new one');
+      } finally {
+        await cleanup();
+      }
+    });
+  }
+
+  it('refuses a file at a newer schema version, changing nothing', async () => {
     const { path, cleanup } = await tempDir();
     try {
       await createSqliteStore({ path }).close();
       const db = new DatabaseSync(path);
-      // Back to what version 1 files looked like: no users_updated_idx, none of the later columns.
-      db.exec(`DROP INDEX users_updated_idx; DROP INDEX users_version_changed_idx;
-        ALTER TABLE users DROP COLUMN token_version_changed_at; PRAGMA user_version = 1;`);
+      db.exec(`PRAGMA user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
       db.close();
-      await createSqliteStore({ path }).close();
-      const check = new DatabaseSync(path);
-      const index = check.prepare("SELECT name FROM sqlite_schema WHERE name = 'users_updated_idx'").get();
-      assert.equal(index?.name, 'users_updated_idx');
-      assert.equal(check.prepare('PRAGMA user_version').get()?.user_version, SQLITE_SCHEMA_VERSION);
-      check.exec(`PRAGMA user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
-      check.close();
       assert.throws(() => createSqliteStore({ path }), /newer than this Tessera/);
       const after = new DatabaseSync(path, { readOnly: true });
       assert.equal(after.prepare('PRAGMA user_version').get()?.user_version, SQLITE_SCHEMA_VERSION + 1);

@@ -160,7 +160,7 @@ export interface OneTimeTokenRecord {
 
 /** A webhook event to append to the outbox, in the same transaction as the change that causes it. */
 export interface OutboxEventInput {
-  /** The Standard Webhooks message id (`msg_…`), unique. */
+  /** The Standard Webhooks message id (`msg_…`), unique: a write that appends an id already stored fails whole. */
   id: string;
   /** Event type, e.g. `session.created`. */
   type: string;
@@ -186,7 +186,9 @@ export interface OutboxRecord extends OutboxEventInput {
 
 /**
  * Builds the outbox events of a write from its result, inside the write's transaction: the events
- * exist if and only if the change does. Return `[]` for none.
+ * exist if and only if the change does. Return `[]` for none. Not called when the write changes
+ * nothing (a result of `null`, `'email_taken'`, …); if it throws, the write rejects with that error
+ * and nothing of it happened.
  */
 export type EmitEvents<T> = (result: T) => readonly OutboxEventInput[];
 
@@ -196,9 +198,13 @@ export interface RedeemEffect {
   userPatch?: Omit<UserPatch, 'updatedAtMs'>;
   /** Revoke every unrevoked session of the user with this reason (a password reset). */
   revokeSessions?: RevokeReason;
-  /** Insert this session (a magic-link sign-in), after the revocations. */
-  createSession?: { session: SessionRecord; maxPerUser: number };
-  emit?: EmitEvents<{ user: UserRecord; revoked: SessionRecord[] }>;
+  /**
+   * Insert this session (a magic-link sign-in), after the revocations; with `deviceFingerprint`, the
+   * device is recorded for the user as {@link CreateSessionOptions.deviceFingerprint} says.
+   */
+  createSession?: { session: SessionRecord; maxPerUser: number; deviceFingerprint?: string };
+  /** `newDevice` is true when `createSession` named a fingerprint never seen for the user before. */
+  emit?: EmitEvents<{ user: UserRecord; revoked: SessionRecord[]; newDevice: boolean }>;
 }
 
 /** The outcome of {@link Store.redeemOneTimeToken}. */
@@ -209,6 +215,7 @@ export type RedeemResult =
       user: UserRecord;
       revoked: SessionRecord[];
       evicted: SessionRecord[];
+      newDevice: boolean;
     }
   /** Unknown, of another kind, expired, already used or voided by a newer one: nothing changed. */
   | { status: 'invalid' }
@@ -291,6 +298,8 @@ export interface Store {
   /**
    * Replaces the user's recovery codes with `codeHashes` (SHA-256, base64url), confirms TOTP
    * (`totpSecret` = `totpPendingSecret`, pending cleared) when `confirmTotp` is set, and emits, atomically.
+   * `totpLastStep` is kept: steps count time, not secrets, so the code that confirmed enrolment cannot
+   * be replayed to sign in (RFC 6238 §5.2).
    * Returns the updated user, or `null` if there is none (or `confirmTotp` and no pending secret).
    */
   setRecoveryCodes(
@@ -372,8 +381,9 @@ export interface Store {
   /** The global not-before instant (ms), or `null` if none was ever set. */
   getGlobalNotBeforeMs(): Promise<number | null>;
   /**
-   * Deletes at most `limit` rows that ended before `beforeMs`: sessions revoked or expired, one-time
-   * tokens expired or used, delivered outbox events. Returns how many it deleted (less than `limit`
+   * Deletes at most `limit` rows (in total) that ended strictly before `beforeMs`: sessions revoked or
+   * expired; one-time tokens used, voided by a newer one, or expired (whichever came first); outbox
+   * events delivered (dead ones stay, for replay). Returns how many it deleted (less than `limit`
    * means nothing is left to sweep).
    */
   sweepSessions(beforeMs: number, limit: number): Promise<number>;

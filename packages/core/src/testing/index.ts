@@ -1,4 +1,16 @@
+export type { TmpfsOptions } from './disk-full.ts';
+export { fillDisk, mountTmpfs, unmountTmpfs } from './disk-full.ts';
 export type { EngineFixture } from './engine-fixture.ts';
 export { createEngineFixture, must, TEST_ARGON2, TEST_SECRET } from './engine-fixture.ts';
-export type { ConformanceStore } from './store-conformance.ts';
-export { makeSession, makeSigningKey, makeUser, storeConformance } from './store-conformance.ts';
+export type { ConformanceStore, ConformanceTest } from './store-conformance.ts';
+export { storeConformance } from './store-conformance.ts';
+export {
+  makeEvent,
+  makeIdentity,
+  makeOneTimeToken,
+  makeSession,
+  makeSigningKey,
+  makeUser,
+  readState,
+} from './store-fixtures.ts';
+export { spawnStorePeer } from './store-peer.ts';

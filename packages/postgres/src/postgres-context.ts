@@ -1,0 +1,204 @@
+import type { OutboxEventInput, RevokeReason, SessionRecord, UserPatch, UserRecord } from '@tessera/core';
+import type pg from 'pg';
+import { toStoreError } from './postgres-errors.ts';
+import { byId, toSession, toUser } from './postgres-rows.ts';
+
+/** A pool or a client inside a transaction. */
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** Thrown inside {@link PostgresContext.transaction} to roll back and answer `value` instead. */
+export class Rollback<T> {
+  readonly value: T;
+  constructor(value: T) {
+    this.value = value;
+  }
+}
+
+/** What the PostgreSQL store's method groups share. */
+export interface PostgresContext {
+  /** The schema name (validated), to qualify tables. */
+  readonly s: string;
+  /**
+   * Runs one query or a few independent ones on the pool. A single statement commits on its own,
+   * and PostgreSQL reports a failed commit as the statement's error, so nothing is acknowledged
+   * that was not written.
+   */
+  run<T>(work: (db: Queryable) => Promise<T>): Promise<T>;
+  /** Runs `work` in `BEGIN` … `COMMIT` on one connection; a thrown {@link Rollback} rolls back and answers its value. */
+  transaction<T>(work: (db: Queryable) => Promise<T>): Promise<T>;
+  /** Inserts a session (in a transaction), first evicting the user's oldest live ones over `maxPerUser`. */
+  insertSession(
+    db: Queryable,
+    session: SessionRecord,
+    options: { maxPerUser?: number; deviceFingerprint?: string | undefined },
+  ): Promise<{ evicted: SessionRecord[]; newDevice: boolean }>;
+  /**
+   * Applies a patch; `null` if there is no such user. An email another user has fails with a unique
+   * violation ({@link isEmailTaken}): the caller's transaction then rolls back whole.
+   */
+  patchUser(db: Queryable, id: string, patch: UserPatch): Promise<UserRecord | null>;
+  /** Revokes every unrevoked session of the user but one, oldest first. */
+  revokeUserSessions(
+    db: Queryable,
+    userId: string,
+    atMs: number,
+    reason: RevokeReason,
+    except: string | null,
+  ): Promise<SessionRecord[]>;
+  /** Appends outbox events (in the caller's transaction). */
+  appendEvents(db: Queryable, events: readonly OutboxEventInput[]): Promise<void>;
+}
+
+const byAge = (a: SessionRecord, b: SessionRecord): number => a.createdAtMs - b.createdAtMs || byId(a, b);
+
+/** Builds the {@link PostgresContext} over `pool` for tables in `schema`. */
+export function createPostgresContext(pool: pg.Pool, schema: string): PostgresContext {
+  const s = schema;
+  const run = async <T>(work: (db: Queryable) => Promise<T>): Promise<T> => {
+    try {
+      return await work(pool);
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  };
+  return {
+    s,
+    run,
+    transaction: (work) =>
+      run(async () => {
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          const result = await work(client);
+          // A failed COMMIT (disk full, lost connection) rejects here: the write is not reported done.
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          if (error instanceof Rollback) return error.value;
+          throw error;
+        } finally {
+          client.release();
+        }
+      }),
+    async insertSession(db, session, options) {
+      const maxPerUser = options.maxPerUser ?? 0;
+      let evicted: SessionRecord[] = [];
+      if (maxPerUser > 0) {
+        // Serialize logins of one user so two concurrent ones cannot both skip eviction.
+        await db.query(`SELECT 1 FROM ${s}.users WHERE id = $1 FOR UPDATE`, [session.userId]);
+        const live = await db.query(
+          `SELECT id FROM ${s}.sessions
+           WHERE user_id = $1 AND revoked_at IS NULL AND $2 < idle_expires_at AND $2 < absolute_expires_at
+           ORDER BY created_at ASC, id COLLATE "C" ASC`,
+          [session.userId, session.createdAtMs],
+        );
+        const excess = live.rows.length - maxPerUser + 1;
+        if (excess > 0) {
+          const { rows } = await db.query(
+            `UPDATE ${s}.sessions SET revoked_at = $2, revoke_reason = 'evicted'
+             WHERE id = ANY($1) AND revoked_at IS NULL RETURNING *`,
+            [live.rows.slice(0, excess).map((r) => r.id as string), session.createdAtMs],
+          );
+          evicted = rows.map(toSession).sort(byAge);
+        }
+      }
+      await db.query(
+        `INSERT INTO ${s}.sessions (id, user_id, created_at, auth_time, last_seen_at, idle_expires_at,
+           absolute_expires_at, ip, user_agent, device_name, amr, acr, dpop_jkt, generation, rotated_at, salt,
+           revoked_at, revoke_reason)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
+        [
+          session.id,
+          session.userId,
+          session.createdAtMs,
+          session.authTimeMs,
+          session.lastSeenAtMs,
+          session.idleExpiresAtMs,
+          session.absoluteExpiresAtMs,
+          session.ip,
+          session.userAgent,
+          session.deviceName,
+          JSON.stringify(session.amr),
+          session.acr,
+          session.dpopJkt,
+          session.generation,
+          session.rotatedAtMs,
+          session.salt,
+          session.revokedAtMs,
+          session.revokeReason,
+        ],
+      );
+      let newDevice = false;
+      if (options.deviceFingerprint !== undefined) {
+        // A concurrent insert of the same pair waits for the first to commit, then does nothing.
+        const { rowCount } = await db.query(
+          `INSERT INTO ${s}.known_devices (user_id, fingerprint, first_seen_at) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING`,
+          [session.userId, options.deviceFingerprint, session.createdAtMs],
+        );
+        newDevice = rowCount === 1;
+      }
+      return { evicted, newDevice };
+    },
+    async patchUser(db, id, patch) {
+      const { rows } = await db.query(
+        `UPDATE ${s}.users SET
+           email = CASE WHEN $2 THEN $3 ELSE email END,
+           email_verified = coalesce($4, email_verified),
+           password_hash = CASE WHEN $5 THEN $6 ELSE password_hash END,
+           roles = coalesce($7::jsonb, roles),
+           profile = CASE WHEN $8::jsonb IS NULL THEN profile ELSE jsonb_strip_nulls(profile || $8::jsonb) END,
+           disabled = coalesce($9, disabled),
+           reauth_required = coalesce($10, reauth_required),
+           totp_secret = CASE WHEN $11 THEN $12 ELSE totp_secret END,
+           totp_pending_secret = CASE WHEN $13 THEN $14 ELSE totp_pending_secret END,
+           token_version = token_version + CASE WHEN $15 THEN 1 ELSE 0 END,
+           token_version_changed_at = CASE WHEN $15 THEN $16 ELSE token_version_changed_at END,
+           updated_at = $16
+         WHERE id = $1 RETURNING *`,
+        [
+          id,
+          patch.email !== undefined,
+          patch.email ?? null,
+          patch.emailVerified ?? null,
+          patch.passwordHash !== undefined,
+          patch.passwordHash ?? null,
+          patch.roles === undefined ? null : JSON.stringify(patch.roles),
+          patch.profile === undefined ? null : JSON.stringify(patch.profile),
+          patch.disabled ?? null,
+          patch.reauthRequired ?? null,
+          patch.totpSecret !== undefined,
+          patch.totpSecret ?? null,
+          patch.totpPendingSecret !== undefined,
+          patch.totpPendingSecret ?? null,
+          patch.bumpTokenVersion === true,
+          patch.updatedAtMs,
+        ],
+      );
+      return rows[0] ? toUser(rows[0]) : null;
+    },
+    async revokeUserSessions(db, userId, atMs, reason, except) {
+      const { rows } = await db.query(
+        `UPDATE ${s}.sessions SET revoked_at = $2, revoke_reason = $3
+         WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $4 RETURNING *`,
+        [userId, atMs, reason, except],
+      );
+      return rows.map(toSession).sort(byAge);
+    },
+    async appendEvents(db, events) {
+      if (events.length === 0) return;
+      await db.query(
+        `INSERT INTO ${s}.outbox (id, type, data, created_at, state, attempts, next_attempt_at)
+         SELECT id, type, data, created_at, 'pending', 0, created_at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS e(id, type, data, created_at)`,
+        [
+          events.map((e) => e.id),
+          events.map((e) => e.type),
+          events.map((e) => JSON.stringify(e.data)),
+          events.map((e) => e.createdAtMs),
+        ],
+      );
+    },
+  };
+}

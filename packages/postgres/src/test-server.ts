@@ -1,0 +1,35 @@
+// For this package's tests only: the PostgreSQL they run against.
+import pg from 'pg';
+
+/** The local PostgreSQL every machine of this project runs (trust auth); tests make their own schemas. */
+export const TEST_POSTGRES_URL: string =
+  process.env.TESSERA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * Why the test server cannot be used, or `null`. Under `CI=true` a missing server throws (a test
+ * needing PostgreSQL must fail there); elsewhere the reason is printed and the caller skips.
+ */
+export async function testPostgresProblem(): Promise<string | null> {
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return null;
+  } catch {
+    const problem = `PostgreSQL is not reachable at ${TEST_POSTGRES_URL}`;
+    if (process.env.CI === 'true') throw new Error(`CI requires ${problem}`);
+    process.stdout.write(`# skipped: ${problem}\n`);
+    return problem;
+  }
+}
+
+/** Runs one statement on its own connection (DDL a store does not run: tablespaces, dropping schemas). */
+export async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL, connectionTimeoutMillis: 2000 });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
