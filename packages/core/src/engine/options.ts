@@ -1,19 +1,27 @@
-import type { Clock } from '../clock.ts';
+import { availableParallelism } from 'node:os';
+import { MAX_CLOCK_LEEWAY_SECONDS } from '@tessera/protocol';
+import { type Clock, systemClock } from '../clock.ts';
 import type { EventListener } from '../events.ts';
-import type { Argon2Params } from '../password.ts';
-import type { RateLimiter, RateLimitRule } from '../rate-limit.ts';
-import type { RevocationBus } from '../revocation-bus.ts';
+import { boolean, configError, implementation, oneOf, show, wholeNumber } from '../internal/option-checks.ts';
+import { type Argon2Params, meetsOwaspMinimum, OWASP_ARGON2ID, type PasswordHasher } from '../password.ts';
+import { createMemoryRateLimiter, type RateLimiter, type RateLimitRule } from '../rate-limit.ts';
+import { createInProcessBus, type RevocationBus } from '../revocation-bus.ts';
 import type { Store } from '../store/store.ts';
-import type { SigningAlg } from '../tokens/keyring.ts';
-import type { PolicyName } from './policy.ts';
+import { SIGNING_ALGS, type SigningAlg } from '../tokens/keyring.ts';
+import { POLICY_NAMES, type PolicyName, policyNamed } from './policies/registry.ts';
 
-/** Rate limits of the engine's guarded operations. Each list is checked in order. */
+/** Rate limits of the engine's guarded operations. Each list is checked in order; every hit counts. */
 export interface RateLimits {
-  /** Login and register attempts per client IP. */
+  /** Login and register attempts per client (IPv4 address, IPv6 /64). */
   loginPerIp: RateLimitRule[];
-  /** Failed logins per account: escalating windows act as backoff. */
+  /**
+   * Password attempts per account (login, TOTP, password change), counted before the check and forgotten
+   * after a success: escalating windows act as backoff.
+   */
   loginFailuresPerAccount: RateLimitRule[];
-  /** Refreshes per client IP. */
+  /** Password changes per client. */
+  passwordChangePerIp: RateLimitRule[];
+  /** Refreshes per client. */
   refreshPerIp: RateLimitRule[];
   /** Refreshes per session. */
   refreshPerSession: RateLimitRule[];
@@ -30,60 +38,448 @@ export const DEFAULT_RATE_LIMITS: Readonly<RateLimits> = Object.freeze({
     { limit: 10, windowSeconds: 900 },
     { limit: 20, windowSeconds: 3600 },
   ],
+  passwordChangePerIp: [
+    { limit: 10, windowSeconds: 60 },
+    { limit: 50, windowSeconds: 3600 },
+  ],
   refreshPerIp: [{ limit: 1200, windowSeconds: 60 }],
   refreshPerSession: [{ limit: 60, windowSeconds: 60 }],
 });
 
-/** Options of {@link createEngine}. Durations are whole seconds. */
+/**
+ * Options of {@link createEngine}, checked by {@link resolveEngineOptions}. Durations are whole seconds.
+ * `undefined` means the default ({@link ENGINE_DEFAULTS}, per policy for the token lifetimes).
+ */
 export interface EngineOptions {
   store: Store;
   /** Root secret, at least 32 bytes; refresh-token MACs and key encryption derive from it. */
   secret: Uint8Array;
-  /** `iss` of access tokens. */
+  /** `iss` of access tokens: an http(s) URL without query or fragment, or another non-empty string. */
   issuer: string;
-  /** `aud` of access tokens. Default: the issuer. */
-  audience?: string;
-  /** `client_id` of access tokens. Default `tessera`. */
-  clientId?: string;
+  /** `aud` of access tokens, like the issuer. Default: the issuer. */
+  audience?: string | undefined;
+  /** `client_id` of access tokens: 1 to 128 printable ASCII characters. Default `tessera`. */
+  clientId?: string | undefined;
   /** Default `EdDSA`. */
-  signingAlg?: SigningAlg;
+  signingAlg?: SigningAlg | undefined;
   /**
    * Make access-token signatures on a worker thread, batched per event-loop turn, so the event loop
    * keeps only the JSON work. Default: true when the machine has more than one core.
    */
-  signOffThread?: boolean;
+  signOffThread?: boolean | undefined;
   /** The session policy. Default `rotating-refresh`. */
-  policy?: PolicyName;
-  /** Access-token lifetime. Default: the policy's (600 for `rotating-refresh`, 7 days for `long-lived-token`). */
-  accessTtlSeconds?: number;
-  /** `soft-expiry` only: soft lifetime of access tokens. Default: a sixth of the access TTL. */
-  softTtlSeconds?: number;
-  /** Sliding idle timeout. Default 14 days. */
-  refreshIdleTtlSeconds?: number;
-  /** Absolute session lifetime. Default 30 days. */
-  refreshAbsoluteTtlSeconds?: number;
-  /** How long the predecessor of the current refresh token still gets the same successor. Default 10. */
-  reuseGraceSeconds?: number;
-  /** Accepted clock skew when checking `exp`/`iat`. Default 2, at most 60. */
-  clockLeewaySeconds?: number;
+  policy?: PolicyName | undefined;
+  /** Access-token lifetime: 1 s up to the policy's maximum (1 day; 90 days for `long-lived-token`). Default: the policy's. */
+  accessTtlSeconds?: number | undefined;
+  /**
+   * Soft lifetime of access tokens, shorter than `accessTtlSeconds`; used only by a policy with a soft
+   * expiry (`soft-expiry`). Default: a sixth of the access TTL.
+   */
+  softTtlSeconds?: number | undefined;
+  /** Sliding idle timeout, at most the absolute lifetime. Default 14 days. */
+  refreshIdleTtlSeconds?: number | undefined;
+  /** Absolute session lifetime, at most 400 days. Default 30 days. */
+  refreshAbsoluteTtlSeconds?: number | undefined;
+  /** How long the predecessor of the current refresh token still gets the same successor: 0–300. Default 10. */
+  reuseGraceSeconds?: number | undefined;
+  /** Accepted clock skew when checking `exp`/`iat`: 0–60. Default 2. */
+  clockLeewaySeconds?: number | undefined;
   /** Live sessions per user; the oldest is evicted past it. 0 (default) means no cap. */
-  maxSessionsPerUser?: number;
-  /** Refuse refresh once this long has passed since the user logged in; 0 (default) means off. */
-  maxLoginAgeSeconds?: number;
+  maxSessionsPerUser?: number | undefined;
+  /** Refuse a session once this long has passed since the user logged in; 0 (default) means off. */
+  maxLoginAgeSeconds?: number | undefined;
   /** End the user's other sessions on a password change. Default true. */
-  endSessionsOnPasswordChange?: boolean;
-  /** Profile fields a user may set and tokens carry. Default `name`, `phone_number`. */
-  profileFields?: readonly string[];
+  endSessionsOnPasswordChange?: boolean | undefined;
+  /**
+   * Profile fields a user may set and tokens carry: names matching `^[a-z][a-z0-9_]{0,63}$`, never a
+   * registered or Tessera claim. Default `name`, `phone_number`.
+   */
+  profileFields?: readonly string[] | undefined;
   /** Default {@link systemClock}. */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Where revocations are published. Default: in-process. */
-  bus?: RevocationBus;
+  bus?: RevocationBus | undefined;
   /** Default: in-process. */
-  rateLimiter?: RateLimiter;
-  /** `false` disables rate limiting. Default {@link DEFAULT_RATE_LIMITS}. */
-  rateLimits?: RateLimits | false;
-  /** argon2id parameters. Default OWASP (19 MiB, t=2, p=1). */
-  argon2?: Argon2Params;
+  rateLimiter?: RateLimiter | undefined;
+  /** `false` disables rate limiting; given lists replace the defaults' ({@link DEFAULT_RATE_LIMITS}). */
+  rateLimits?: Partial<RateLimits> | false | undefined;
+  /**
+   * argon2id parameters. Default OWASP's (19 MiB, t=2, p=1); anything weaker than OWASP's minimums is
+   * refused unless `insecureForTests` is set.
+   */
+  argon2?: Argon2Params | undefined;
+  /** Hashes and verifies passwords instead of the built-in argon2id hasher (which `argon2` configures). */
+  passwordHasher?: PasswordHasher | undefined;
   /** Receives audit events. */
-  onEvent?: EventListener;
+  onEvent?: EventListener | undefined;
+}
+
+/** {@link EngineOptions} resolved: every default filled in, every value checked. Frozen. */
+export interface ResolvedEngineOptions {
+  readonly store: Store;
+  readonly secret: Uint8Array;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly clientId: string;
+  readonly signingAlg: SigningAlg;
+  readonly signOffThread: boolean;
+  readonly policy: PolicyName;
+  readonly accessTtlSeconds: number;
+  /** `null` under a policy without a soft expiry. */
+  readonly softTtlSeconds: number | null;
+  readonly refreshIdleTtlSeconds: number;
+  readonly refreshAbsoluteTtlSeconds: number;
+  readonly reuseGraceSeconds: number;
+  readonly clockLeewaySeconds: number;
+  readonly maxSessionsPerUser: number;
+  readonly maxLoginAgeSeconds: number;
+  readonly endSessionsOnPasswordChange: boolean;
+  readonly profileFields: readonly string[];
+  readonly clock: Clock;
+  readonly bus: RevocationBus;
+  readonly rateLimiter: RateLimiter;
+  readonly rateLimits: Readonly<RateLimits> | false;
+  readonly argon2: Readonly<Argon2Params>;
+  /** `null`: the built-in argon2id hasher with `argon2`. */
+  readonly passwordHasher: PasswordHasher | null;
+  readonly onEvent: EventListener | null;
+}
+
+/**
+ * The defaults of every option that has one, besides the per-policy token lifetimes
+ * (`POLICY_DEFAULT_ACCESS_TTL_SECONDS`; the soft TTL defaults to a sixth of the access TTL).
+ */
+export const ENGINE_DEFAULTS: Readonly<{
+  clientId: string;
+  signingAlg: SigningAlg;
+  policy: PolicyName;
+  refreshIdleTtlSeconds: number;
+  refreshAbsoluteTtlSeconds: number;
+  reuseGraceSeconds: number;
+  clockLeewaySeconds: number;
+  maxSessionsPerUser: number;
+  maxLoginAgeSeconds: number;
+  endSessionsOnPasswordChange: boolean;
+  profileFields: readonly string[];
+  argon2: Readonly<Argon2Params>;
+  rateLimits: Readonly<RateLimits>;
+}> = Object.freeze({
+  clientId: 'tessera',
+  signingAlg: 'EdDSA',
+  policy: 'rotating-refresh',
+  refreshIdleTtlSeconds: 14 * 86_400,
+  refreshAbsoluteTtlSeconds: 30 * 86_400,
+  reuseGraceSeconds: 10,
+  clockLeewaySeconds: 2,
+  maxSessionsPerUser: 0,
+  maxLoginAgeSeconds: 0,
+  endSessionsOnPasswordChange: true,
+  profileFields: Object.freeze(['name', 'phone_number']),
+  argon2: OWASP_ARGON2ID,
+  rateLimits: DEFAULT_RATE_LIMITS,
+});
+
+const DAY = 86_400;
+const MAX_SESSION_SECONDS = 400 * DAY;
+const MAX_PROFILE_FIELDS = 32;
+const PROFILE_FIELD = /^[a-z][a-z0-9_]{0,63}$/;
+
+/**
+ * Claims a profile field may never shadow: RFC 7519 §4.1, RFC 9068 §2.2, RFC 8693 §4, RFC 9449 §6,
+ * OpenID Connect's that verifiers read, and Tessera's own.
+ */
+const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'client_id',
+  'scope',
+  'auth_time',
+  'acr',
+  'amr',
+  'azp',
+  'nonce',
+  'act',
+  'may_act',
+  'cnf',
+  'groups',
+  'roles',
+  'entitlements',
+  'email',
+  'email_verified',
+  'sid',
+  'ver',
+  'gen',
+  'softexp',
+  'token_type',
+  'active',
+  'typ',
+]);
+
+const STORE_METHODS = [
+  'createUser',
+  'findUserById',
+  'findUserByEmail',
+  'updateUser',
+  'createSession',
+  'findSession',
+  'rotateSession',
+  'revokeSession',
+  'revokeUserSessions',
+  'listLiveSessions',
+  'changePassword',
+  'emergencyRevokeAll',
+  'getGlobalNotBeforeMs',
+  'sweepSessions',
+  'listRevokedSince',
+  'listUsersUpdatedSince',
+  'listSigningKeys',
+  'addSigningKey',
+  'deleteSigningKey',
+  'ping',
+] as const;
+
+/** An issuer or audience: an http(s) URL without query, fragment or credentials, or another plain string. */
+function identifier(option: string, value: unknown): string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > 2048 ||
+    !value.isWellFormed() ||
+    /[\s\p{Cc}]/u.test(value)
+  ) {
+    throw configError(
+      option,
+      `must be a non-empty string without spaces or control characters; got ${show(value)}.`,
+    );
+  }
+  if (/^https?:/i.test(value)) {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw configError(option, `is not a valid URL; got ${show(value)}.`);
+    }
+    if (url.search || url.hash || url.username || url.password) {
+      throw configError(option, `must not have a query, fragment or credentials; got ${show(value)}.`);
+    }
+  }
+  return value;
+}
+
+function profileFieldList(value: unknown): readonly string[] {
+  if (!Array.isArray(value) || value.length > MAX_PROFILE_FIELDS) {
+    throw configError('profileFields', `must be an array of at most ${MAX_PROFILE_FIELDS} field names.`);
+  }
+  const seen = new Set<string>();
+  for (const field of value) {
+    if (typeof field !== 'string' || !PROFILE_FIELD.test(field)) {
+      throw configError('profileFields', `names must match ${PROFILE_FIELD.source}; got ${show(field)}.`);
+    }
+    if (RESERVED_CLAIMS.has(field)) {
+      throw configError('profileFields', `cannot use ${show(field)}: it is a registered or Tessera claim.`);
+    }
+    if (seen.has(field)) throw configError('profileFields', `lists ${show(field)} twice.`);
+    seen.add(field);
+  }
+  return Object.freeze([...seen]);
+}
+
+function rateLimitsOption(value: unknown): Readonly<RateLimits> | false {
+  if (value === undefined) return DEFAULT_RATE_LIMITS;
+  if (value === false) return false;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw configError('rateLimits', `must be false or an object of rule lists; got ${show(value)}.`);
+  }
+  const limits: Record<string, RateLimitRule[]> = { ...DEFAULT_RATE_LIMITS };
+  for (const [name, rules] of Object.entries(value)) {
+    const option = `rateLimits.${name}`;
+    if (!(name in DEFAULT_RATE_LIMITS)) {
+      throw configError(option, `is not a rate limit; use ${Object.keys(DEFAULT_RATE_LIMITS).join(', ')}.`);
+    }
+    if (rules === undefined) continue;
+    if (!Array.isArray(rules) || rules.length > 10) {
+      throw configError(option, 'must be an array of at most 10 rules { limit, windowSeconds }.');
+    }
+    limits[name] = rules.map((rule: unknown) => {
+      const { limit, windowSeconds } = (rule ?? {}) as Partial<RateLimitRule>;
+      return Object.freeze({
+        limit: wholeNumber(`${option}.limit`, limit, 1, 1_000_000_000),
+        windowSeconds: wholeNumber(`${option}.windowSeconds`, windowSeconds, 1, 31 * DAY, 'seconds'),
+      });
+    });
+  }
+  return Object.freeze(limits as unknown as RateLimits);
+}
+
+function argon2Option(value: unknown): Readonly<Argon2Params> {
+  if (value === undefined) return OWASP_ARGON2ID;
+  if (typeof value !== 'object' || value === null) {
+    throw configError('argon2', `must be { memoryCost, timeCost, parallelism }; got ${show(value)}.`);
+  }
+  const given = value as Partial<Argon2Params>;
+  const params: Argon2Params = {
+    memoryCost: wholeNumber('argon2.memoryCost', given.memoryCost, 8, 4_194_304, 'KiB'),
+    timeCost: wholeNumber('argon2.timeCost', given.timeCost, 1, 100),
+    parallelism: wholeNumber('argon2.parallelism', given.parallelism, 1, 64),
+  };
+  if (given.insecureForTests === true) return Object.freeze({ ...params, insecureForTests: true });
+  if (!meetsOwaspMinimum(params)) {
+    throw configError(
+      'argon2',
+      `is weaker than OWASP's minimums for argon2id (e.g. memoryCost 19456 KiB with timeCost 2); set insecureForTests only in tests.`,
+    );
+  }
+  return Object.freeze(params);
+}
+
+/**
+ * Resolves and checks the options of an engine: the one place their defaults ({@link ENGINE_DEFAULTS},
+ * the policy's token lifetimes) and rules live. Ranges: access TTL from 1 s to the policy's maximum,
+ * soft TTL shorter than it, idle ≤ absolute ≤ 400 days, grace 0–300 s, leeway 0–60 s, caps ≥ 0,
+ * argon2id at least OWASP's minimums; strings: issuer and audience, client id, profile field names.
+ * Returns a frozen, fully resolved object.
+ * Throws {@link TesseraError} `invalid_configuration` whose `field` names the option.
+ * @example
+ * const resolved = resolveEngineOptions({ store, secret, issuer: 'https://auth.example.com', policy: 'long-lived-token' });
+ * resolved.accessTtlSeconds; // 604800: the policy's default
+ */
+export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw configError('options', 'must be an object.');
+  }
+  const store = implementation<Store>('store', options.store, STORE_METHODS);
+  const secret = options.secret;
+  if (!(secret instanceof Uint8Array) || secret.byteLength < 32) {
+    throw configError('secret', 'must be at least 32 random bytes (a Uint8Array).');
+  }
+  const issuer = identifier('issuer', options.issuer);
+  const audience = options.audience === undefined ? issuer : identifier('audience', options.audience);
+  const clientId = options.clientId ?? ENGINE_DEFAULTS.clientId;
+  if (typeof clientId !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(clientId)) {
+    throw configError('clientId', `must be 1 to 128 printable ASCII characters; got ${show(clientId)}.`);
+  }
+  const policyName = oneOf('policy', options.policy ?? ENGINE_DEFAULTS.policy, POLICY_NAMES);
+  const policy = policyNamed(policyName);
+  const accessTtlSeconds = wholeNumber(
+    'accessTtlSeconds',
+    options.accessTtlSeconds ?? policy.accessTtl.defaultSeconds,
+    1,
+    policy.accessTtl.maxSeconds,
+    `seconds under ${policyName}`,
+  );
+  const defaultSoft = policy.defaultSoftTtlSeconds(accessTtlSeconds);
+  const givenSoft =
+    options.softTtlSeconds === undefined
+      ? undefined
+      : wholeNumber('softTtlSeconds', options.softTtlSeconds, 1, policy.accessTtl.maxSeconds, 'seconds');
+  // A soft TTL matters only to a policy with a soft expiry; elsewhere it is checked, then unused.
+  const softTtlSeconds = defaultSoft === null ? null : (givenSoft ?? defaultSoft);
+  const refreshAbsoluteTtlSeconds = wholeNumber(
+    'refreshAbsoluteTtlSeconds',
+    options.refreshAbsoluteTtlSeconds ?? ENGINE_DEFAULTS.refreshAbsoluteTtlSeconds,
+    1,
+    MAX_SESSION_SECONDS,
+    'seconds',
+  );
+  const refreshIdleTtlSeconds = wholeNumber(
+    'refreshIdleTtlSeconds',
+    options.refreshIdleTtlSeconds ??
+      Math.min(ENGINE_DEFAULTS.refreshIdleTtlSeconds, refreshAbsoluteTtlSeconds),
+    1,
+    MAX_SESSION_SECONDS,
+    'seconds',
+  );
+  if (refreshIdleTtlSeconds > refreshAbsoluteTtlSeconds) {
+    throw configError(
+      'refreshIdleTtlSeconds',
+      `must not be longer than refreshAbsoluteTtlSeconds (${refreshAbsoluteTtlSeconds}); got ${refreshIdleTtlSeconds}.`,
+    );
+  }
+  const problem = policy.checkOptions({
+    accessTtlSeconds,
+    softTtlSeconds,
+    refreshIdleTtlSeconds,
+    refreshAbsoluteTtlSeconds,
+  });
+  if (problem) throw configError(problem.option, problem.message);
+
+  const rateLimits = rateLimitsOption(options.rateLimits);
+  const argon2 = argon2Option(options.argon2);
+  const onEvent = options.onEvent ?? null;
+  if (onEvent !== null && typeof onEvent !== 'function') throw configError('onEvent', 'must be a function.');
+
+  return Object.freeze({
+    store,
+    secret,
+    issuer,
+    audience,
+    clientId,
+    signingAlg: oneOf('signingAlg', options.signingAlg ?? ENGINE_DEFAULTS.signingAlg, SIGNING_ALGS),
+    signOffThread:
+      options.signOffThread === undefined
+        ? availableParallelism() > 1
+        : boolean('signOffThread', options.signOffThread),
+    policy: policyName,
+    accessTtlSeconds,
+    softTtlSeconds,
+    refreshIdleTtlSeconds,
+    refreshAbsoluteTtlSeconds,
+    reuseGraceSeconds: wholeNumber(
+      'reuseGraceSeconds',
+      options.reuseGraceSeconds ?? ENGINE_DEFAULTS.reuseGraceSeconds,
+      0,
+      300,
+      'seconds',
+    ),
+    clockLeewaySeconds: wholeNumber(
+      'clockLeewaySeconds',
+      options.clockLeewaySeconds ?? ENGINE_DEFAULTS.clockLeewaySeconds,
+      0,
+      MAX_CLOCK_LEEWAY_SECONDS,
+      'seconds',
+    ),
+    maxSessionsPerUser: wholeNumber(
+      'maxSessionsPerUser',
+      options.maxSessionsPerUser ?? ENGINE_DEFAULTS.maxSessionsPerUser,
+      0,
+      1_000_000,
+    ),
+    maxLoginAgeSeconds: wholeNumber(
+      'maxLoginAgeSeconds',
+      options.maxLoginAgeSeconds ?? ENGINE_DEFAULTS.maxLoginAgeSeconds,
+      0,
+      MAX_SESSION_SECONDS,
+      'seconds',
+    ),
+    endSessionsOnPasswordChange: boolean(
+      'endSessionsOnPasswordChange',
+      options.endSessionsOnPasswordChange ?? ENGINE_DEFAULTS.endSessionsOnPasswordChange,
+    ),
+    profileFields: profileFieldList(options.profileFields ?? ENGINE_DEFAULTS.profileFields),
+    clock: options.clock === undefined ? systemClock : implementation<Clock>('clock', options.clock, ['now']),
+    bus:
+      options.bus === undefined
+        ? createInProcessBus()
+        : implementation<RevocationBus>('bus', options.bus, ['publish', 'subscribe', 'close']),
+    rateLimiter:
+      options.rateLimiter === undefined
+        ? createMemoryRateLimiter()
+        : implementation<RateLimiter>('rateLimiter', options.rateLimiter, ['hit', 'check', 'reset']),
+    rateLimits,
+    argon2,
+    passwordHasher:
+      options.passwordHasher === undefined
+        ? null
+        : implementation<PasswordHasher>('passwordHasher', options.passwordHasher, [
+            'hash',
+            'verify',
+            'verifyDummy',
+          ]),
+    onEvent,
+  });
 }

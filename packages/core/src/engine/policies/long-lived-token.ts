@@ -1,0 +1,24 @@
+import type { SessionPolicy } from './session-policy.ts';
+
+/**
+ * `long-lived-token`: one access token of days (7 by default, at most 90), revocable through the session
+ * check, the feed and the token version, renewed by nothing: the user signs in again when it expires.
+ */
+export const longLivedToken: SessionPolicy = Object.freeze<SessionPolicy>({
+  name: 'long-lived-token',
+  accessTtl: Object.freeze({ defaultSeconds: 7 * 86_400, maxSeconds: 90 * 86_400 }),
+  issuesRefreshToken: false,
+  issuesSessionHandle: false,
+  renewal: 'none',
+  timeClaims: Object.freeze([]),
+  defaultSoftTtlSeconds: () => null,
+  // Nothing slides the session's idle expiry under this policy, so a token must not outlive it.
+  checkOptions: ({ accessTtlSeconds, refreshIdleTtlSeconds }) =>
+    refreshIdleTtlSeconds < accessTtlSeconds
+      ? {
+          option: 'refreshIdleTtlSeconds',
+          message: `must be at least accessTtlSeconds (${accessTtlSeconds}) under long-lived-token: nothing renews the session while its one token lives.`,
+        }
+      : null,
+  extraClaims: () => ({}),
+});
