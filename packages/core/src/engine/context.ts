@@ -166,6 +166,16 @@ export function accountKey(email: string | null, userId: string | null): string 
 }
 
 /**
+ * When `session` ends unless something renews it: its idle or absolute expiry, or the maximum login age,
+ * whichever comes first.
+ */
+export function sessionLimitMs(ctx: EngineContext, session: SessionRecord): number {
+  const loginLimitMs =
+    ctx.maxLoginAgeMs > 0 ? session.authTimeMs + ctx.maxLoginAgeMs : Number.POSITIVE_INFINITY;
+  return Math.min(session.idleExpiresAtMs, session.absoluteExpiresAtMs, loginLimitMs);
+}
+
+/**
  * Why a session can no longer be used at `nowMs`, or `null` while it is live: its revocation
  * (`revoked`, `reuse_detected`, `reauthentication_required`), else `expired` past its idle or absolute
  * expiry or the maximum login age.
@@ -180,9 +190,7 @@ export function sessionEndReason(
     if (session.revokeReason === 'reauthentication_required') return 'reauthentication_required';
     return 'revoked';
   }
-  const loginTooOld = ctx.maxLoginAgeMs > 0 && nowMs >= session.authTimeMs + ctx.maxLoginAgeMs;
-  if (nowMs >= session.idleExpiresAtMs || nowMs >= session.absoluteExpiresAtMs || loginTooOld)
-    return 'expired';
+  if (nowMs >= sessionLimitMs(ctx, session)) return 'expired';
   return null;
 }
 

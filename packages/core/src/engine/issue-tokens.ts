@@ -2,7 +2,7 @@ import type { SessionRecord, UserRecord } from '../store/store.ts';
 import { mintAccessToken } from '../tokens/access-token.ts';
 import type { ActiveSigningKey } from '../tokens/keyring.ts';
 import { mintRefreshToken, mintSessionHandle } from '../tokens/refresh-token.ts';
-import type { EngineContext } from './context.ts';
+import { type EngineContext, sessionLimitMs } from './context.ts';
 import { profileClaims } from './views.ts';
 
 /** Access and refresh tokens for one session, as the token endpoint returns them. */
@@ -65,7 +65,8 @@ export async function issueTokens(
 /**
  * Signs an access token for `session` at `generation` with `key` in hand: the signature is requested
  * before this returns (the promise only waits for it), so a caller can have it made while its store
- * write commits. With `limits`, `exp` and the policy's time claims are capped by them.
+ * write commits. `exp` is the access TTL from now, but never past the session's limits
+ * ({@link sessionLimitMs}); with `limits`, `exp` and the policy's time claims are capped by them too.
  */
 export async function signAccessToken(
   ctx: EngineContext,
@@ -81,7 +82,9 @@ export async function signAccessToken(
     issuedAtSeconds: iat,
     softTtlSeconds: ctx.softTtlSeconds,
   });
-  let exp = iat + ctx.accessTtlSeconds;
+  // A token never outlives its session's hard limits as they stand: a verifier, which cannot see the
+  // session, then agrees with this server about when the token stops working.
+  let exp = Math.min(iat + ctx.accessTtlSeconds, Math.floor(sessionLimitMs(ctx, session) / 1000));
   if (limits) {
     exp = Math.min(exp, limits.exp ?? exp);
     for (const claim of ctx.policy.timeClaims) {

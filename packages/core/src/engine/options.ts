@@ -368,7 +368,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   const accessTtlSeconds = wholeNumber(
     'accessTtlSeconds',
     options.accessTtlSeconds ?? policy.accessTtl.defaultSeconds,
-    1,
+    policy.accessTtl.minSeconds,
     policy.accessTtl.maxSeconds,
     `seconds under ${policyName}`,
   );
@@ -379,9 +379,12 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
       : wholeNumber('softTtlSeconds', options.softTtlSeconds, 1, policy.accessTtl.maxSeconds, 'seconds');
   // A soft TTL matters only to a policy with a soft expiry; elsewhere it is checked, then unused.
   const softTtlSeconds = defaultSoft === null ? null : (givenSoft ?? defaultSoft);
+  // Where nothing renews the session (`renewal: 'none'`), it must outlive its one token: the defaults
+  // stretch to the token's life, explicit values shorter than it are refused.
+  const sessionFloor = policy.renewal === 'none' ? accessTtlSeconds : 1;
   const refreshAbsoluteTtlSeconds = wholeNumber(
     'refreshAbsoluteTtlSeconds',
-    options.refreshAbsoluteTtlSeconds ?? ENGINE_DEFAULTS.refreshAbsoluteTtlSeconds,
+    options.refreshAbsoluteTtlSeconds ?? Math.max(ENGINE_DEFAULTS.refreshAbsoluteTtlSeconds, sessionFloor),
     1,
     MAX_SESSION_SECONDS,
     'seconds',
@@ -389,11 +392,22 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   const refreshIdleTtlSeconds = wholeNumber(
     'refreshIdleTtlSeconds',
     options.refreshIdleTtlSeconds ??
-      Math.min(ENGINE_DEFAULTS.refreshIdleTtlSeconds, refreshAbsoluteTtlSeconds),
+      Math.max(Math.min(ENGINE_DEFAULTS.refreshIdleTtlSeconds, refreshAbsoluteTtlSeconds), sessionFloor),
     1,
     MAX_SESSION_SECONDS,
     'seconds',
   );
+  for (const [option, value] of [
+    ['refreshAbsoluteTtlSeconds', refreshAbsoluteTtlSeconds],
+    ['refreshIdleTtlSeconds', refreshIdleTtlSeconds],
+  ] as const) {
+    if (value < sessionFloor) {
+      throw configError(
+        option,
+        `must be at least accessTtlSeconds (${accessTtlSeconds}) under ${policyName}: nothing renews the session while its one token lives; got ${value}.`,
+      );
+    }
+  }
   if (refreshIdleTtlSeconds > refreshAbsoluteTtlSeconds) {
     throw configError(
       'refreshIdleTtlSeconds',

@@ -95,13 +95,17 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
       // The access token does not depend on how the rotation goes, only on whether it succeeds: it is
       // signed (on the signing thread) while the rotation commits, and dropped if the rotation lost.
       const key = await ctx.keyring.signingKey();
-      const signed = signAccessToken(ctx, key, user, session, generation + 1);
-      signed.catch(() => {});
-      const rotated = await ctx.store.rotateSession(
-        session.id,
-        generation,
-        rotationUpdate(ctx, session, nowMs, input),
+      const update = rotationUpdate(ctx, session, nowMs, input);
+      // Signed with the idle expiry the rotation is about to write, which bounds the token's life.
+      const signed = signAccessToken(
+        ctx,
+        key,
+        user,
+        { ...session, idleExpiresAtMs: update.idleExpiresAtMs },
+        generation + 1,
       );
+      signed.catch(() => {});
+      const rotated = await ctx.store.rotateSession(session.id, generation, update);
       if (rotated) {
         ctx.onEvent({
           type: 'session.refreshed',

@@ -45,7 +45,7 @@ async function exchangeExpired(
  */
 export const expiredTokenExchange: SessionPolicy = Object.freeze<SessionPolicy>({
   name: 'expired-token-exchange',
-  accessTtl: Object.freeze({ defaultSeconds: 600, maxSeconds: 86_400 }),
+  accessTtl: Object.freeze({ defaultSeconds: 600, minSeconds: 1, maxSeconds: 86_400 }),
   issuesRefreshToken: false,
   issuesSessionHandle: true,
   renewal: 'exchange',

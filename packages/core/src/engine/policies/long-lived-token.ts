@@ -6,19 +6,12 @@ import type { SessionPolicy } from './session-policy.ts';
  */
 export const longLivedToken: SessionPolicy = Object.freeze<SessionPolicy>({
   name: 'long-lived-token',
-  accessTtl: Object.freeze({ defaultSeconds: 7 * 86_400, maxSeconds: 90 * 86_400 }),
+  accessTtl: Object.freeze({ defaultSeconds: 7 * 86_400, minSeconds: 1, maxSeconds: 90 * 86_400 }),
   issuesRefreshToken: false,
   issuesSessionHandle: false,
   renewal: 'none',
   timeClaims: Object.freeze([]),
   defaultSoftTtlSeconds: () => null,
-  // Nothing slides the session's idle expiry under this policy, so a token must not outlive it.
-  checkOptions: ({ accessTtlSeconds, refreshIdleTtlSeconds }) =>
-    refreshIdleTtlSeconds < accessTtlSeconds
-      ? {
-          option: 'refreshIdleTtlSeconds',
-          message: `must be at least accessTtlSeconds (${accessTtlSeconds}) under long-lived-token: nothing renews the session while its one token lives.`,
-        }
-      : null,
+  checkOptions: () => null,
   extraClaims: () => ({}),
 });

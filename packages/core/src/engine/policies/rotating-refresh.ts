@@ -7,7 +7,7 @@ import type { SessionPolicy } from './session-policy.ts';
  */
 export const rotatingRefresh: SessionPolicy = Object.freeze<SessionPolicy>({
   name: 'rotating-refresh',
-  accessTtl: Object.freeze({ defaultSeconds: 600, maxSeconds: 86_400 }),
+  accessTtl: Object.freeze({ defaultSeconds: 600, minSeconds: 1, maxSeconds: 86_400 }),
   issuesRefreshToken: true,
   issuesSessionHandle: false,
   renewal: 'refresh',

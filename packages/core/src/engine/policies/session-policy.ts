@@ -49,8 +49,12 @@ export interface PolicyOptionsInput {
  */
 export interface SessionPolicy {
   readonly name: string;
-  /** The access-token lifetime when none is configured, and the longest the policy allows (seconds). */
-  readonly accessTtl: { readonly defaultSeconds: number; readonly maxSeconds: number };
+  /** The access-token lifetime when none is configured, and the shortest and longest it allows (seconds). */
+  readonly accessTtl: {
+    readonly defaultSeconds: number;
+    readonly minSeconds: number;
+    readonly maxSeconds: number;
+  };
   /** What a sign-in issues besides the access token. */
   readonly issuesRefreshToken: boolean;
   readonly issuesSessionHandle: boolean;

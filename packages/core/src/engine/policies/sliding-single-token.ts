@@ -35,7 +35,7 @@ async function slide(
  */
 export const slidingSingleToken: SessionPolicy = Object.freeze<SessionPolicy>({
   name: 'sliding-single-token',
-  accessTtl: Object.freeze({ defaultSeconds: 900, maxSeconds: 86_400 }),
+  accessTtl: Object.freeze({ defaultSeconds: 900, minSeconds: 1, maxSeconds: 86_400 }),
   issuesRefreshToken: false,
   issuesSessionHandle: false,
   renewal: 'sliding',

@@ -29,7 +29,8 @@ async function renewSoftExpired(
  */
 export const softExpiry: SessionPolicy = Object.freeze<SessionPolicy>({
   name: 'soft-expiry',
-  accessTtl: Object.freeze({ defaultSeconds: 3600, maxSeconds: 86_400 }),
+  // At least 2 s: the soft expiry needs a whole second before the hard one.
+  accessTtl: Object.freeze({ defaultSeconds: 3600, minSeconds: 2, maxSeconds: 86_400 }),
   issuesRefreshToken: false,
   issuesSessionHandle: false,
   renewal: 'soft',
