@@ -5,7 +5,7 @@ import type { Authenticated } from './authenticate.ts';
 import type { IntrospectionResult } from './introspect.ts';
 import type { AccessGrant, TokenSet } from './issue-tokens.ts';
 import type { LoginInput, RegisterInput } from './login.ts';
-import type { PolicyName } from './policies/registry.ts';
+import type { ResolvedEngineOptions } from './options.ts';
 import type { PolicyRenewal, RenewClient } from './policies/session-policy.ts';
 import type { RefreshInput } from './rotate-refresh-token.ts';
 import type { Profile, SessionView } from './views.ts';
@@ -123,23 +123,28 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/** Settings of an engine other layers read. Durations in seconds. */
-export interface EngineSettings {
-  readonly policy: PolicyName;
-  readonly issuer: string;
-  readonly audience: string;
-  readonly clientId: string;
-  readonly signingAlg: SigningAlg;
-  readonly accessTtlSeconds: number;
-  /** The soft lifetime of access tokens, or `null` when the policy has none. */
-  readonly softTtlSeconds: number | null;
-  readonly refreshIdleTtlSeconds: number;
-  readonly refreshAbsoluteTtlSeconds: number;
-  readonly reuseGraceSeconds: number;
-  readonly clockLeewaySeconds: number;
-  readonly maxLoginAgeSeconds: number;
-  readonly maxSessionsPerUser: number;
-  readonly profileFields: readonly string[];
+/**
+ * Settings of an engine other layers read (durations in seconds): the resolved options a host needs, and
+ * what the policy issues and how it renews, as data, so a host never compares policy names.
+ */
+export interface EngineSettings
+  extends Pick<
+    ResolvedEngineOptions,
+    | 'policy'
+    | 'issuer'
+    | 'audience'
+    | 'clientId'
+    | 'signingAlg'
+    | 'accessTtlSeconds'
+    | 'softTtlSeconds'
+    | 'refreshIdleTtlSeconds'
+    | 'refreshAbsoluteTtlSeconds'
+    | 'reuseGraceSeconds'
+    | 'clockLeewaySeconds'
+    | 'maxLoginAgeSeconds'
+    | 'maxSessionsPerUser'
+    | 'profileFields'
+  > {
   /** Token responses carry a rotating refresh token (refresh cookie or `refresh_token`). */
   readonly issuesRefreshToken: boolean;
   /** Token responses carry a session handle (session cookie or `session_token`). */

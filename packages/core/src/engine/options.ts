@@ -181,6 +181,14 @@ export const ENGINE_DEFAULTS: Readonly<{
 
 const DAY = 86_400;
 const MAX_SESSION_SECONDS = 400 * DAY;
+
+/** The whole-number options checked by range alone: [min, max, unit]. */
+const RANGES = {
+  reuseGraceSeconds: [0, 300, 'seconds'],
+  clockLeewaySeconds: [0, MAX_CLOCK_LEEWAY_SECONDS, 'seconds'],
+  maxSessionsPerUser: [0, 1_000_000, ''],
+  maxLoginAgeSeconds: [0, MAX_SESSION_SECONDS, 'seconds'],
+} as const;
 const MAX_PROFILE_FIELDS = 32;
 const PROFILE_FIELD = /^[a-z][a-z0-9_]{0,63}$/;
 
@@ -425,6 +433,12 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
   const rateLimits = rateLimitsOption(options.rateLimits);
   const argon2 = argon2Option(options.argon2);
   const onEvent = options.onEvent ?? null;
+  const ranged = (option: keyof typeof RANGES): number => {
+    const [min, max, unit] = RANGES[option];
+    return wholeNumber(option, options[option] ?? ENGINE_DEFAULTS[option], min, max, unit);
+  };
+  const part = <T>(option: 'clock' | 'bus' | 'rateLimiter' | 'passwordHasher', methods: readonly string[]) =>
+    options[option] === undefined ? undefined : implementation<T>(option, options[option], methods);
   if (onEvent !== null && typeof onEvent !== 'function') throw configError('onEvent', 'must be a function.');
 
   return Object.freeze({
@@ -443,57 +457,21 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     softTtlSeconds,
     refreshIdleTtlSeconds,
     refreshAbsoluteTtlSeconds,
-    reuseGraceSeconds: wholeNumber(
-      'reuseGraceSeconds',
-      options.reuseGraceSeconds ?? ENGINE_DEFAULTS.reuseGraceSeconds,
-      0,
-      300,
-      'seconds',
-    ),
-    clockLeewaySeconds: wholeNumber(
-      'clockLeewaySeconds',
-      options.clockLeewaySeconds ?? ENGINE_DEFAULTS.clockLeewaySeconds,
-      0,
-      MAX_CLOCK_LEEWAY_SECONDS,
-      'seconds',
-    ),
-    maxSessionsPerUser: wholeNumber(
-      'maxSessionsPerUser',
-      options.maxSessionsPerUser ?? ENGINE_DEFAULTS.maxSessionsPerUser,
-      0,
-      1_000_000,
-    ),
-    maxLoginAgeSeconds: wholeNumber(
-      'maxLoginAgeSeconds',
-      options.maxLoginAgeSeconds ?? ENGINE_DEFAULTS.maxLoginAgeSeconds,
-      0,
-      MAX_SESSION_SECONDS,
-      'seconds',
-    ),
+    reuseGraceSeconds: ranged('reuseGraceSeconds'),
+    clockLeewaySeconds: ranged('clockLeewaySeconds'),
+    maxSessionsPerUser: ranged('maxSessionsPerUser'),
+    maxLoginAgeSeconds: ranged('maxLoginAgeSeconds'),
     endSessionsOnPasswordChange: boolean(
       'endSessionsOnPasswordChange',
       options.endSessionsOnPasswordChange ?? ENGINE_DEFAULTS.endSessionsOnPasswordChange,
     ),
     profileFields: profileFieldList(options.profileFields ?? ENGINE_DEFAULTS.profileFields),
-    clock: options.clock === undefined ? systemClock : implementation<Clock>('clock', options.clock, ['now']),
-    bus:
-      options.bus === undefined
-        ? createInProcessBus()
-        : implementation<RevocationBus>('bus', options.bus, ['publish', 'subscribe', 'close']),
-    rateLimiter:
-      options.rateLimiter === undefined
-        ? createMemoryRateLimiter()
-        : implementation<RateLimiter>('rateLimiter', options.rateLimiter, ['hit', 'check', 'reset']),
+    clock: part<Clock>('clock', ['now']) ?? systemClock,
+    bus: part<RevocationBus>('bus', ['publish', 'subscribe', 'close']) ?? createInProcessBus(),
+    rateLimiter: part<RateLimiter>('rateLimiter', ['hit', 'check', 'reset']) ?? createMemoryRateLimiter(),
     rateLimits,
     argon2,
-    passwordHasher:
-      options.passwordHasher === undefined
-        ? null
-        : implementation<PasswordHasher>('passwordHasher', options.passwordHasher, [
-            'hash',
-            'verify',
-            'verifyDummy',
-          ]),
+    passwordHasher: part<PasswordHasher>('passwordHasher', ['hash', 'verify', 'verifyDummy']) ?? null,
     onEvent,
   });
 }

@@ -4,7 +4,7 @@ import { loadBearer } from '../authenticate.ts';
 import type { EngineContext } from '../context.ts';
 import type { TokenSet } from '../issue-tokens.ts';
 import { renewOnce } from '../renew-once.ts';
-import type { RenewClient, SessionPolicy } from './session-policy.ts';
+import { definePolicy, type RenewClient, type SessionPolicy } from './session-policy.ts';
 
 /**
  * An expired access token plus the session handle (the session cookie) buys a new token, once. Never an
@@ -43,15 +43,12 @@ async function exchangeExpired(
  * `expired-token-exchange`: one token (10 minutes); once expired, it buys a new one together with the
  * session handle (an HttpOnly cookie, or `session_token` in the body), once.
  */
-export const expiredTokenExchange: SessionPolicy = Object.freeze<SessionPolicy>({
+export const expiredTokenExchange: SessionPolicy = definePolicy({
   name: 'expired-token-exchange',
-  accessTtl: Object.freeze({ defaultSeconds: 600, minSeconds: 1, maxSeconds: 86_400 }),
+  accessTtl: { defaultSeconds: 600, minSeconds: 1, maxSeconds: 86_400 },
   issuesRefreshToken: false,
   issuesSessionHandle: true,
   renewal: 'exchange',
-  timeClaims: Object.freeze([]),
-  defaultSoftTtlSeconds: () => null,
-  checkOptions: () => null,
   // `gen` makes each exchange one-shot.
   extraClaims: ({ generation }) => ({ gen: generation }),
   exchangeExpired,

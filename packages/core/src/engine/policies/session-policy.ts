@@ -80,3 +80,27 @@ export interface SessionPolicy {
   /** `sliding`: a renewed token for an authenticated request once the token is due, else `null`. */
   slide?(ctx: EngineContext, auth: BearerRecords, client: RenewClient): Promise<AccessGrant | null>;
 }
+
+/** What a policy module states; the rest defaults to "nothing special" in {@link definePolicy}. */
+export type PolicySpec = Pick<
+  SessionPolicy,
+  'name' | 'accessTtl' | 'issuesRefreshToken' | 'issuesSessionHandle' | 'renewal'
+> &
+  Partial<
+    Omit<SessionPolicy, 'name' | 'accessTtl' | 'issuesRefreshToken' | 'issuesSessionHandle' | 'renewal'>
+  >;
+
+/**
+ * A frozen {@link SessionPolicy} from its spec: no time claims, no soft expiry, no relations to check
+ * and no extra claims unless the spec says otherwise.
+ */
+export function definePolicy(spec: PolicySpec): SessionPolicy {
+  return Object.freeze({
+    timeClaims: Object.freeze([]),
+    defaultSoftTtlSeconds: () => null,
+    checkOptions: () => null,
+    extraClaims: () => ({}),
+    ...spec,
+    accessTtl: Object.freeze({ ...spec.accessTtl }),
+  });
+}

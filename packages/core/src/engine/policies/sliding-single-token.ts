@@ -1,7 +1,7 @@
 import type { BearerRecords } from '../authenticate.ts';
 import { type EngineContext, rotationUpdate, sessionEndReason } from '../context.ts';
 import { type AccessGrant, issueAccessToken } from '../issue-tokens.ts';
-import type { RenewClient, SessionPolicy } from './session-policy.ts';
+import { definePolicy, type RenewClient, type SessionPolicy } from './session-policy.ts';
 
 /**
  * Once the presented token is past half its life, a new one for the same live session (the idle expiry
@@ -33,15 +33,11 @@ async function slide(
  * `sliding-single-token`: one short access token (15 minutes), re-issued by the server on a response
  * once past half its life, while the session is within its idle and absolute limits.
  */
-export const slidingSingleToken: SessionPolicy = Object.freeze<SessionPolicy>({
+export const slidingSingleToken: SessionPolicy = definePolicy({
   name: 'sliding-single-token',
-  accessTtl: Object.freeze({ defaultSeconds: 900, minSeconds: 1, maxSeconds: 86_400 }),
+  accessTtl: { defaultSeconds: 900, minSeconds: 1, maxSeconds: 86_400 },
   issuesRefreshToken: false,
   issuesSessionHandle: false,
   renewal: 'sliding',
-  timeClaims: Object.freeze([]),
-  defaultSoftTtlSeconds: () => null,
-  checkOptions: () => null,
-  extraClaims: () => ({}),
   slide,
 });

@@ -3,7 +3,7 @@ import { loadBearer } from '../authenticate.ts';
 import type { EngineContext } from '../context.ts';
 import type { TokenSet } from '../issue-tokens.ts';
 import { renewOnce } from '../renew-once.ts';
-import type { RenewClient, SessionPolicy } from './session-policy.ts';
+import { definePolicy, type RenewClient, type SessionPolicy } from './session-policy.ts';
 
 /**
  * Renews a token that is past its soft expiry but not its hard `exp`, of a live session, once. A token
@@ -27,14 +27,14 @@ async function renewSoftExpired(
  * `soft-expiry`: one token (1 hour) with a soft expiry `softexp` (a sixth of its life by default) before
  * the hard `exp`; past it bearer routes and verifiers refuse it and the client renews it, once.
  */
-export const softExpiry: SessionPolicy = Object.freeze<SessionPolicy>({
+export const softExpiry: SessionPolicy = definePolicy({
   name: 'soft-expiry',
   // At least 2 s: the soft expiry needs a whole second before the hard one.
-  accessTtl: Object.freeze({ defaultSeconds: 3600, minSeconds: 2, maxSeconds: 86_400 }),
+  accessTtl: { defaultSeconds: 3600, minSeconds: 2, maxSeconds: 86_400 },
   issuesRefreshToken: false,
   issuesSessionHandle: false,
   renewal: 'soft',
-  timeClaims: Object.freeze(['softexp']),
+  timeClaims: ['softexp'],
   defaultSoftTtlSeconds: (accessTtlSeconds: number) => Math.max(1, Math.floor(accessTtlSeconds / 6)),
   checkOptions: ({ accessTtlSeconds, softTtlSeconds }) =>
     softTtlSeconds !== null && softTtlSeconds >= accessTtlSeconds
