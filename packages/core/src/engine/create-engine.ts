@@ -128,8 +128,9 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     revokeOwnSession: (userId, sessionId) => revokeOwnSession(ctx, userId, sessionId),
     adminRevokeSession: (sessionId) => revokeSession(ctx, sessionId, 'admin'),
     adminRevokeUser: (userId) => revokeUserSessions(ctx, userId, 'admin'),
-    changePassword: (auth, current, next, client = {}) =>
-      changePassword(ctx, bearerRecords(ctx, auth), current, next, client),
+    async changePassword(auth, current, next, client = {}) {
+      return changePassword(ctx, bearerRecords(ctx, auth), current, next, client);
+    },
     async getProfile(userId) {
       const user = await ctx.store.findUserById(userId);
       if (!user) throw new TesseraError('not_found', 'No such user.');

@@ -48,6 +48,49 @@ describe('methods return public shapes', () => {
   });
 });
 
+describe('Authenticated objects', () => {
+  it('are recognized only when this engine made them', async () => {
+    const { engine } = await createEngineFixture();
+    const other = await createEngineFixture();
+    const tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
+    const auth = await engine.authenticate(tokens.accessToken);
+    assert.ok(Object.isFrozen(auth));
+    for (const forged of [{ ...auth }, structuredClone(auth)]) {
+      await assert.rejects(engine.updateProfile(forged, { name: 'Eve' }), { code: 'invalid_token' });
+      await assert.rejects(engine.changePassword(forged, PASSWORD, 'a brand new passphrase'), {
+        code: 'invalid_token',
+      });
+    }
+    await assert.rejects(other.engine.updateProfile(auth, { name: 'Eve' }), { code: 'invalid_token' });
+    assert.equal((await engine.getProfile(tokens.userId)).profile.name, null);
+  });
+});
+
+describe('engine.settings describe what the policy issues', () => {
+  it('matches the tokens each policy hands out', async () => {
+    const expected = {
+      'rotating-refresh': [true, false, 'refresh'],
+      'sliding-single-token': [false, false, 'sliding'],
+      'soft-expiry': [false, false, 'soft'],
+      'expired-token-exchange': [false, true, 'exchange'],
+      'long-lived-token': [false, false, 'none'],
+    } as const;
+    for (const [policy, [refresh, handle, renewal]] of Object.entries(expected)) {
+      const { engine } = await createEngineFixture({ policy: policy as keyof typeof expected });
+      const { settings } = engine;
+      assert.deepEqual(
+        [settings.issuesRefreshToken, settings.issuesSessionHandle, settings.renewal],
+        [refresh, handle, renewal],
+      );
+      const tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
+      assert.equal(tokens.refreshToken !== null, refresh, policy);
+      assert.equal(tokens.sessionHandle !== null, handle, policy);
+      assert.equal(tokens.softExpiresIn, settings.softTtlSeconds, policy);
+      assert.ok(Object.isFrozen(settings));
+    }
+  });
+});
+
 // Issue 10, finding 2: the user and its first session are one write.
 describe('register is atomic', () => {
   it('leaves no user behind when the session cannot be started, so a retry succeeds', async () => {

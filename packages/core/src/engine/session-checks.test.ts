@@ -61,6 +61,41 @@ describe('bearer authentication checks the session, not only its revocation', ()
   });
 });
 
+describe('a token never outlives its session', () => {
+  it('mints tokens that expire at the session’s absolute expiry or maximum login age at the latest', async () => {
+    const { engine, clock } = await createEngineFixture({
+      accessTtlSeconds: 600,
+      refreshIdleTtlSeconds: 3600,
+      refreshAbsoluteTtlSeconds: 4000,
+      maxLoginAgeSeconds: 3800,
+    });
+    const start = clock.now() / 1000;
+    let tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
+    clock.advance(3_000_000);
+    tokens = await engine.refresh({ refreshToken: must(tokens.refreshToken) });
+    assert.equal(claimsOf(tokens.accessToken).exp, start + 3600, 'capped by the login age');
+    assert.equal(tokens.expiresIn, 600);
+    clock.advance(300_000);
+    tokens = await engine.refresh({ refreshToken: must(tokens.refreshToken) });
+    assert.equal(claimsOf(tokens.accessToken).exp, start + 3800);
+    assert.equal(tokens.expiresIn, 500);
+  });
+
+  it('forcing re-authentication refuses the user’s tokens at once, here and at verifiers', async () => {
+    const { engine } = await createEngineFixture({ policy: 'long-lived-token' });
+    const a = await engine.register({ email: 'ada@example.com', password: PASSWORD });
+    const { access, profile } = await engine.updateUser(a.userId, {
+      reauthRequired: true,
+      actingSessionId: a.sessionId,
+    });
+    assert.equal(access, null);
+    assert.equal(profile.tokenVersion, 2);
+    await rejectsWith(engine.authenticate(a.accessToken), 'invalid_token');
+    const again = await engine.login({ email: 'ada@example.com', password: PASSWORD });
+    await engine.authenticate(again.accessToken);
+  });
+});
+
 describe('a profile change never extends a token’s life', () => {
   it('keeps the presented token’s exp, so PATCH /auth/me cannot renew a stolen token forever', async () => {
     const { engine, clock } = await createEngineFixture({ accessTtlSeconds: 600 });
