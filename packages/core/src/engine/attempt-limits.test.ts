@@ -72,6 +72,19 @@ describe('per-account attempt limits under concurrency', () => {
     assert.equal(verifications(), 5);
   });
 
+  it('answers a user without a password like a wrong password, at the same cost', async () => {
+    const { hasher, verifications } = countingHasher();
+    const { engine, store, events } = await createEngineFixture({ passwordHasher: hasher });
+    const tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
+    await store.updateUser(tokens.userId, { passwordHash: null, updatedAtMs: 0 });
+    const before = verifications();
+    const error = await engine.login({ email: 'ada@example.com', password: PASSWORD }).catch((e) => e);
+    assert.equal(error.code, 'invalid_credentials');
+    assert.equal(error.message, 'The email or password is incorrect.');
+    assert.equal(verifications() - before, 1);
+    assert.equal(events.filter((e) => e.type === 'login.failed').length, 1);
+  });
+
   it('evaluates at most the limit of 60 parallel wrong TOTP codes', async () => {
     const { hasher, verifications } = countingHasher();
     const { engine, clock, events } = await createEngineFixture({

@@ -66,6 +66,15 @@ describe('resolveEngineOptions', () => {
     assert.deepEqual(resolved.rateLimits.loginPerIp, [rule]);
     assert.deepEqual(resolved.rateLimits.refreshPerIp, DEFAULT_RATE_LIMITS.refreshPerIp);
     assert.equal(resolveEngineOptions({ ...base(), rateLimits: false }).rateLimits, false);
+    assert.throws(
+      () => resolveEngineOptions({ ...base(), rateLimits: { loginPerIp: [rule, { ...rule, limit: 9 }] } }),
+      {
+        field: 'rateLimits.loginPerIp',
+      },
+    );
+    assert.ok(
+      Object.isFrozen(DEFAULT_RATE_LIMITS.loginPerIp) && Object.isFrozen(DEFAULT_RATE_LIMITS.loginPerIp[0]),
+    );
   });
 
   it('accepts argon2id parameters at any of OWASP’s minimums, and weaker ones only when marked for tests', () => {

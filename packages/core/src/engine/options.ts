@@ -27,23 +27,27 @@ export interface RateLimits {
   refreshPerSession: RateLimitRule[];
 }
 
-/** The default limits (see docs/security.md). */
+function freezeRules(rules: readonly RateLimitRule[]): RateLimitRule[] {
+  return Object.freeze(rules.map((rule) => Object.freeze({ ...rule }))) as RateLimitRule[];
+}
+
+/** The default limits (see docs/security.md), frozen to the last rule. */
 export const DEFAULT_RATE_LIMITS: Readonly<RateLimits> = Object.freeze({
-  loginPerIp: [
+  loginPerIp: freezeRules([
     { limit: 30, windowSeconds: 60 },
     { limit: 300, windowSeconds: 3600 },
-  ],
-  loginFailuresPerAccount: [
+  ]),
+  loginFailuresPerAccount: freezeRules([
     { limit: 5, windowSeconds: 60 },
     { limit: 10, windowSeconds: 900 },
     { limit: 20, windowSeconds: 3600 },
-  ],
-  passwordChangePerIp: [
+  ]),
+  passwordChangePerIp: freezeRules([
     { limit: 10, windowSeconds: 60 },
     { limit: 50, windowSeconds: 3600 },
-  ],
-  refreshPerIp: [{ limit: 1200, windowSeconds: 60 }],
-  refreshPerSession: [{ limit: 60, windowSeconds: 60 }],
+  ]),
+  refreshPerIp: freezeRules([{ limit: 1200, windowSeconds: 60 }]),
+  refreshPerSession: freezeRules([{ limit: 60, windowSeconds: 60 }]),
 });
 
 /**
@@ -313,13 +317,19 @@ function rateLimitsOption(value: unknown): Readonly<RateLimits> | false {
     if (!Array.isArray(rules) || rules.length > 10) {
       throw configError(option, 'must be an array of at most 10 rules { limit, windowSeconds }.');
     }
-    limits[name] = rules.map((rule: unknown) => {
-      const { limit, windowSeconds } = (rule ?? {}) as Partial<RateLimitRule>;
-      return Object.freeze({
-        limit: wholeNumber(`${option}.limit`, limit, 1, 1_000_000_000),
-        windowSeconds: wholeNumber(`${option}.windowSeconds`, windowSeconds, 1, 31 * DAY, 'seconds'),
-      });
-    });
+    limits[name] = freezeRules(
+      rules.map((rule: unknown) => {
+        const { limit, windowSeconds } = (rule ?? {}) as Partial<RateLimitRule>;
+        return {
+          limit: wholeNumber(`${option}.limit`, limit, 1, 1_000_000_000),
+          windowSeconds: wholeNumber(`${option}.windowSeconds`, windowSeconds, 1, 31 * DAY, 'seconds'),
+        };
+      }),
+    );
+    // Each rule counts under its window's key: two rules with one window would count every hit twice.
+    if (new Set(limits[name].map((rule) => rule.windowSeconds)).size !== rules.length) {
+      throw configError(option, 'must not hold two rules with the same windowSeconds.');
+    }
   }
   return Object.freeze(limits as unknown as RateLimits);
 }
