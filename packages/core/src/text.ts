@@ -48,10 +48,10 @@ const UNSAFE_IN_HEADER_TEXT_ALL = new RegExp(UNSAFE_IN_HEADER_TEXT.source, 'gu')
 /**
  * Makes text from a request header (a user agent) safe to store and show, without refusing the request
  * for it: ill-formed Unicode, control characters and bidi controls become U+FFFD, and the text is cut
- * at `maxLength` code points. `null` stays `null`.
+ * at `maxLength` code points. Anything but a string is `null`.
  */
 export function sanitizeHeaderText(value: string | null | undefined, maxLength: number): string | null {
-  if (value === null || value === undefined) return null;
+  if (typeof value !== 'string') return null;
   // The common case (an ordinary header) costs one scan and no allocation: it runs on every refresh.
   if (value.length <= maxLength && value.isWellFormed() && !UNSAFE_IN_HEADER_TEXT.test(value)) return value;
   const replaced = value.toWellFormed().replace(UNSAFE_IN_HEADER_TEXT_ALL, '\ufffd');

@@ -1,4 +1,5 @@
 import { TesseraError } from '../errors.ts';
+import { assertInputObject } from '../internal/input.ts';
 import { assertAcceptablePassword, assertPasswordText } from '../password.ts';
 import type { SessionRecord, UserPatch, UserRecord } from '../store/store.ts';
 import { codePointLength, hasControlCharacters } from '../text.ts';
@@ -207,6 +208,7 @@ export async function updateUser(
   userId: string,
   update: UserUpdate,
 ): Promise<UserUpdateResult> {
+  assertInputObject(update);
   const patch: UserPatch = {
     updatedAtMs: ctx.clock.now(),
     bumpTokenVersion:

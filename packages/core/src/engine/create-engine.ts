@@ -1,5 +1,6 @@
 import { TesseraError } from '../errors.ts';
 import { normalizeEmail } from '../internal/email.ts';
+import { clientDetails } from '../internal/input.ts';
 import { createPasswordHasher } from '../password.ts';
 import { createJwsSigner } from '../tokens/jws-signer.ts';
 import { createKeyring } from '../tokens/keyring.ts';
@@ -108,14 +109,14 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     authenticate: (token) => authenticate(ctx, token),
     async renew(token, client = {}) {
       if (!policy.renewSoftExpired) return notUsedByPolicy(ctx, 'Renewal');
-      return policy.renewSoftExpired(ctx, token, client);
+      return policy.renewSoftExpired(ctx, token, clientDetails(client));
     },
     async exchangeExpired(token, handle, client = {}) {
       if (!policy.exchangeExpired) return notUsedByPolicy(ctx, 'Token exchange');
-      return policy.exchangeExpired(ctx, token, handle, client);
+      return policy.exchangeExpired(ctx, token, handle, clientDetails(client));
     },
     async slide(auth, client = {}) {
-      return policy.slide ? policy.slide(ctx, bearerRecords(ctx, auth), client) : null;
+      return policy.slide ? policy.slide(ctx, bearerRecords(ctx, auth), clientDetails(client)) : null;
     },
     logoutWithSessionHandle: (handle) => logoutWithSessionHandle(ctx, handle),
     logoutWithRefreshToken: (token) => logoutWithRefreshToken(ctx, token),
@@ -129,7 +130,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     adminRevokeSession: (sessionId) => revokeSession(ctx, sessionId, 'admin'),
     adminRevokeUser: (userId) => revokeUserSessions(ctx, userId, 'admin'),
     async changePassword(auth, current, next, client = {}) {
-      return changePassword(ctx, bearerRecords(ctx, auth), current, next, client);
+      return changePassword(ctx, bearerRecords(ctx, auth), current, next, clientDetails(client));
     },
     async getProfile(userId) {
       const user = await ctx.store.findUserById(userId);

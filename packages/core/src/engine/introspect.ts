@@ -15,7 +15,7 @@ export type IntrospectionResult = { active: false } | ({ active: true } & Record
  */
 export async function introspect(ctx: EngineContext, token: string): Promise<IntrospectionResult> {
   try {
-    if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
+    if (typeof token === 'string' && token.startsWith(REFRESH_TOKEN_PREFIX)) {
       const { session, generation } = await findIssuedSession(ctx, token);
       if (!refreshTokenUsable(ctx, session, generation, ctx.clock.now())) return { active: false };
       return {

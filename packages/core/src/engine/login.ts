@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describeUserAgent } from '../device-name.ts';
 import { TesseraError } from '../errors.ts';
 import { normalizeEmail } from '../internal/email.ts';
+import { assertInputObject } from '../internal/input.ts';
 import { assertAcceptablePassword, assertPasswordText, PASSWORD_MAX_LENGTH } from '../password.ts';
 import type { SessionRecord, UserRecord } from '../store/store.ts';
 import { codePointLength, normalizeDisplayText, sanitizeHeaderText } from '../text.ts';
@@ -115,6 +116,7 @@ async function startSession(
  * (device name), `rate_limited` or `email_taken`.
  */
 export async function register(ctx: EngineContext, input: RegisterInput): Promise<TokenSet> {
+  assertInputObject(input);
   const email = normalizeEmail(input.email);
   await assertAcceptablePassword(input.password);
   const client = sessionClient(input);
@@ -157,6 +159,7 @@ export async function register(ctx: EngineContext, input: RegisterInput): Promis
  */
 export async function login(ctx: EngineContext, input: LoginInput): Promise<TokenSet> {
   // Shape checks first (a 400 says nothing about which accounts exist), then the credentials.
+  assertInputObject(input);
   const email = normalizeEmail(input.email);
   assertPasswordText(input.password);
   if (codePointLength(input.password) > PASSWORD_MAX_LENGTH) {

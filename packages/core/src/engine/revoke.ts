@@ -50,7 +50,7 @@ export async function logoutWithSessionHandle(ctx: EngineContext, handle: string
  */
 export async function revokeToken(ctx: EngineContext, token: string): Promise<void> {
   try {
-    if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
+    if (typeof token === 'string' && token.startsWith(REFRESH_TOKEN_PREFIX)) {
       const { session, generation } = await findIssuedSession(ctx, token);
       if (refreshTokenUsable(ctx, session, generation, ctx.clock.now())) {
         await revokeSession(ctx, session.id, 'logout');

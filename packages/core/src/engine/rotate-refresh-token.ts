@@ -1,4 +1,5 @@
 import { TesseraError } from '../errors.ts';
+import { assertInputObject } from '../internal/input.ts';
 import type { SessionRecord } from '../store/store.ts';
 import { parseRefreshToken, refreshTokenMacMatches } from '../tokens/refresh-token.ts';
 import {
@@ -69,6 +70,7 @@ export function refreshTokenUsable(
  *    is revoked and `session.reuse_detected` is emitted.
  */
 export async function refreshSession(ctx: EngineContext, input: RefreshInput): Promise<TokenSet> {
+  assertInputObject(input);
   if (ctx.limits) await countAttempt(ctx, ipKey('refresh', input.ip), ctx.limits.refreshPerIp);
   const found = await findIssuedSession(ctx, input.refreshToken);
   let session = found.session;

@@ -23,7 +23,7 @@ function ipv6Groups(address: string): number[] {
  * counted under one key per distinct value, cut to 64 characters.
  */
 export function rateLimitClientKey(ip: string | null | undefined): string {
-  if (!ip) return '-';
+  if (typeof ip !== 'string' || !ip) return '-';
   const address = ip.trim().replace(/^\[(.*)\]$/, '$1');
   if (isIPv4(address)) return address;
   const bare = address.replace(/%.*$/, '');

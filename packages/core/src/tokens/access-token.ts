@@ -103,7 +103,7 @@ export async function verifyAccessTokenSignature(
   token: string,
   options: VerifyAccessTokenOptions,
 ): Promise<AccessTokenClaims> {
-  const kid = readKeyId(token);
+  const kid = typeof token === 'string' ? readKeyId(token) : null;
   if (kid === null) {
     throw new TesseraError('invalid_token', 'The access token is malformed or names no signing key.');
   }
