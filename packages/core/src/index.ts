@@ -8,8 +8,8 @@ export type { Engine, EngineSettings } from './engine/engine.ts';
 export type { IntrospectionResult } from './engine/introspect.ts';
 export type { AccessGrant, TokenSet } from './engine/issue-tokens.ts';
 export type { ClientInfo, LoginInput, RegisterInput } from './engine/login.ts';
-export type { EngineOptions, RateLimits, ResolvedEngineOptions } from './engine/options.ts';
-export { DEFAULT_RATE_LIMITS, ENGINE_DEFAULTS, resolveEngineOptions } from './engine/options.ts';
+export type { EngineOptions, ResolvedEngineOptions } from './engine/options.ts';
+export { ENGINE_DEFAULTS } from './engine/options.ts';
 export type { PolicyName } from './engine/policies/registry.ts';
 export {
   POLICY_DEFAULT_ACCESS_TTL_SECONDS,
@@ -17,6 +17,9 @@ export {
   POLICY_NAMES,
 } from './engine/policies/registry.ts';
 export type { PolicyRenewal, RenewClient } from './engine/policies/session-policy.ts';
+export type { RateLimits } from './engine/rate-limits.ts';
+export { DEFAULT_RATE_LIMITS } from './engine/rate-limits.ts';
+export { resolveEngineOptions } from './engine/resolve-options.ts';
 export type { RefreshInput } from './engine/rotate-refresh-token.ts';
 export type { Profile, SessionInfo, SessionView } from './engine/views.ts';
 export type { SessionEndedReason, TesseraErrorCode, TesseraErrorOptions } from './errors.ts';

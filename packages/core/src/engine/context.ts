@@ -11,8 +11,9 @@ import type { AccessTokenClaims } from '../tokens/access-token.ts';
 import type { JwsSigner } from '../tokens/jws-signer.ts';
 import type { Keyring } from '../tokens/keyring.ts';
 import type { DerivedKeys } from '../tokens/secret.ts';
-import type { RateLimits, ResolvedEngineOptions } from './options.ts';
+import type { ResolvedEngineOptions } from './options.ts';
 import type { SessionPolicy } from './policies/session-policy.ts';
+import type { RateLimits } from './rate-limits.ts';
 
 /** Longest user agent kept on a session (code points). */
 export const USER_AGENT_MAX_LENGTH = 512;

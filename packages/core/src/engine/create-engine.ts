@@ -5,14 +5,15 @@ import { createPasswordHasher } from '../password.ts';
 import { createJwsSigner } from '../tokens/jws-signer.ts';
 import { createKeyring } from '../tokens/keyring.ts';
 import { deriveKeys } from '../tokens/secret.ts';
-import { beginTotpEnrollment, changePassword, confirmTotp, updateOwnProfile, updateUser } from './account.ts';
+import { changePassword, updateOwnProfile, updateUser } from './account.ts';
 import { authenticate, bearerRecords } from './authenticate.ts';
 import { createEngineContext, type EngineContext } from './context.ts';
 import type { Engine, EngineSettings } from './engine.ts';
 import { introspect } from './introspect.ts';
 import { login, register } from './login.ts';
-import { type EngineOptions, resolveEngineOptions } from './options.ts';
+import type { EngineOptions } from './options.ts';
 import { policyNamed } from './policies/registry.ts';
+import { resolveEngineOptions } from './resolve-options.ts';
 import { listRevocationsSince } from './revocations.ts';
 import {
   emergencyRevokeAll,
@@ -24,6 +25,7 @@ import {
   revokeUserSessions,
 } from './revoke.ts';
 import { refreshSession } from './rotate-refresh-token.ts';
+import { beginTotpEnrollment, confirmTotp } from './totp-enrollment.ts';
 import { toProfile, toSessionInfo } from './views.ts';
 
 export type { Engine, EngineSettings } from './engine.ts';

@@ -3,8 +3,10 @@ import { describe, it } from 'node:test';
 import { OWASP_ARGON2ID } from '../password.ts';
 import { createMemoryStore } from '../store/memory-store.ts';
 import { TEST_SECRET } from '../testing/engine-fixture.ts';
-import { DEFAULT_RATE_LIMITS, ENGINE_DEFAULTS, resolveEngineOptions } from './options.ts';
+import { ENGINE_DEFAULTS } from './options.ts';
 import { POLICY_DEFAULT_ACCESS_TTL_SECONDS, POLICY_NAMES } from './policies/registry.ts';
+import { DEFAULT_RATE_LIMITS } from './rate-limits.ts';
+import { resolveEngineOptions } from './resolve-options.ts';
 
 const base = () => ({ store: createMemoryStore(), secret: TEST_SECRET, issuer: 'https://auth.example.com' });
 
