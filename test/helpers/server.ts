@@ -16,7 +16,7 @@ export interface TestServer {
 }
 
 /** Test-only argon2id parameters (fast); production uses OWASP's. */
-export const TEST_ARGON2 = { memoryCost: 1024, timeCost: 1, parallelism: 1 };
+export const TEST_ARGON2 = { memoryCost: 1024, timeCost: 1, parallelism: 1, insecureForTests: true };
 
 /**
  * Starts a server for a test. `env` adds TESSERA_* settings; rate limits are off unless

@@ -31,6 +31,7 @@ export type TesseraErrorCode =
   | 'rate_limited'
   | 'service_unavailable'
   | 'storage_full'
+  | 'invalid_configuration'
   | 'insufficient_user_authentication'
   | 'invalid_dpop_proof'
   | 'use_dpop_nonce'
@@ -69,6 +70,8 @@ export const ERROR_STATUS: Readonly<Record<TesseraErrorCode, number>> = Object.f
   rate_limited: 429,
   service_unavailable: 503,
   storage_full: 503,
+  // The engine's own options are wrong: an operator's mistake, never a client's.
+  invalid_configuration: 500,
   // RFC 9470 §3: a bearer challenge, so 401.
   insufficient_user_authentication: 401,
   // RFC 9449 §5.2 (token endpoint: 400) and §7.1 (resource: 401); the route picks, this is the token endpoint's.
@@ -86,7 +89,7 @@ export const ERROR_STATUS: Readonly<Record<TesseraErrorCode, number>> = Object.f
 export interface TesseraErrorOptions {
   /** The underlying error, kept for logs; never serialized to clients. */
   cause?: unknown;
-  /** The request field at fault, for validation errors. */
+  /** The request field at fault, for validation errors (for `invalid_configuration`: the option). */
   field?: string;
   /** Seconds after which a rate-limited caller may retry. */
   retryAfterSeconds?: number;

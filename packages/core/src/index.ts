@@ -1,19 +1,27 @@
 export type { Clock, ManualClock } from './clock.ts';
 export { createManualClock, systemClock } from './clock.ts';
 export { formatDurationSeconds, parseDurationSeconds } from './duration.ts';
-export type { Profile, UserUpdate, UserUpdateResult } from './engine/account.ts';
+export type { UserUpdate, UserUpdateResult } from './engine/account.ts';
 export type { Authenticated } from './engine/authenticate.ts';
-export type { TokenSet } from './engine/context.ts';
-export type { Engine, EngineSettings, SessionView } from './engine/create-engine.ts';
 export { createEngine } from './engine/create-engine.ts';
+export type { Engine, EngineSettings } from './engine/engine.ts';
 export type { IntrospectionResult } from './engine/introspect.ts';
+export type { AccessGrant, TokenSet } from './engine/issue-tokens.ts';
 export type { ClientInfo, LoginInput, RegisterInput } from './engine/login.ts';
-export type { EngineOptions, RateLimits } from './engine/options.ts';
-export { DEFAULT_RATE_LIMITS } from './engine/options.ts';
-export type { PolicyName } from './engine/policy.ts';
-export { POLICY_DEFAULT_ACCESS_TTL_SECONDS, POLICY_NAMES } from './engine/policy.ts';
-export type { RenewClient } from './engine/renew.ts';
+export type { EngineOptions, ResolvedEngineOptions } from './engine/options.ts';
+export { ENGINE_DEFAULTS } from './engine/options.ts';
+export type { PolicyName } from './engine/policies/registry.ts';
+export {
+  POLICY_DEFAULT_ACCESS_TTL_SECONDS,
+  POLICY_MAX_ACCESS_TTL_SECONDS,
+  POLICY_NAMES,
+} from './engine/policies/registry.ts';
+export type { PolicyRenewal, RenewClient } from './engine/policies/session-policy.ts';
+export type { RateLimits } from './engine/rate-limits.ts';
+export { DEFAULT_RATE_LIMITS } from './engine/rate-limits.ts';
+export { resolveEngineOptions } from './engine/resolve-options.ts';
 export type { RefreshInput } from './engine/rotate-refresh-token.ts';
+export type { Profile, SessionInfo, SessionView } from './engine/views.ts';
 export type { SessionEndedReason, TesseraErrorCode, TesseraErrorOptions } from './errors.ts';
 export {
   ERROR_STATUS,
@@ -60,8 +68,5 @@ export type {
 } from './store/store.ts';
 export { hasControlCharacters } from './text.ts';
 export type { AccessTokenClaims } from './tokens/access-token.ts';
-export { ACCESS_TOKEN_TYP, verifyAccessTokenSignature } from './tokens/access-token.ts';
-export type { ActiveSigningKey, Jwks, Keyring, SigningAlg, VerificationKey } from './tokens/keyring.ts';
+export type { Jwks, SigningAlg } from './tokens/keyring.ts';
 export { SIGNING_ALGS } from './tokens/keyring.ts';
-export { parseRefreshToken, REFRESH_TOKEN_PREFIX, SESSION_HANDLE_PREFIX } from './tokens/refresh-token.ts';
-export { totpCode } from './totp.ts';

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { type Algorithm, hash, verify } from '@node-rs/argon2';
 import { TesseraError } from './errors.ts';
 import { createGate } from './internal/gate.ts';
+import { codePointLength } from './text.ts';
 
 /** argon2id cost parameters. */
 export interface Argon2Params {
@@ -10,6 +11,8 @@ export interface Argon2Params {
   /** Passes. */
   timeCost: number;
   parallelism: number;
+  /** Accept parameters below OWASP's minimums (fast tests). Never in production. */
+  insecureForTests?: boolean;
 }
 
 /** OWASP's argon2id recommendation: m=19456 KiB (19 MiB), t=2, p=1. */
@@ -19,11 +22,31 @@ export const OWASP_ARGON2ID: Readonly<Argon2Params> = Object.freeze({
   parallelism: 1,
 });
 
-/** Shortest and longest accepted passwords, in Unicode code points. */
+/**
+ * OWASP's argon2id configurations of equal strength (memory KiB, passes; parallelism 1), from the
+ * Password Storage Cheat Sheet: parameters at least one of them are acceptable.
+ */
+const OWASP_ARGON2ID_MINIMUMS: ReadonlyArray<readonly [memoryCost: number, timeCost: number]> = [
+  [47_104, 1],
+  [19_456, 2],
+  [12_288, 3],
+  [9_216, 4],
+  [7_168, 5],
+];
+
+/** True when `params` are at least as costly as one of OWASP's argon2id minimum configurations. */
+export function meetsOwaspMinimum(params: Argon2Params): boolean {
+  return (
+    params.parallelism >= 1 &&
+    OWASP_ARGON2ID_MINIMUMS.some(([memory, time]) => params.memoryCost >= memory && params.timeCost >= time)
+  );
+}
+
+/** Shortest accepted password, in Unicode code points. */
 export const PASSWORD_MIN_LENGTH = 8;
+/** Longest accepted password, in Unicode code points. */
 export const PASSWORD_MAX_LENGTH = 1024;
-/** Longest accepted email (RFC 5321 path limit). */
-export const EMAIL_MAX_LENGTH = 254;
+export { EMAIL_MAX_LENGTH } from './internal/email.ts';
 
 let commonPasswords: Set<string> | undefined;
 
@@ -41,12 +64,24 @@ export function normalizePassword(password: string): string {
 }
 
 /**
+ * Checks that a presented password is a string of well-formed Unicode (a lone surrogate would be
+ * hashed as U+FFFD, so several spellings would match); anything else in it is taken as it is.
+ * Throws {@link TesseraError} `invalid_request` naming `field`.
+ */
+export function assertPasswordText(password: unknown, field = 'password'): asserts password is string {
+  if (typeof password !== 'string' || !password.isWellFormed()) {
+    throw new TesseraError('invalid_request', `The field "${field}" must be well-formed text.`, { field });
+  }
+}
+
+/**
  * Checks a new password: 8 to 1,024 code points and not on the common-passwords list (the ~30,000
  * most common passwords of `@zxcvbn-ts/language-common`, compared case-insensitively).
  * Throws {@link TesseraError} `invalid_password` or `common_password` naming `field`.
  */
 export async function assertAcceptablePassword(password: string, field = 'password'): Promise<void> {
-  const length = [...password].length;
+  assertPasswordText(password, field);
+  const length = codePointLength(password);
   if (length < PASSWORD_MIN_LENGTH || length > PASSWORD_MAX_LENGTH) {
     throw new TesseraError(
       'invalid_password',
@@ -57,18 +92,6 @@ export async function assertAcceptablePassword(password: string, field = 'passwo
   if ((await loadCommonPasswords()).has(normalizePassword(password).toLowerCase())) {
     throw new TesseraError('common_password', 'This password is too common; choose another.', { field });
   }
-}
-
-/**
- * Normalizes an email (trim, lower-case) and checks its shape and length (at most 254 characters).
- * Throws {@link TesseraError} `invalid_email`.
- */
-export function normalizeEmail(email: string): string {
-  const normalized = email.trim().toLowerCase();
-  if (normalized.length > EMAIL_MAX_LENGTH || !/^[^\s@]{1,64}@[^\s@.]+(\.[^\s@.]+)+$/.test(normalized)) {
-    throw new TesseraError('invalid_email', 'The email address is not valid.', { field: 'email' });
-  }
-  return normalized;
 }
 
 /** Password hashing off the event loop (argon2id on libuv's thread pool). */
@@ -98,7 +121,12 @@ export function createPasswordHasher(
   concurrency: number = defaultHashConcurrency(),
 ): PasswordHasher {
   // `Algorithm` is an ambient const enum: 2 is Argon2id.
-  const options = { algorithm: 2 as Algorithm, ...params };
+  const options = {
+    algorithm: 2 as Algorithm,
+    memoryCost: params.memoryCost,
+    timeCost: params.timeCost,
+    parallelism: params.parallelism,
+  };
   const gate = createGate(concurrency);
   let dummyHash: Promise<string> | undefined;
   const hasher: PasswordHasher = {

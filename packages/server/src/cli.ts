@@ -38,6 +38,8 @@ async function withEngine<T>(
       issuer: config.issuer,
       audience: config.audience,
       signingAlg: (current?.alg as typeof config.signingAlg | undefined) ?? config.signingAlg,
+      // The policy sets the token lifetime the keyring keeps retired keys for.
+      policy: config.policy,
       accessTtlSeconds: config.accessTtlSeconds,
       clockLeewaySeconds: config.clockLeewaySeconds,
     });
@@ -153,7 +155,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
             .filter(Boolean);
           const result = await engine.updateUser(user.id, { roles: list });
           say(
-            `Roles of ${email}: ${list.join(', ') || '(none)'}; token version ${result.user.tokenVersion}.`,
+            `Roles of ${email}: ${list.join(', ') || '(none)'}; token version ${result.profile.tokenVersion}.`,
           );
         } else {
           await engine.updateUser(user.id, { disabled: true });

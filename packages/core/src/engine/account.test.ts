@@ -203,11 +203,11 @@ describe('password and claims changes', () => {
     const { engine } = await createEngineFixture({ bus });
     const admin = await engine.register({ email: 'ada@example.com', password: PASSWORD });
     const other = await engine.login({ email: 'ada@example.com', password: PASSWORD });
-    const { user, access } = await engine.updateUser(admin.userId, {
+    const { profile, access } = await engine.updateUser(admin.userId, {
       roles: ['admin'],
       actingSessionId: admin.sessionId,
     });
-    assert.equal(user.tokenVersion, 2);
+    assert.equal(profile.tokenVersion, 2);
     assert.ok(access);
     assert.deepEqual((await engine.authenticate(access.accessToken)).claims.roles, ['admin']);
     await rejectsWith(engine.authenticate(other.accessToken), 'invalid_token');

@@ -1,48 +1,38 @@
 import { TesseraError } from '../errors.ts';
-import { assertAcceptablePassword } from '../password.ts';
+import { assertInputObject } from '../internal/input.ts';
+import { assertAcceptablePassword, assertPasswordText } from '../password.ts';
 import type { SessionRecord, UserPatch, UserRecord } from '../store/store.ts';
-import { newTotpSecret, totpUri, verifyTotp } from '../totp.ts';
+import { codePointLength, hasControlCharacters } from '../text.ts';
+import { type Authenticated, type BearerRecords, bearerRecords } from './authenticate.ts';
 import {
   accessTokenHorizonMs,
+  accountKey,
   announceRevoked,
+  countAttempt,
   type EngineContext,
-  enforceRateLimit,
-  issueAccessToken,
-  issueTokens,
-  pickProfile,
+  forgetAttempts,
+  ipKey,
   rotationUpdate,
-  type TokenSet,
+  sessionEndReason,
 } from './context.ts';
-
-/** What a user sees of their own account. */
-export interface Profile {
-  id: string;
-  email: string | null;
-  roles: string[];
-  /** The configured profile fields, `null` where unset. */
-  profile: Record<string, string | null>;
-  tokenVersion: number;
-  twoFactor: boolean;
-  createdAt: Date;
-}
-
-/** Describes a user for their own eyes. */
-export function toProfile(ctx: EngineContext, user: UserRecord): Profile {
-  return {
-    id: user.id,
-    email: user.email,
-    roles: [...user.roles],
-    profile: pickProfile(ctx, user),
-    tokenVersion: user.tokenVersion,
-    twoFactor: user.totpSecret !== null,
-    createdAt: new Date(user.createdAtMs),
-  };
-}
+import {
+  type AccessGrant,
+  currentTokenLimits,
+  issueTokens,
+  presentedTokenLimits,
+  reissueAccessToken,
+  type TimeLimits,
+  type TokenSet,
+} from './issue-tokens.ts';
+import type { RenewClient } from './policies/session-policy.ts';
+import { validateProfilePatch } from './profile.ts';
+import { type Profile, toProfile } from './views.ts';
 
 async function rotateForFreshTokens(
   ctx: EngineContext,
   user: UserRecord,
   session: SessionRecord,
+  client: RenewClient,
 ): Promise<TokenSet> {
   let current: SessionRecord | null = session;
   for (let attempt = 0; attempt < 5 && current && current.revokedAtMs === null; attempt += 1) {
@@ -50,7 +40,7 @@ async function rotateForFreshTokens(
     const rotated = await ctx.store.rotateSession(
       current.id,
       current.generation,
-      rotationUpdate(ctx, current, nowMs),
+      rotationUpdate(ctx, current, nowMs, client),
     );
     if (rotated) return issueTokens(ctx, user, rotated, rotated.generation);
     current = await ctx.store.findSession(current.id);
@@ -59,32 +49,37 @@ async function rotateForFreshTokens(
 }
 
 /**
- * Changes the password after checking the current one. Ends every other session of the user (unless
- * configured otherwise), bumps the token version, and returns fresh tokens for the current session.
+ * Changes the password after checking the current one. The attempt is counted (per client IP, and
+ * against the account like a login) before the argon2id verification and forgotten after a success.
+ * Ends every other session of the user (unless configured otherwise), bumps the token version, and
+ * returns fresh tokens for the current session. Throws `invalid_request`, `rate_limited`,
+ * `invalid_credentials`, `invalid_password` or `common_password`.
  */
 export async function changePassword(
   ctx: EngineContext,
-  user: UserRecord,
-  session: SessionRecord,
+  auth: BearerRecords,
   currentPassword: string,
   newPassword: string,
+  client: RenewClient = {},
 ): Promise<TokenSet> {
-  const accountKey = `login:account:${user.email}`;
-  if (ctx.limits) await enforceRateLimit(ctx, accountKey, ctx.limits.loginFailuresPerAccount, 'check');
+  const { user, session } = auth;
+  assertPasswordText(currentPassword, 'current_password');
+  assertPasswordText(newPassword, 'new_password');
+  const key = accountKey(user.email, user.id);
+  if (ctx.limits) {
+    await countAttempt(ctx, ipKey('password', client.ip), ctx.limits.passwordChangePerIp);
+    await countAttempt(ctx, key, ctx.limits.loginFailuresPerAccount);
+  }
   const passwordOk =
     user.passwordHash === null
-      ? await ctx.hasher.verifyDummy(currentPassword).then(() => false)
+      ? await ctx.hasher.verifyDummy(currentPassword)
       : await ctx.hasher.verify(user.passwordHash, currentPassword);
   if (!passwordOk) {
-    if (ctx.limits) {
-      for (const rule of ctx.limits.loginFailuresPerAccount) {
-        await ctx.limiter.hit(`${accountKey}:${rule.windowSeconds}`, rule, ctx.clock.now());
-      }
-    }
     throw new TesseraError('invalid_credentials', 'The current password is incorrect.', {
       field: 'current_password',
     });
   }
+  if (ctx.limits) await forgetAttempts(ctx, key, ctx.limits.loginFailuresPerAccount);
   await assertAcceptablePassword(newPassword, 'new_password');
   const passwordHash = await ctx.hasher.hash(newPassword);
   const nowMs = ctx.clock.now();
@@ -99,51 +94,78 @@ export async function changePassword(
   }
   if (!updated) throw new TesseraError('invalid_token', 'The account no longer exists.');
   ctx.onEvent({ type: 'user.password_changed', userId: user.id, atMs: nowMs });
-  return rotateForFreshTokens(ctx, updated, session);
+  return rotateForFreshTokens(ctx, updated, session, client);
 }
 
 /** Changes to a user made by the app (roles, profile, status). */
 export interface UserUpdate {
-  roles?: string[];
-  profile?: Record<string, string | null>;
-  disabled?: boolean;
-  /** Force re-authentication: every session must log in again at its next refresh. */
-  reauthRequired?: boolean;
+  /** Roles carried in access tokens: each 1 to 64 printable characters. */
+  roles?: string[] | undefined;
+  /** Configured profile fields to set (`null` clears one); checked like a user's own change. */
+  profile?: Record<string, string | null> | undefined;
+  disabled?: boolean | undefined;
+  /** Force re-authentication: every session must log in again. */
+  reauthRequired?: boolean | undefined;
   /**
    * Make the change reach the user's other sessions before their access tokens expire: bumps the
-   * token version, so verifiers refuse older tokens. Default: true when `roles` change.
+   * token version, so verifiers refuse older tokens. Default: true when `roles` change or
+   * `reauthRequired` is set.
    */
-  bumpTokenVersion?: boolean;
+  bumpTokenVersion?: boolean | undefined;
   /** A session to mint a fresh access token for, carrying the change at once. */
-  actingSessionId?: string;
+  actingSessionId?: string | undefined;
+  /**
+   * The authenticated request making the change, instead of `actingSessionId`: its session gets the
+   * fresh token, which keeps the presented token's `exp` (and `softexp`).
+   */
+  acting?: Authenticated | undefined;
 }
 
 /** The result of {@link updateUser}. */
 export interface UserUpdateResult {
-  user: UserRecord;
-  /** A fresh access token for `actingSessionId`, when given and live. */
-  access: { accessToken: string; expiresIn: number } | null;
+  profile: Profile;
+  /**
+   * A fresh access token for the acting session, when one was named and is live. It never outlives the
+   * token it replaces: a claims change is not a renewal.
+   */
+  access: AccessGrant | null;
+}
+
+const MAX_ROLES = 100;
+
+function checkRoles(roles: unknown): string[] {
+  const valid =
+    Array.isArray(roles) &&
+    roles.length <= MAX_ROLES &&
+    roles.every(
+      (role) =>
+        typeof role === 'string' &&
+        role.isWellFormed() &&
+        codePointLength(role) >= 1 &&
+        codePointLength(role) <= 64 &&
+        !hasControlCharacters(role),
+    );
+  if (!valid) {
+    throw new TesseraError(
+      'invalid_request',
+      `The roles must be a list of at most ${MAX_ROLES} names of 1 to 64 printable characters.`,
+      { field: 'roles' },
+    );
+  }
+  return [...(roles as string[])];
 }
 
 /**
- * Applies an app-side change to a user (claims update). Disabling ends every session. Returns the
- * updated user and, for the acting session, a fresh access token with the new claims.
- * Throws `not_found` when there is no such user.
+ * Applies a checked change to a user and, for the acting session, reissues an access token with the
+ * new claims within the limits of the token it replaces.
  */
-export async function updateUser(
+export async function applyUserChange(
   ctx: EngineContext,
   userId: string,
-  update: UserUpdate,
+  patch: UserPatch,
+  acting: { sessionId: string; presented: TimeLimits | null } | null,
 ): Promise<UserUpdateResult> {
-  const nowMs = ctx.clock.now();
-  const patch: UserPatch = {
-    updatedAtMs: nowMs,
-    bumpTokenVersion: update.bumpTokenVersion ?? update.roles !== undefined,
-  };
-  if (update.roles !== undefined) patch.roles = [...update.roles];
-  if (update.profile !== undefined) patch.profile = { ...update.profile };
-  if (update.disabled !== undefined) patch.disabled = update.disabled;
-  if (update.reauthRequired !== undefined) patch.reauthRequired = update.reauthRequired;
+  const nowMs = patch.updatedAtMs;
   const user = await ctx.store.updateUser(userId, patch);
   if (!user || user === 'email_taken') throw new TesseraError('not_found', 'No such user.');
   ctx.onEvent({ type: 'user.updated', userId, tokenVersion: user.tokenVersion, atMs: nowMs });
@@ -158,38 +180,70 @@ export async function updateUser(
       })
       .catch(() => undefined);
   }
-  if (update.disabled) {
+  if (patch.disabled) {
     const revoked = await ctx.store.revokeUserSessions(userId, nowMs, 'account_disabled');
     await announceRevoked(ctx, revoked, 'account_disabled');
   }
-  let access: UserUpdateResult['access'] = null;
-  if (update.actingSessionId !== undefined && !user.disabled) {
-    const session = await ctx.store.findSession(update.actingSessionId);
-    if (session && session.userId === userId && session.revokedAtMs === null) {
-      access = await issueAccessToken(ctx, user, session);
+  let access: AccessGrant | null = null;
+  if (acting && !user.disabled && !user.reauthRequired) {
+    const session = await ctx.store.findSession(acting.sessionId);
+    if (session && session.userId === userId && sessionEndReason(ctx, session, ctx.clock.now()) === null) {
+      const limits = [currentTokenLimits(ctx, session)];
+      if (acting.presented) limits.push(acting.presented);
+      access = await reissueAccessToken(ctx, user, session, ...limits);
     }
   }
-  return { user, access };
+  return { profile: toProfile(user, ctx.profileFields), access };
 }
 
 /**
- * Starts two-factor enrollment: returns a new TOTP secret and its `otpauth://` URI. The secret is
- * stored only by {@link confirmTotp} once the user proves their app produces the right code.
+ * Applies an app-side change to a user (claims update). Disabling ends every session. Returns the
+ * updated profile and, for the acting session, a fresh access token with the new claims.
+ * Throws `invalid_request` (a bad role or profile value), `invalid_token` (`acting` not from this
+ * engine) or `not_found`.
  */
-export function beginTotpEnrollment(ctx: EngineContext, user: UserRecord): { secret: string; uri: string } {
-  const secret = newTotpSecret();
-  return { secret, uri: totpUri(secret, new URL(ctx.issuer).host, user.email ?? user.id) };
-}
-
-/** Stores a TOTP secret after checking `code` against it; throws `invalid_totp`. */
-export async function confirmTotp(
+export async function updateUser(
   ctx: EngineContext,
   userId: string,
-  secret: string,
-  code: string,
-): Promise<void> {
-  if (!verifyTotp(secret, code, ctx.clock.now())) {
-    throw new TesseraError('invalid_totp', 'The one-time code is incorrect.', { field: 'totp' });
+  update: UserUpdate,
+): Promise<UserUpdateResult> {
+  assertInputObject(update);
+  const patch: UserPatch = {
+    updatedAtMs: ctx.clock.now(),
+    bumpTokenVersion:
+      update.bumpTokenVersion ?? (update.roles !== undefined || update.reauthRequired === true),
+  };
+  if (update.roles !== undefined) patch.roles = checkRoles(update.roles);
+  if (update.profile !== undefined) patch.profile = validateProfilePatch(ctx, update.profile);
+  if (update.disabled !== undefined) patch.disabled = update.disabled === true;
+  if (update.reauthRequired !== undefined) patch.reauthRequired = update.reauthRequired === true;
+  let acting: { sessionId: string; presented: TimeLimits | null } | null = null;
+  if (update.acting !== undefined) {
+    const records = bearerRecords(ctx, update.acting);
+    acting = { sessionId: records.session.id, presented: presentedTokenLimits(ctx, records.claims) };
+  } else if (update.actingSessionId !== undefined) {
+    acting = { sessionId: update.actingSessionId, presented: null };
   }
-  await ctx.store.updateUser(userId, { totpSecret: secret, updatedAtMs: ctx.clock.now() });
+  return applyUserChange(ctx, userId, patch, acting);
+}
+
+/**
+ * Updates the user's own profile claims (self-service) and returns the profile with a fresh access token
+ * for the acting session, so the new claims are in effect at once. The fresh token keeps the presented
+ * token's `exp` (and `softexp`): a profile change never extends a token's life.
+ * Throws `invalid_request` naming the field.
+ */
+export async function updateOwnProfile(
+  ctx: EngineContext,
+  auth: Authenticated,
+  patch: Record<string, unknown>,
+): Promise<UserUpdateResult> {
+  const records = bearerRecords(ctx, auth);
+  const profile = validateProfilePatch(ctx, patch);
+  return applyUserChange(
+    ctx,
+    records.user.id,
+    { updatedAtMs: ctx.clock.now(), bumpTokenVersion: false, profile },
+    { sessionId: records.session.id, presented: presentedTokenLimits(ctx, records.claims) },
+  );
 }

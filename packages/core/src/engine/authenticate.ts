@@ -1,25 +1,54 @@
-import { TesseraError } from '../errors.ts';
+import { isSoftExpired, TOKEN_SOFT_EXPIRED } from '@tessera/protocol';
+import { type SessionEndedReason, TesseraError } from '../errors.ts';
 import type { SessionRecord, UserRecord } from '../store/store.ts';
 import { type AccessTokenClaims, verifyAccessTokenSignature } from '../tokens/access-token.ts';
-import type { EngineContext } from './context.ts';
+import { type EngineContext, sessionEndReason } from './context.ts';
+import { type Profile, type SessionInfo, toProfile, toSessionInfo } from './views.ts';
 
-/** A verified access token with the live session and user it belongs to. */
+/**
+ * A verified access token with the live session and user it belongs to, in their public shapes. Pass it
+ * back to the engine (`changePassword`, `updateProfile`, `slide`, `updateUser({ acting })`) as it was
+ * returned: the engine recognizes the objects it made.
+ */
 export interface Authenticated {
+  /** The presented token's verified claims. */
+  readonly claims: AccessTokenClaims;
+  readonly user: Profile;
+  readonly session: SessionInfo;
+}
+
+/** A verified token with the stored records it names. Internal: records never leave the engine. */
+export interface BearerRecords {
   claims: AccessTokenClaims;
   session: SessionRecord;
   user: UserRecord;
 }
 
+/** How far {@link loadBearer} may bend its rules (for the policies' renewals only). */
+export interface BearerOptions {
+  /** Accept a token past its soft expiry (`soft-expiry` renewal). */
+  allowSoftExpired?: boolean;
+  /** Accept a token past its `exp` (`expired-token-exchange`). */
+  allowExpired?: boolean;
+  /** Accept a `ver` older than the user's (a renewal mints the current claims anyway). */
+  allowOutdatedVersion?: boolean;
+}
+
+const ENDED = 'The session of this access token has ended.';
+
 /**
- * Verifies an access token for this server's own bearer routes: signature and claims strictly,
- * then the session (not revoked: the server knows its own revocations at once) and the user
- * (not disabled, `ver` not older than the user's token version). Throws `invalid_token`.
+ * Verifies an access token (signature and claims, as `@tessera/verify` does) and loads its session and
+ * user: the session must exist and belong to `sub`, the user must exist and not be disabled, and `ver`
+ * must not be older than the user's. A revoked session is refused; an expired one (idle, absolute,
+ * maximum login age) is reported in `ended` (`null` while live), so a renewal can answer `invalid_grant`
+ * with the reason.
+ * Throws `invalid_token`.
  */
-export async function authenticate(
+export async function loadBearer(
   ctx: EngineContext,
   accessToken: string,
-  options: { allowSoftExpired?: boolean; allowExpired?: boolean; allowOutdatedVersion?: boolean } = {},
-): Promise<Authenticated> {
+  options: BearerOptions = {},
+): Promise<BearerRecords & { ended: SessionEndedReason | null }> {
   const nowMs = ctx.clock.now();
   const claims = await verifyAccessTokenSignature(ctx.keyring, accessToken, {
     issuer: ctx.issuer,
@@ -28,22 +57,50 @@ export async function authenticate(
     nowMs,
     ...(options.allowExpired ? { allowExpired: true } : {}),
   });
-  // soft-expiry: past `softexp` a token only buys its renewal. The description is a stable string.
-  if (
-    ctx.policy === 'soft-expiry' &&
-    !options.allowSoftExpired &&
-    (typeof claims.softexp !== 'number' || nowMs >= claims.softexp * 1000)
-  ) {
-    throw new TesseraError('invalid_token', 'token_soft_expired');
+  // Past `softexp` a token only buys its renewal, whatever the policy now: as verifiers judge it.
+  if (!options.allowSoftExpired && isSoftExpired(claims, nowMs)) {
+    throw new TesseraError('invalid_token', TOKEN_SOFT_EXPIRED);
   }
   const session = await ctx.store.findSession(claims.sid);
+  // A revoked session is refused at once (the server knows its own revocations), renewal or not.
   if (!session || session.userId !== claims.sub || session.revokedAtMs !== null) {
-    throw new TesseraError('invalid_token', 'The session of this access token has ended.');
+    throw new TesseraError('invalid_token', ENDED);
   }
   const user = await ctx.store.findUserById(claims.sub);
   if (!user || user.disabled) throw new TesseraError('invalid_token', 'The account is disabled.');
   if (claims.ver < user.tokenVersion && !options.allowOutdatedVersion) {
     throw new TesseraError('invalid_token', 'The access token is outdated; refresh it.');
   }
-  return { claims, session, user };
+  return { claims, session, user, ended: sessionEndReason(ctx, session, nowMs) };
+}
+
+/**
+ * Authenticates a bearer request: {@link loadBearer}, and the session must be live now (not revoked,
+ * idle- or absolutely expired, or past the maximum login age). Throws `invalid_token`.
+ */
+export async function authenticate(ctx: EngineContext, accessToken: string): Promise<Authenticated> {
+  const { ended, ...records } = await loadBearer(ctx, accessToken);
+  if (ended !== null) throw new TesseraError('invalid_token', ENDED);
+  const auth: Authenticated = Object.freeze({
+    claims: records.claims,
+    user: toProfile(records.user, ctx.profileFields),
+    session: toSessionInfo(records.session),
+  });
+  ctx.authenticated.set(auth, records);
+  return auth;
+}
+
+/**
+ * The stored records behind an {@link Authenticated} this engine returned. Throws `invalid_token` for
+ * any other object, so the records an operation trusts are always ones the engine loaded itself.
+ */
+export function bearerRecords(ctx: EngineContext, auth: Authenticated): BearerRecords {
+  const records = ctx.authenticated.get(auth);
+  if (!records) {
+    throw new TesseraError(
+      'invalid_token',
+      'This authentication was not made by this engine; authenticate first.',
+    );
+  }
+  return records;
 }

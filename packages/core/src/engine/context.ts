@@ -1,109 +1,96 @@
-import { type Clock, systemClock } from '../clock.ts';
-import { TesseraError } from '../errors.ts';
-import type { EventListener, TesseraEvent } from '../events.ts';
-import { createPasswordHasher, OWASP_ARGON2ID, type PasswordHasher } from '../password.ts';
-import { createMemoryRateLimiter, type RateLimiter, type RateLimitRule } from '../rate-limit.ts';
-import { createInProcessBus, type RevocationBus } from '../revocation-bus.ts';
+import type { Clock } from '../clock.ts';
+import { type SessionEndedReason, TesseraError } from '../errors.ts';
+import type { TesseraEvent } from '../events.ts';
+import { rateLimitClientKey } from '../internal/client-ip.ts';
+import type { PasswordHasher } from '../password.ts';
+import type { RateLimiter, RateLimitRule } from '../rate-limit.ts';
+import type { RevocationBus } from '../revocation-bus.ts';
 import type { RevokeReason, RotationUpdate, SessionRecord, Store, UserRecord } from '../store/store.ts';
-import { mintAccessToken } from '../tokens/access-token.ts';
+import { sanitizeHeaderText } from '../text.ts';
+import type { AccessTokenClaims } from '../tokens/access-token.ts';
 import type { JwsSigner } from '../tokens/jws-signer.ts';
-import type { ActiveSigningKey, Keyring } from '../tokens/keyring.ts';
-import { mintRefreshToken, mintSessionHandle } from '../tokens/refresh-token.ts';
+import type { Keyring } from '../tokens/keyring.ts';
 import type { DerivedKeys } from '../tokens/secret.ts';
-import { DEFAULT_RATE_LIMITS, type EngineOptions, type RateLimits } from './options.ts';
-import { POLICY_DEFAULT_ACCESS_TTL_SECONDS, type PolicyName } from './policy.ts';
+import type { ResolvedEngineOptions } from './options.ts';
+import type { SessionPolicy } from './policies/session-policy.ts';
+import type { RateLimits } from './rate-limits.ts';
 
-/** Access and refresh tokens for one session, as the token endpoint returns them. */
-export interface TokenSet {
-  tokenType: 'Bearer';
-  accessToken: string;
-  /** Seconds until the access token expires. */
-  expiresIn: number;
-  /** The rotating refresh token; `null` under single-token policies. */
-  refreshToken: string | null;
-  /** The session handle of `expired-token-exchange` (sent as the session cookie); else `null`. */
-  sessionHandle: string | null;
-  /** Seconds until the soft expiry (`soft-expiry` policy); else `null`. */
-  softExpiresIn: number | null;
-  /** When the refresh token stops working (the session's idle or absolute expiry, the earlier). */
-  refreshExpiresAt: Date;
-  sessionId: string;
-  userId: string;
-}
+/** Longest user agent kept on a session (code points). */
+export const USER_AGENT_MAX_LENGTH = 512;
+/** Longest client address kept on a session (an IPv6 address with a zone fits). */
+export const IP_MAX_LENGTH = 64;
 
-/** Resolved settings and shared parts of one engine. Internal. */
+/** The resolved settings and shared parts of one engine. Internal: never leaves the engine. */
 export interface EngineContext {
-  store: Store;
-  keys: DerivedKeys;
-  keyring: Keyring;
-  signer: JwsSigner;
-  clock: Clock;
-  policy: PolicyName;
-  /** Soft lifetime of access tokens under `soft-expiry` (seconds). */
-  softTtlSeconds: number;
-  bus: RevocationBus;
-  hasher: PasswordHasher;
-  limiter: RateLimiter;
-  limits: RateLimits | false;
-  issuer: string;
-  audience: string;
-  clientId: string;
-  accessTtlSeconds: number;
-  idleTtlMs: number;
-  absoluteTtlMs: number;
-  graceMs: number;
-  leewaySeconds: number;
-  maxSessionsPerUser: number;
-  maxLoginAgeMs: number;
-  endSessionsOnPasswordChange: boolean;
-  profileFields: readonly string[];
-  onEvent: EventListener;
+  readonly options: ResolvedEngineOptions;
+  readonly policy: SessionPolicy;
+  readonly store: Store;
+  readonly keys: DerivedKeys;
+  readonly keyring: Keyring;
+  readonly signer: JwsSigner;
+  readonly clock: Clock;
+  readonly bus: RevocationBus;
+  readonly hasher: PasswordHasher;
+  readonly limiter: RateLimiter;
+  readonly limits: Readonly<RateLimits> | false;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly clientId: string;
+  readonly accessTtlSeconds: number;
+  /** The soft lifetime of access tokens, or `null` when the policy has none. */
+  readonly softTtlSeconds: number | null;
+  readonly idleTtlMs: number;
+  readonly absoluteTtlMs: number;
+  readonly graceMs: number;
+  readonly leewaySeconds: number;
+  readonly maxSessionsPerUser: number;
+  readonly maxLoginAgeMs: number;
+  readonly endSessionsOnPasswordChange: boolean;
+  readonly profileFields: readonly string[];
+  readonly onEvent: (event: TesseraEvent) => void;
+  /**
+   * The records behind each `Authenticated` this engine returned (see `bearerRecords`): the app holds
+   * the public shapes, the engine keeps what it loaded.
+   */
+  readonly authenticated: WeakMap<
+    object,
+    { claims: AccessTokenClaims; session: SessionRecord; user: UserRecord }
+  >;
 }
 
-/** Fills defaults into `options`. */
-export function resolveEngineContext(
-  options: EngineOptions,
-  keys: DerivedKeys,
-  keyring: Keyring,
-  signer: JwsSigner,
+/** Builds the context of an engine from its resolved options and the parts made from them. */
+export function createEngineContext(
+  options: ResolvedEngineOptions,
+  policy: SessionPolicy,
+  parts: { keys: DerivedKeys; keyring: Keyring; signer: JwsSigner; hasher: PasswordHasher },
 ): EngineContext {
-  const onEvent = options.onEvent;
+  const listener = options.onEvent;
   return {
+    ...parts,
+    options,
+    policy,
     store: options.store,
-    keys,
-    keyring,
-    signer,
-    clock: options.clock ?? systemClock,
-    policy: options.policy ?? 'rotating-refresh',
-    softTtlSeconds:
-      options.softTtlSeconds ??
-      Math.max(
-        1,
-        Math.floor(
-          (options.accessTtlSeconds ??
-            POLICY_DEFAULT_ACCESS_TTL_SECONDS[options.policy ?? 'rotating-refresh']) / 6,
-        ),
-      ),
-    bus: options.bus ?? createInProcessBus(),
-    hasher: createPasswordHasher(options.argon2 ?? OWASP_ARGON2ID),
-    limiter: options.rateLimiter ?? createMemoryRateLimiter(),
-    limits: options.rateLimits === false ? false : (options.rateLimits ?? DEFAULT_RATE_LIMITS),
+    clock: options.clock,
+    bus: options.bus,
+    limiter: options.rateLimiter,
+    limits: options.rateLimits,
     issuer: options.issuer,
-    audience: options.audience ?? options.issuer,
-    clientId: options.clientId ?? 'tessera',
-    accessTtlSeconds:
-      options.accessTtlSeconds ?? POLICY_DEFAULT_ACCESS_TTL_SECONDS[options.policy ?? 'rotating-refresh'],
-    idleTtlMs: (options.refreshIdleTtlSeconds ?? 14 * 86_400) * 1000,
-    absoluteTtlMs: (options.refreshAbsoluteTtlSeconds ?? 30 * 86_400) * 1000,
-    graceMs: (options.reuseGraceSeconds ?? 10) * 1000,
-    leewaySeconds: options.clockLeewaySeconds ?? 2,
-    maxSessionsPerUser: options.maxSessionsPerUser ?? 0,
-    maxLoginAgeMs: (options.maxLoginAgeSeconds ?? 0) * 1000,
-    endSessionsOnPasswordChange: options.endSessionsOnPasswordChange ?? true,
-    profileFields: options.profileFields ?? ['name', 'phone_number'],
-    onEvent: (event: TesseraEvent) => {
+    audience: options.audience,
+    clientId: options.clientId,
+    accessTtlSeconds: options.accessTtlSeconds,
+    softTtlSeconds: options.softTtlSeconds,
+    idleTtlMs: options.refreshIdleTtlSeconds * 1000,
+    absoluteTtlMs: options.refreshAbsoluteTtlSeconds * 1000,
+    graceMs: options.reuseGraceSeconds * 1000,
+    leewaySeconds: options.clockLeewaySeconds,
+    maxSessionsPerUser: options.maxSessionsPerUser,
+    maxLoginAgeMs: options.maxLoginAgeSeconds * 1000,
+    endSessionsOnPasswordChange: options.endSessionsOnPasswordChange,
+    profileFields: options.profileFields,
+    authenticated: new WeakMap(),
+    onEvent: (event) => {
       try {
-        onEvent?.(event);
+        listener?.(event);
       } catch {
         // A failing listener must never fail the request that caused the event.
       }
@@ -111,91 +98,9 @@ export function resolveEngineContext(
   };
 }
 
-/** The latest instant an access token minted now could still be accepted. */
+/** The latest instant an access token minted at `fromMs` could still be accepted. */
 export function accessTokenHorizonMs(ctx: EngineContext, fromMs: number): number {
   return fromMs + (ctx.accessTtlSeconds + ctx.leewaySeconds) * 1000;
-}
-
-/**
- * Mints what the policy hands out for `session` at `generation`: the access token (or awaits
- * `signed`, one already requested), plus the refresh token (`rotating-refresh`) or the session
- * handle (`expired-token-exchange`).
- */
-export async function issueTokens(
-  ctx: EngineContext,
-  user: UserRecord,
-  session: SessionRecord,
-  generation: number,
-  signed?: Promise<{ accessToken: string; expiresIn: number }>,
-): Promise<TokenSet> {
-  const access = await (signed ?? issueAccessToken(ctx, user, session, generation));
-  return {
-    tokenType: 'Bearer',
-    accessToken: access.accessToken,
-    expiresIn: access.expiresIn,
-    refreshToken:
-      ctx.policy === 'rotating-refresh'
-        ? mintRefreshToken(ctx.keys.refreshMacKey, session.id, generation, session.salt)
-        : null,
-    sessionHandle:
-      ctx.policy === 'expired-token-exchange' ? mintSessionHandle(ctx.keys.refreshMacKey, session) : null,
-    softExpiresIn: ctx.policy === 'soft-expiry' ? ctx.softTtlSeconds : null,
-    refreshExpiresAt: new Date(Math.min(session.idleExpiresAtMs, session.absoluteExpiresAtMs)),
-    sessionId: session.id,
-    userId: user.id,
-  };
-}
-
-/** Mints only an access token for `session` (profile and role changes). */
-export async function issueAccessToken(
-  ctx: EngineContext,
-  user: UserRecord,
-  session: SessionRecord,
-  generation: number = session.generation,
-): Promise<{ accessToken: string; expiresIn: number }> {
-  return signAccessToken(ctx, await ctx.keyring.signingKey(), user, session, generation);
-}
-
-/**
- * {@link issueAccessToken} with the signing key in hand: the signature is requested before this
- * returns (the promise only waits for it), so a caller can have it made while its store write
- * commits.
- */
-export async function signAccessToken(
-  ctx: EngineContext,
-  key: ActiveSigningKey,
-  user: UserRecord,
-  session: SessionRecord,
-  generation: number,
-): Promise<{ accessToken: string; expiresIn: number }> {
-  const nowMs = ctx.clock.now();
-  // One-shot renewals (soft expiry, expired-token exchange) need the generation the token was minted at.
-  const extraClaims: Record<string, unknown> = {};
-  if (ctx.policy === 'soft-expiry' || ctx.policy === 'expired-token-exchange') extraClaims.gen = generation;
-  if (ctx.policy === 'soft-expiry') extraClaims.softexp = Math.floor(nowMs / 1000) + ctx.softTtlSeconds;
-  const access = await mintAccessToken(key, ctx.signer, {
-    extraClaims,
-    issuer: ctx.issuer,
-    audience: ctx.audience,
-    clientId: ctx.clientId,
-    ttlSeconds: ctx.accessTtlSeconds,
-    nowMs,
-    userId: user.id,
-    sessionId: session.id,
-    tokenVersion: user.tokenVersion,
-    authTimeMs: session.authTimeMs,
-    amr: session.amr,
-    roles: user.roles,
-    profile: pickProfile(ctx, user),
-  });
-  return { accessToken: access.token, expiresIn: ctx.accessTtlSeconds };
-}
-
-/** The user's profile restricted to the configured public fields. */
-export function pickProfile(ctx: EngineContext, user: UserRecord): Record<string, string | null> {
-  const profile: Record<string, string | null> = {};
-  for (const field of ctx.profileFields) profile[field] = user.profile[field] ?? null;
-  return profile;
 }
 
 /** Tells listeners and the revocation bus that sessions ended. */
@@ -221,19 +126,19 @@ export async function announceRevoked(
   }
 }
 
-/** Counts a hit against each rule for `key`; throws `rate_limited` when any refuses. */
-export async function enforceRateLimit(
+/**
+ * Counts one attempt against each rule for `key`, atomically in the limiter, and throws
+ * `rate_limited` when any refuses. Called BEFORE the work it guards, so parallel attempts cannot all
+ * slip in before the first is counted.
+ */
+export async function countAttempt(
   ctx: EngineContext,
   key: string,
   rules: readonly RateLimitRule[],
-  mode: 'hit' | 'check' = 'hit',
 ): Promise<void> {
   const nowMs = ctx.clock.now();
   for (const rule of rules) {
-    const decision =
-      mode === 'hit'
-        ? await ctx.limiter.hit(`${key}:${rule.windowSeconds}`, rule, nowMs)
-        : await ctx.limiter.check(`${key}:${rule.windowSeconds}`, rule, nowMs);
+    const decision = await ctx.limiter.hit(`${key}:${rule.windowSeconds}`, rule, nowMs);
     if (!decision.allowed) {
       throw new TesseraError('rate_limited', 'Too many attempts; wait before trying again.', {
         retryAfterSeconds: decision.retryAfterSeconds,
@@ -242,14 +147,60 @@ export async function enforceRateLimit(
   }
 }
 
-/** True when a session can no longer be used at `nowMs` (revoked, idle, absolute or login age). */
-export function sessionEnded(ctx: EngineContext, session: SessionRecord, nowMs: number): boolean {
-  return (
-    session.revokedAtMs !== null ||
-    nowMs >= session.idleExpiresAtMs ||
-    nowMs >= session.absoluteExpiresAtMs ||
-    (ctx.maxLoginAgeMs > 0 && nowMs >= session.authTimeMs + ctx.maxLoginAgeMs)
-  );
+/** Forgets the attempts counted for `key` (after a success). */
+export async function forgetAttempts(
+  ctx: EngineContext,
+  key: string,
+  rules: readonly RateLimitRule[],
+): Promise<void> {
+  for (const rule of rules) await ctx.limiter.reset(`${key}:${rule.windowSeconds}`);
+}
+
+/** The rate-limit key of a client IP for `scope` (IPv6 by /64, IPv4-mapped as IPv4). */
+export function ipKey(scope: string, ip: string | null | undefined): string {
+  return `${scope}:ip:${rateLimitClientKey(ip)}`;
+}
+
+/** The rate-limit key of an account's password attempts (login, password change): its normalized email. */
+export function accountKey(email: string | null, userId: string | null): string {
+  return email === null ? `login:user:${userId ?? '-'}` : `login:account:${email}`;
+}
+
+/**
+ * When `session` ends unless something renews it: its idle or absolute expiry, or the maximum login age,
+ * whichever comes first.
+ */
+export function sessionLimitMs(ctx: EngineContext, session: SessionRecord): number {
+  const loginLimitMs =
+    ctx.maxLoginAgeMs > 0 ? session.authTimeMs + ctx.maxLoginAgeMs : Number.POSITIVE_INFINITY;
+  return Math.min(session.idleExpiresAtMs, session.absoluteExpiresAtMs, loginLimitMs);
+}
+
+/**
+ * Why a session can no longer be used at `nowMs`, or `null` while it is live: its revocation
+ * (`revoked`, `reuse_detected`, `reauthentication_required`), else `expired` past its idle or absolute
+ * expiry or the maximum login age.
+ */
+export function sessionEndReason(
+  ctx: EngineContext,
+  session: SessionRecord,
+  nowMs: number,
+): SessionEndedReason | null {
+  if (session.revokedAtMs !== null) {
+    if (session.revokeReason === 'reuse_detected') return 'reuse_detected';
+    if (session.revokeReason === 'reauthentication_required') return 'reauthentication_required';
+    return 'revoked';
+  }
+  if (nowMs >= sessionLimitMs(ctx, session)) return 'expired';
+  return null;
+}
+
+/** The `invalid_grant` a renewal of an ended session answers, with the reason clients show. */
+export function sessionEndedError(reason: SessionEndedReason): TesseraError {
+  if (reason === 'reauthentication_required') {
+    return new TesseraError('invalid_grant', 'The user must log in again.', { sessionEnded: reason });
+  }
+  return new TesseraError('invalid_grant', 'The session has ended; log in again.', { sessionEnded: reason });
 }
 
 /**
@@ -269,6 +220,16 @@ export async function revokeForReuse(
 }
 
 /**
+ * True when the predecessor of the session's current generation, presented at `nowMs`, is still in its
+ * grace window: `-leeway ≤ now − rotatedAt < grace`. The lower bound keeps a wall clock that stepped
+ * back from holding a retired token open for as long as the step.
+ */
+export function inGraceWindow(ctx: EngineContext, session: SessionRecord, nowMs: number): boolean {
+  const sinceRotationMs = nowMs - session.rotatedAtMs;
+  return sinceRotationMs >= -ctx.leewaySeconds * 1000 && sinceRotationMs < ctx.graceMs;
+}
+
+/**
  * What a rotation writes at `nowMs`: the idle expiry slid (never past the absolute one) and the
  * client's IP and user agent, keeping the session's own where the client sent none.
  */
@@ -276,12 +237,12 @@ export function rotationUpdate(
   ctx: EngineContext,
   session: SessionRecord,
   nowMs: number,
-  client: { ip?: string | null; userAgent?: string | null } = {},
+  client: { ip?: string | null | undefined; userAgent?: string | null | undefined } = {},
 ): RotationUpdate {
   return {
     nowMs,
     idleExpiresAtMs: Math.min(nowMs + ctx.idleTtlMs, session.absoluteExpiresAtMs),
-    ip: client.ip ?? session.ip,
-    userAgent: client.userAgent?.slice(0, 512) ?? session.userAgent,
+    ip: sanitizeHeaderText(client.ip, IP_MAX_LENGTH) ?? session.ip,
+    userAgent: sanitizeHeaderText(client.userAgent, USER_AGENT_MAX_LENGTH) ?? session.userAgent,
   };
 }

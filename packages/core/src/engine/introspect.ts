@@ -1,25 +1,23 @@
 import { isTesseraError } from '../errors.ts';
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.ts';
 import { authenticate } from './authenticate.ts';
-import { type EngineContext, sessionEnded } from './context.ts';
-import { findIssuedSession } from './rotate-refresh-token.ts';
+import type { EngineContext } from './context.ts';
+import { findIssuedSession, refreshTokenUsable } from './rotate-refresh-token.ts';
 
 /** An RFC 7662 §2.2 introspection response. Inactive tokens get `{ active: false }` and nothing else. */
 export type IntrospectionResult = { active: false } | ({ active: true } & Record<string, unknown>);
 
 /**
- * Introspects an access token or a refresh token (RFC 7662). Read-only: introspecting a retired
- * refresh token reports it inactive but never counts as reuse.
+ * Introspects an access token or a refresh token (RFC 7662 §2.2). An access token is active when a
+ * bearer route would accept it (signature, claims, live session, current token version); a refresh
+ * token when a refresh would accept it. Read-only: introspecting a retired refresh token reports it
+ * inactive but never counts as reuse. Throws only when the store fails (5xx codes).
  */
 export async function introspect(ctx: EngineContext, token: string): Promise<IntrospectionResult> {
   try {
-    if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
+    if (typeof token === 'string' && token.startsWith(REFRESH_TOKEN_PREFIX)) {
       const { session, generation } = await findIssuedSession(ctx, token);
-      const nowMs = ctx.clock.now();
-      const usable =
-        generation === session.generation ||
-        (generation === session.generation - 1 && nowMs < session.rotatedAtMs + ctx.graceMs);
-      if (!usable || sessionEnded(ctx, session, nowMs)) return { active: false };
+      if (!refreshTokenUsable(ctx, session, generation, ctx.clock.now())) return { active: false };
       return {
         active: true,
         token_type: 'refresh_token',
@@ -34,8 +32,8 @@ export async function introspect(ctx: EngineContext, token: string): Promise<Int
     const { claims } = await authenticate(ctx, token);
     return { ...claims, active: true, token_type: 'Bearer' };
   } catch (error) {
-    // A token we cannot vouch for is inactive; a database outage is not an answer about the token.
-    if (isTesseraError(error) && error.code !== 'service_unavailable') return { active: false };
+    // A token we cannot vouch for is inactive; a store failure is not an answer about the token.
+    if (isTesseraError(error) && error.status < 500) return { active: false };
     throw error;
   }
 }

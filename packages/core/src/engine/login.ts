@@ -1,24 +1,36 @@
 import { randomBytes } from 'node:crypto';
 import { describeUserAgent } from '../device-name.ts';
 import { TesseraError } from '../errors.ts';
-import { assertAcceptablePassword, normalizeEmail, PASSWORD_MAX_LENGTH } from '../password.ts';
+import { normalizeEmail } from '../internal/email.ts';
+import { assertInputObject } from '../internal/input.ts';
+import { assertAcceptablePassword, assertPasswordText, PASSWORD_MAX_LENGTH } from '../password.ts';
 import type { SessionRecord, UserRecord } from '../store/store.ts';
+import { codePointLength, normalizeDisplayText, sanitizeHeaderText } from '../text.ts';
 import { newSessionId, newSessionSalt } from '../tokens/refresh-token.ts';
 import { verifyTotp } from '../totp.ts';
 import {
+  accountKey,
   announceRevoked,
+  countAttempt,
   type EngineContext,
-  enforceRateLimit,
-  issueTokens,
-  type TokenSet,
+  forgetAttempts,
+  IP_MAX_LENGTH,
+  ipKey,
+  USER_AGENT_MAX_LENGTH,
 } from './context.ts';
+import { issueTokens, type TokenSet } from './issue-tokens.ts';
 
 /** Where a request came from; stored on the session for the device list. */
 export interface ClientInfo {
-  ip?: string | null;
-  userAgent?: string | null;
-  /** A name the client chose ("Alice's laptop"); else one is derived from the user agent. */
-  deviceName?: string | null;
+  /** The client's IP address (rate limits group IPv6 by /64). */
+  ip?: string | null | undefined;
+  /** The User-Agent header: kept (control and bidi characters replaced) and used to name the device. */
+  userAgent?: string | null | undefined;
+  /**
+   * A name the client chose ("Alice's laptop"): 1 to 100 printable characters, no bidi controls;
+   * else one is derived from the user agent.
+   */
+  deviceName?: string | null | undefined;
 }
 
 /** Input of `register`. */
@@ -32,32 +44,46 @@ export interface LoginInput extends ClientInfo {
   email: string;
   password: string;
   /** A 6-digit TOTP code, required when the user enrolled in two-factor login. */
-  totp?: string;
+  totp?: string | undefined;
 }
+
+/** Longest device name, in code points. */
+export const DEVICE_NAME_MAX_LENGTH = 100;
 
 const INVALID_CREDENTIALS = 'The email or password is incorrect.';
 
-/** Creates a session for `user` and its first tokens (generation 1). */
-export async function startSession(
+/** What a new session stores about its client, checked: a bad device name throws `invalid_request`. */
+function sessionClient(client: ClientInfo): {
+  ip: string | null;
+  userAgent: string | null;
+  deviceName: string | null;
+} {
+  const userAgent = sanitizeHeaderText(client.userAgent, USER_AGENT_MAX_LENGTH);
+  const deviceName =
+    client.deviceName === undefined || client.deviceName === null
+      ? describeUserAgent(userAgent)
+      : normalizeDisplayText(client.deviceName, 'device_name', DEVICE_NAME_MAX_LENGTH);
+  return { ip: sanitizeHeaderText(client.ip, IP_MAX_LENGTH), userAgent, deviceName };
+}
+
+/** A new session of generation 1 for `userId`, starting at `nowMs`. */
+function newSession(
   ctx: EngineContext,
-  user: UserRecord,
-  client: ClientInfo,
+  userId: string,
+  client: ReturnType<typeof sessionClient>,
   amr: string[],
-): Promise<TokenSet> {
-  const nowMs = ctx.clock.now();
+  nowMs: number,
+): SessionRecord {
   const absoluteExpiresAtMs = nowMs + ctx.absoluteTtlMs;
-  const userAgent = client.userAgent?.slice(0, 512) ?? null;
-  const session: SessionRecord = {
+  return {
     id: newSessionId(),
-    userId: user.id,
+    userId,
     createdAtMs: nowMs,
     authTimeMs: nowMs,
     lastSeenAtMs: nowMs,
     idleExpiresAtMs: Math.min(nowMs + ctx.idleTtlMs, absoluteExpiresAtMs),
     absoluteExpiresAtMs,
-    ip: client.ip ?? null,
-    userAgent,
-    deviceName: client.deviceName ?? describeUserAgent(userAgent),
+    ...client,
     amr,
     acr: null,
     dpopJkt: null,
@@ -67,23 +93,41 @@ export async function startSession(
     revokedAtMs: null,
     revokeReason: null,
   };
+}
+
+/** Creates a session for `user` and its first tokens (generation 1). */
+async function startSession(
+  ctx: EngineContext,
+  user: UserRecord,
+  client: ReturnType<typeof sessionClient>,
+  amr: string[],
+): Promise<TokenSet> {
+  const nowMs = ctx.clock.now();
+  const session = newSession(ctx, user.id, client, amr, nowMs);
   const { evicted } = await ctx.store.createSession(session, { maxPerUser: ctx.maxSessionsPerUser });
   ctx.onEvent({ type: 'session.created', sessionId: session.id, userId: user.id, atMs: nowMs });
   await announceRevoked(ctx, evicted, 'evicted');
   return issueTokens(ctx, user, session, 1);
 }
 
-/** Creates a user with a password and starts their first session. */
+/**
+ * Creates a user with a password and its first session, in one store write (a failed write leaves
+ * nothing behind). Throws `invalid_email`, `invalid_password`, `common_password`, `invalid_request`
+ * (device name), `rate_limited` or `email_taken`.
+ */
 export async function register(ctx: EngineContext, input: RegisterInput): Promise<TokenSet> {
+  assertInputObject(input);
   const email = normalizeEmail(input.email);
   await assertAcceptablePassword(input.password);
-  if (ctx.limits) await enforceRateLimit(ctx, `login:ip:${input.ip ?? '-'}`, ctx.limits.loginPerIp);
+  const client = sessionClient(input);
+  if (ctx.limits) await countAttempt(ctx, ipKey('login', input.ip), ctx.limits.loginPerIp);
+  const passwordHash = await ctx.hasher.hash(input.password);
   const nowMs = ctx.clock.now();
   const user: UserRecord = {
     id: randomBytes(16).toString('base64url'),
     email,
     emailVerified: false,
-    passwordHash: await ctx.hasher.hash(input.password),
+    passwordHash,
     tokenVersion: 1,
     tokenVersionChangedAtMs: null,
     roles: [],
@@ -96,22 +140,29 @@ export async function register(ctx: EngineContext, input: RegisterInput): Promis
     createdAtMs: nowMs,
     updatedAtMs: nowMs,
   };
-  if ((await ctx.store.createUser(user)) === 'email_taken') {
+  const session = newSession(ctx, user.id, client, ['pwd'], nowMs);
+  if ((await ctx.store.createUser(user, { session })) !== 'created') {
     throw new TesseraError('email_taken', 'An account with this email already exists.', { field: 'email' });
   }
   ctx.onEvent({ type: 'user.registered', userId: user.id, atMs: nowMs });
-  return startSession(ctx, user, input, ['pwd']);
+  ctx.onEvent({ type: 'session.created', sessionId: session.id, userId: user.id, atMs: nowMs });
+  return issueTokens(ctx, user, session, 1);
 }
 
 /**
- * Checks an email and password (and TOTP when enrolled) and starts a session. Unknown emails cost
- * the same argon2id verification as known ones. Throws `invalid_credentials`, `totp_required`,
- * `invalid_totp`, `account_disabled` or `rate_limited`.
+ * Checks an email and password (and TOTP when enrolled) and starts a session. The attempt is counted
+ * against the account before the argon2id verification (and forgotten after a success), so parallel
+ * guesses cannot all be evaluated; an unknown email or a user without a password costs the same
+ * verification and gets the same answer. Throws `invalid_email`, `invalid_password`,
+ * `invalid_request`, `rate_limited`, `invalid_credentials`, `totp_required`, `invalid_totp` or
+ * `account_disabled`.
  */
 export async function login(ctx: EngineContext, input: LoginInput): Promise<TokenSet> {
   // Shape checks first (a 400 says nothing about which accounts exist), then the credentials.
+  assertInputObject(input);
   const email = normalizeEmail(input.email);
-  if ([...input.password].length > PASSWORD_MAX_LENGTH) {
+  assertPasswordText(input.password);
+  if (codePointLength(input.password) > PASSWORD_MAX_LENGTH) {
     throw new TesseraError(
       'invalid_password',
       `The password must be at most ${PASSWORD_MAX_LENGTH} characters.`,
@@ -120,47 +171,41 @@ export async function login(ctx: EngineContext, input: LoginInput): Promise<Toke
       },
     );
   }
-  const accountKey = `login:account:${email}`;
+  const client = sessionClient(input);
+  const key = accountKey(email, null);
   if (ctx.limits) {
-    await enforceRateLimit(ctx, `login:ip:${input.ip ?? '-'}`, ctx.limits.loginPerIp);
-    await enforceRateLimit(ctx, accountKey, ctx.limits.loginFailuresPerAccount, 'check');
+    await countAttempt(ctx, ipKey('login', input.ip), ctx.limits.loginPerIp);
+    await countAttempt(ctx, key, ctx.limits.loginFailuresPerAccount);
   }
   const user = await ctx.store.findUserByEmail(email);
   const passwordOk = user?.passwordHash
     ? await ctx.hasher.verify(user.passwordHash, input.password)
     : await ctx.hasher.verifyDummy(input.password);
-  const fail = async (error: TesseraError): Promise<never> => {
+  const fail = (error: TesseraError): never => {
     ctx.onEvent({ type: 'login.failed', userId: user?.id ?? null, atMs: ctx.clock.now() });
-    if (ctx.limits) {
-      for (const rule of ctx.limits.loginFailuresPerAccount) {
-        await ctx.limiter.hit(`${accountKey}:${rule.windowSeconds}`, rule, ctx.clock.now());
-      }
-    }
     throw error;
   };
   if (!user || !passwordOk) return fail(new TesseraError('invalid_credentials', INVALID_CREDENTIALS));
   const amr = ['pwd'];
   if (user.totpSecret) {
+    // Still counted: asking for the code must not refund the attempt, or guesses would be free.
     if (input.totp === undefined) {
       throw new TesseraError('totp_required', 'This account requires a one-time code.', { field: 'totp' });
     }
-    if (!verifyTotp(user.totpSecret, input.totp, ctx.clock.now())) {
+    if (typeof input.totp !== 'string' || !verifyTotp(user.totpSecret, input.totp, ctx.clock.now())) {
       return fail(new TesseraError('invalid_totp', 'The one-time code is incorrect.', { field: 'totp' }));
     }
     amr.push('otp');
   }
   if (user.disabled) throw new TesseraError('account_disabled', 'This account is disabled.');
-  if (ctx.limits) {
-    for (const rule of ctx.limits.loginFailuresPerAccount)
-      await ctx.limiter.reset(`${accountKey}:${rule.windowSeconds}`);
-  }
+  if (ctx.limits) await forgetAttempts(ctx, key, ctx.limits.loginFailuresPerAccount);
   if (user.reauthRequired) {
     // Every session from before the flag must re-authenticate too, not only this device.
     const nowMs = ctx.clock.now();
     const revoked = await ctx.store.revokeUserSessions(user.id, nowMs, 'reauthentication_required');
     await announceRevoked(ctx, revoked, 'reauthentication_required');
     const cleared = await ctx.store.updateUser(user.id, { reauthRequired: false, updatedAtMs: nowMs });
-    return startSession(ctx, cleared && cleared !== 'email_taken' ? cleared : user, input, amr);
+    return startSession(ctx, cleared && cleared !== 'email_taken' ? cleared : user, client, amr);
   }
-  return startSession(ctx, user, input, amr);
+  return startSession(ctx, user, client, amr);
 }

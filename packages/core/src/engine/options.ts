@@ -1,89 +1,142 @@
 import type { Clock } from '../clock.ts';
 import type { EventListener } from '../events.ts';
-import type { Argon2Params } from '../password.ts';
-import type { RateLimiter, RateLimitRule } from '../rate-limit.ts';
+import { type Argon2Params, OWASP_ARGON2ID, type PasswordHasher } from '../password.ts';
+import type { RateLimiter } from '../rate-limit.ts';
 import type { RevocationBus } from '../revocation-bus.ts';
 import type { Store } from '../store/store.ts';
 import type { SigningAlg } from '../tokens/keyring.ts';
-import type { PolicyName } from './policy.ts';
+import type { PolicyName } from './policies/registry.ts';
+import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limits.ts';
 
-/** Rate limits of the engine's guarded operations. Each list is checked in order. */
-export interface RateLimits {
-  /** Login and register attempts per client IP. */
-  loginPerIp: RateLimitRule[];
-  /** Failed logins per account: escalating windows act as backoff. */
-  loginFailuresPerAccount: RateLimitRule[];
-  /** Refreshes per client IP. */
-  refreshPerIp: RateLimitRule[];
-  /** Refreshes per session. */
-  refreshPerSession: RateLimitRule[];
-}
-
-/** The default limits (see docs/security.md). */
-export const DEFAULT_RATE_LIMITS: Readonly<RateLimits> = Object.freeze({
-  loginPerIp: [
-    { limit: 30, windowSeconds: 60 },
-    { limit: 300, windowSeconds: 3600 },
-  ],
-  loginFailuresPerAccount: [
-    { limit: 5, windowSeconds: 60 },
-    { limit: 10, windowSeconds: 900 },
-    { limit: 20, windowSeconds: 3600 },
-  ],
-  refreshPerIp: [{ limit: 1200, windowSeconds: 60 }],
-  refreshPerSession: [{ limit: 60, windowSeconds: 60 }],
-});
-
-/** Options of {@link createEngine}. Durations are whole seconds. */
+/**
+ * Options of {@link createEngine}, checked by {@link resolveEngineOptions}. Durations are whole seconds.
+ * `undefined` means the default ({@link ENGINE_DEFAULTS}, per policy for the token lifetimes).
+ */
 export interface EngineOptions {
   store: Store;
   /** Root secret, at least 32 bytes; refresh-token MACs and key encryption derive from it. */
   secret: Uint8Array;
-  /** `iss` of access tokens. */
+  /** `iss` of access tokens: an http(s) URL without query or fragment, or another non-empty string. */
   issuer: string;
-  /** `aud` of access tokens. Default: the issuer. */
-  audience?: string;
-  /** `client_id` of access tokens. Default `tessera`. */
-  clientId?: string;
+  /** `aud` of access tokens, like the issuer. Default: the issuer. */
+  audience?: string | undefined;
+  /** `client_id` of access tokens: 1 to 128 printable ASCII characters. Default `tessera`. */
+  clientId?: string | undefined;
   /** Default `EdDSA`. */
-  signingAlg?: SigningAlg;
+  signingAlg?: SigningAlg | undefined;
   /**
    * Make access-token signatures on a worker thread, batched per event-loop turn, so the event loop
    * keeps only the JSON work. Default: true when the machine has more than one core.
    */
-  signOffThread?: boolean;
+  signOffThread?: boolean | undefined;
   /** The session policy. Default `rotating-refresh`. */
-  policy?: PolicyName;
-  /** Access-token lifetime. Default: the policy's (600 for `rotating-refresh`, 7 days for `long-lived-token`). */
-  accessTtlSeconds?: number;
-  /** `soft-expiry` only: soft lifetime of access tokens. Default: a sixth of the access TTL. */
-  softTtlSeconds?: number;
-  /** Sliding idle timeout. Default 14 days. */
-  refreshIdleTtlSeconds?: number;
-  /** Absolute session lifetime. Default 30 days. */
-  refreshAbsoluteTtlSeconds?: number;
-  /** How long the predecessor of the current refresh token still gets the same successor. Default 10. */
-  reuseGraceSeconds?: number;
-  /** Accepted clock skew when checking `exp`/`iat`. Default 2, at most 60. */
-  clockLeewaySeconds?: number;
+  policy?: PolicyName | undefined;
+  /** Access-token lifetime: 1 s up to the policy's maximum (1 day; 90 days for `long-lived-token`). Default: the policy's. */
+  accessTtlSeconds?: number | undefined;
+  /**
+   * Soft lifetime of access tokens, shorter than `accessTtlSeconds`; used only by a policy with a soft
+   * expiry (`soft-expiry`). Default: a sixth of the access TTL.
+   */
+  softTtlSeconds?: number | undefined;
+  /** Sliding idle timeout, at most the absolute lifetime. Default 14 days. */
+  refreshIdleTtlSeconds?: number | undefined;
+  /** Absolute session lifetime, at most 400 days. Default 30 days. */
+  refreshAbsoluteTtlSeconds?: number | undefined;
+  /** How long the predecessor of the current refresh token still gets the same successor: 0–300. Default 10. */
+  reuseGraceSeconds?: number | undefined;
+  /** Accepted clock skew when checking `exp`/`iat`: 0–60. Default 2. */
+  clockLeewaySeconds?: number | undefined;
   /** Live sessions per user; the oldest is evicted past it. 0 (default) means no cap. */
-  maxSessionsPerUser?: number;
-  /** Refuse refresh once this long has passed since the user logged in; 0 (default) means off. */
-  maxLoginAgeSeconds?: number;
+  maxSessionsPerUser?: number | undefined;
+  /** Refuse a session once this long has passed since the user logged in; 0 (default) means off. */
+  maxLoginAgeSeconds?: number | undefined;
   /** End the user's other sessions on a password change. Default true. */
-  endSessionsOnPasswordChange?: boolean;
-  /** Profile fields a user may set and tokens carry. Default `name`, `phone_number`. */
-  profileFields?: readonly string[];
+  endSessionsOnPasswordChange?: boolean | undefined;
+  /**
+   * Profile fields a user may set and tokens carry: names matching `^[a-z][a-z0-9_]{0,63}$`, never a
+   * registered or Tessera claim. Default `name`, `phone_number`.
+   */
+  profileFields?: readonly string[] | undefined;
   /** Default {@link systemClock}. */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Where revocations are published. Default: in-process. */
-  bus?: RevocationBus;
+  bus?: RevocationBus | undefined;
   /** Default: in-process. */
-  rateLimiter?: RateLimiter;
-  /** `false` disables rate limiting. Default {@link DEFAULT_RATE_LIMITS}. */
-  rateLimits?: RateLimits | false;
-  /** argon2id parameters. Default OWASP (19 MiB, t=2, p=1). */
-  argon2?: Argon2Params;
+  rateLimiter?: RateLimiter | undefined;
+  /** `false` disables rate limiting; given lists replace the defaults' ({@link DEFAULT_RATE_LIMITS}). */
+  rateLimits?: Partial<RateLimits> | false | undefined;
+  /**
+   * argon2id parameters. Default OWASP's (19 MiB, t=2, p=1); anything weaker than OWASP's minimums is
+   * refused unless `insecureForTests` is set.
+   */
+  argon2?: Argon2Params | undefined;
+  /** Hashes and verifies passwords instead of the built-in argon2id hasher (which `argon2` configures). */
+  passwordHasher?: PasswordHasher | undefined;
   /** Receives audit events. */
-  onEvent?: EventListener;
+  onEvent?: EventListener | undefined;
 }
+
+/** {@link EngineOptions} resolved: every default filled in, every value checked. Frozen. */
+export interface ResolvedEngineOptions {
+  readonly store: Store;
+  readonly secret: Uint8Array;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly clientId: string;
+  readonly signingAlg: SigningAlg;
+  readonly signOffThread: boolean;
+  readonly policy: PolicyName;
+  readonly accessTtlSeconds: number;
+  /** `null` under a policy without a soft expiry. */
+  readonly softTtlSeconds: number | null;
+  readonly refreshIdleTtlSeconds: number;
+  readonly refreshAbsoluteTtlSeconds: number;
+  readonly reuseGraceSeconds: number;
+  readonly clockLeewaySeconds: number;
+  readonly maxSessionsPerUser: number;
+  readonly maxLoginAgeSeconds: number;
+  readonly endSessionsOnPasswordChange: boolean;
+  readonly profileFields: readonly string[];
+  readonly clock: Clock;
+  readonly bus: RevocationBus;
+  readonly rateLimiter: RateLimiter;
+  readonly rateLimits: Readonly<RateLimits> | false;
+  readonly argon2: Readonly<Argon2Params>;
+  /** `null`: the built-in argon2id hasher with `argon2`. */
+  readonly passwordHasher: PasswordHasher | null;
+  readonly onEvent: EventListener | null;
+}
+
+/**
+ * The defaults of every option that has one, besides the per-policy token lifetimes
+ * (`POLICY_DEFAULT_ACCESS_TTL_SECONDS`; the soft TTL defaults to a sixth of the access TTL).
+ */
+export const ENGINE_DEFAULTS: Readonly<{
+  clientId: string;
+  signingAlg: SigningAlg;
+  policy: PolicyName;
+  refreshIdleTtlSeconds: number;
+  refreshAbsoluteTtlSeconds: number;
+  reuseGraceSeconds: number;
+  clockLeewaySeconds: number;
+  maxSessionsPerUser: number;
+  maxLoginAgeSeconds: number;
+  endSessionsOnPasswordChange: boolean;
+  profileFields: readonly string[];
+  argon2: Readonly<Argon2Params>;
+  rateLimits: Readonly<RateLimits>;
+}> = Object.freeze({
+  clientId: 'tessera',
+  signingAlg: 'EdDSA',
+  policy: 'rotating-refresh',
+  refreshIdleTtlSeconds: 14 * 86_400,
+  refreshAbsoluteTtlSeconds: 30 * 86_400,
+  reuseGraceSeconds: 10,
+  clockLeewaySeconds: 2,
+  maxSessionsPerUser: 0,
+  maxLoginAgeSeconds: 0,
+  endSessionsOnPasswordChange: true,
+  profileFields: Object.freeze(['name', 'phone_number']),
+  argon2: OWASP_ARGON2ID,
+  rateLimits: DEFAULT_RATE_LIMITS,
+});

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isTesseraError } from '../errors.ts';
 import { createEngineFixture, must } from '../testing/engine-fixture.ts';
-import type { PolicyName } from './policy.ts';
-import { POLICY_NAMES } from './policy.ts';
+import type { PolicyName } from './policies/registry.ts';
+import { POLICY_NAMES } from './policies/registry.ts';
 
 const TTL_S = 600;
 const SOFT_S = 100;

@@ -1,7 +1,9 @@
-import { TesseraError } from '../errors.ts';
+import { isTesseraError, TesseraError } from '../errors.ts';
 import type { RevokeReason } from '../store/store.ts';
+import { parseSessionHandle, REFRESH_TOKEN_PREFIX, sessionHandleMatches } from '../tokens/refresh-token.ts';
+import { authenticate } from './authenticate.ts';
 import { accessTokenHorizonMs, announceRevoked, type EngineContext } from './context.ts';
-import { findIssuedSession } from './rotate-refresh-token.ts';
+import { findIssuedSession, refreshTokenUsable } from './rotate-refresh-token.ts';
 
 /** Ends one session. Returns true if it was live and is now revoked; ending it twice is harmless. */
 export async function revokeSession(
@@ -23,6 +25,44 @@ export async function logoutWithRefreshToken(ctx: EngineContext, refreshToken: s
   const { session } = await findIssuedSession(ctx, refreshToken);
   await revokeSession(ctx, session.id, 'logout');
   return session.id;
+}
+
+/**
+ * Ends the session a session handle names (`expired-token-exchange` logout); returns its id.
+ * Throws `invalid_grant` for a handle the server never issued.
+ */
+export async function logoutWithSessionHandle(ctx: EngineContext, handle: string): Promise<string> {
+  const sessionId = parseSessionHandle(handle);
+  const session = sessionId ? await ctx.store.findSession(sessionId) : null;
+  if (!session || !sessionHandleMatches(ctx.keys.refreshMacKey, handle, session)) {
+    throw new TesseraError('invalid_grant', 'The session cookie is invalid.');
+  }
+  await revokeSession(ctx, session.id, 'logout');
+  return session.id;
+}
+
+/**
+ * RFC 7009 revocation: ends the session of an access or refresh token, but only of a token
+ * introspection calls active (RFC 7009 §2.1 asks to revoke a valid token). A token refused everywhere
+ * else (from before a password change, of an outdated version, of an ended session, a retired refresh
+ * token past its grace) ends nothing, so it cannot log the owner out. Unknown tokens are ignored
+ * (§2.2); only a store failure throws.
+ */
+export async function revokeToken(ctx: EngineContext, token: string): Promise<void> {
+  try {
+    if (typeof token === 'string' && token.startsWith(REFRESH_TOKEN_PREFIX)) {
+      const { session, generation } = await findIssuedSession(ctx, token);
+      if (refreshTokenUsable(ctx, session, generation, ctx.clock.now())) {
+        await revokeSession(ctx, session.id, 'logout');
+      }
+      return;
+    }
+    const auth = await authenticate(ctx, token);
+    await revokeSession(ctx, auth.session.id, 'logout');
+  } catch (error) {
+    if (isTesseraError(error) && error.status < 500) return;
+    throw error;
+  }
 }
 
 /** Ends every session of a user except `exceptSessionId`; returns how many ended. */

@@ -49,6 +49,36 @@ describe('refresh rotation', () => {
     await rejectsWith(engine.authenticate(second.accessToken), 'invalid_token');
   });
 
+  it('does not stretch the grace window when the wall clock jumps back', async () => {
+    const { engine, store, clock, events } = await createEngineFixture({
+      reuseGraceSeconds: 10,
+      clockLeewaySeconds: 2,
+    });
+    const first = await engine.register({ email: 'ada@example.com', password: PASSWORD });
+    const rotatedAt = clock.now();
+    const second = await engine.refresh({ refreshToken: must(first.refreshToken) });
+    // Within the leeway a clock that stepped back still counts as "just rotated".
+    clock.set(rotatedAt - 2_000);
+    const replay = await engine.refresh({ refreshToken: must(first.refreshToken) });
+    assert.equal(replay.refreshToken, second.refreshToken);
+    // An hour back: the predecessor is not in its grace window for an hour; it is reuse.
+    clock.set(rotatedAt - 3_600_000);
+    await rejectsWith(engine.refresh({ refreshToken: must(first.refreshToken) }), 'invalid_grant');
+    assert.equal((await store.findSession(first.sessionId))?.revokeReason, 'reuse_detected');
+    assert.ok(events.some((e) => e.type === 'session.reuse_detected'));
+  });
+
+  it('reports the predecessor inactive to introspection once the clock jumped back past the leeway', async () => {
+    const { engine, clock } = await createEngineFixture({ reuseGraceSeconds: 10, clockLeewaySeconds: 2 });
+    const first = await engine.register({ email: 'ada@example.com', password: PASSWORD });
+    const rotatedAt = clock.now();
+    await engine.refresh({ refreshToken: must(first.refreshToken) });
+    clock.set(rotatedAt - 2_001);
+    assert.deepEqual(await engine.introspect(must(first.refreshToken)), { active: false });
+    clock.set(rotatedAt - 2_000);
+    assert.equal((await engine.introspect(must(first.refreshToken))).active, true);
+  });
+
   it('treats any older generation as reuse even inside the grace window', async () => {
     const { engine, store } = await createEngineFixture({ reuseGraceSeconds: 10 });
     const first = await engine.register({ email: 'ada@example.com', password: PASSWORD });

@@ -1,23 +1,26 @@
-import { type SessionEndedReason, TesseraError } from '../errors.ts';
+import { TesseraError } from '../errors.ts';
+import { assertInputObject } from '../internal/input.ts';
 import type { SessionRecord } from '../store/store.ts';
 import { parseRefreshToken, refreshTokenMacMatches } from '../tokens/refresh-token.ts';
 import {
   announceRevoked,
+  countAttempt,
   type EngineContext,
-  enforceRateLimit,
-  issueTokens,
+  inGraceWindow,
+  ipKey,
   revokeForReuse,
   rotationUpdate,
-  sessionEnded,
-  signAccessToken,
-  type TokenSet,
+  sessionEndedError,
+  sessionEndReason,
 } from './context.ts';
+import { issueTokens, signAccessToken, type TokenSet } from './issue-tokens.ts';
 
 /** Input of `refresh`. */
 export interface RefreshInput {
   refreshToken: string;
-  ip?: string | null;
-  userAgent?: string | null;
+  /** The client's IP address (rate limits group IPv6 by /64). */
+  ip?: string | null | undefined;
+  userAgent?: string | null | undefined;
 }
 
 const INVALID = 'The refresh token is invalid.';
@@ -42,6 +45,23 @@ export async function findIssuedSession(
 }
 
 /**
+ * True when a refresh token of `generation` is usable at `nowMs`: the session is live and the token is
+ * its current generation, or the predecessor within the grace window. Introspection and revocation
+ * (RFC 7662, RFC 7009) both ask this, so they agree with refresh on which tokens are live.
+ */
+export function refreshTokenUsable(
+  ctx: EngineContext,
+  session: SessionRecord,
+  generation: number,
+  nowMs: number,
+): boolean {
+  const current =
+    generation === session.generation ||
+    (generation === session.generation - 1 && inGraceWindow(ctx, session, nowMs));
+  return current && sessionEndReason(ctx, session, nowMs) === null;
+}
+
+/**
  * Refresh-token rotation with reuse detection (docs/concepts: rotation):
  * 1. the current generation rotates, by compare-and-set, so two concurrent calls never both rotate;
  * 2. the generation retired by the latest rotation, within the grace window, gets the same successor
@@ -50,19 +70,17 @@ export async function findIssuedSession(
  *    is revoked and `session.reuse_detected` is emitted.
  */
 export async function refreshSession(ctx: EngineContext, input: RefreshInput): Promise<TokenSet> {
-  if (ctx.limits) await enforceRateLimit(ctx, `refresh:ip:${input.ip ?? '-'}`, ctx.limits.refreshPerIp);
+  assertInputObject(input);
+  if (ctx.limits) await countAttempt(ctx, ipKey('refresh', input.ip), ctx.limits.refreshPerIp);
   const found = await findIssuedSession(ctx, input.refreshToken);
   let session = found.session;
   const { generation } = found;
-  if (ctx.limits) await enforceRateLimit(ctx, `refresh:session:${session.id}`, ctx.limits.refreshPerSession);
+  if (ctx.limits) await countAttempt(ctx, `refresh:session:${session.id}`, ctx.limits.refreshPerSession);
 
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const nowMs = ctx.clock.now();
-    if (sessionEnded(ctx, session, nowMs)) {
-      throw new TesseraError('invalid_grant', 'The session has ended; log in again.', {
-        sessionEnded: endedReason(session),
-      });
-    }
+    const ended = sessionEndReason(ctx, session, nowMs);
+    if (ended !== null) throw sessionEndedError(ended);
     const user = await ctx.store.findUserById(session.userId);
     if (!user || user.disabled) {
       const revoked = await ctx.store.revokeSession(session.id, nowMs, 'account_disabled');
@@ -72,22 +90,24 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
     if (user.reauthRequired) {
       const revoked = await ctx.store.revokeSession(session.id, nowMs, 'reauthentication_required');
       if (revoked) await announceRevoked(ctx, [revoked], 'reauthentication_required');
-      throw new TesseraError('invalid_grant', 'The user must log in again.', {
-        sessionEnded: 'reauthentication_required',
-      });
+      throw sessionEndedError('reauthentication_required');
     }
 
     if (generation === session.generation) {
       // The access token does not depend on how the rotation goes, only on whether it succeeds: it is
       // signed (on the signing thread) while the rotation commits, and dropped if the rotation lost.
       const key = await ctx.keyring.signingKey();
-      const signed = signAccessToken(ctx, key, user, session, generation + 1);
-      signed.catch(() => {});
-      const rotated = await ctx.store.rotateSession(
-        session.id,
-        generation,
-        rotationUpdate(ctx, session, nowMs, input),
+      const update = rotationUpdate(ctx, session, nowMs, input);
+      // Signed with the idle expiry the rotation is about to write, which bounds the token's life.
+      const signed = signAccessToken(
+        ctx,
+        key,
+        user,
+        { ...session, idleExpiresAtMs: update.idleExpiresAtMs },
+        generation + 1,
       );
+      signed.catch(() => {});
+      const rotated = await ctx.store.rotateSession(session.id, generation, update);
       if (rotated) {
         ctx.onEvent({
           type: 'session.refreshed',
@@ -109,7 +129,7 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
       continue;
     }
 
-    if (generation === session.generation - 1 && nowMs < session.rotatedAtMs + ctx.graceMs) {
+    if (generation === session.generation - 1 && inGraceWindow(ctx, session, nowMs)) {
       return issueTokens(ctx, user, session, session.generation);
     }
 
@@ -121,12 +141,4 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
     );
   }
   throw new TesseraError('invalid_grant', 'The refresh token could not be rotated; try again.');
-}
-
-/** Why an ended session ended, for clients: its revocation reason, else expiry. */
-export function endedReason(session: SessionRecord): SessionEndedReason {
-  if (session.revokedAtMs === null) return 'expired';
-  if (session.revokeReason === 'reuse_detected') return 'reuse_detected';
-  if (session.revokeReason === 'reauthentication_required') return 'reauthentication_required';
-  return 'revoked';
 }

@@ -5,9 +5,13 @@ import type { TesseraEvent } from '../events.ts';
 import { createMemoryStore } from '../store/memory-store.ts';
 import type { Store } from '../store/store.ts';
 
-/** argon2id parameters for tests only: fast, same code path. Production uses OWASP's. */
-export const TEST_ARGON2: Readonly<{ memoryCost: number; timeCost: number; parallelism: number }> =
-  Object.freeze({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
+/** argon2id parameters for tests only: fast, same code path, explicitly below OWASP's. Production uses OWASP's. */
+export const TEST_ARGON2: Readonly<{
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+  insecureForTests: true;
+}> = Object.freeze({ memoryCost: 1024, timeCost: 1, parallelism: 1, insecureForTests: true });
 
 /** A 32-byte secret for tests. */
 export const TEST_SECRET: Uint8Array = new Uint8Array(32).fill(42);

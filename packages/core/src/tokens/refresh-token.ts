@@ -61,7 +61,12 @@ export function mintRefreshToken(
  * not exactly the canonical form (wrong prefix, length, alphabet or a non-canonical encoding).
  */
 export function parseRefreshToken(token: string): ParsedRefreshToken | null {
-  if (token.length !== REFRESH_TOKEN_LENGTH || !token.startsWith(REFRESH_TOKEN_PREFIX)) return null;
+  if (
+    typeof token !== 'string' ||
+    token.length !== REFRESH_TOKEN_LENGTH ||
+    !token.startsWith(REFRESH_TOKEN_PREFIX)
+  )
+    return null;
   const encoded = token.slice(REFRESH_TOKEN_PREFIX.length);
   if (!/^[A-Za-z0-9_-]+$/.test(encoded)) return null;
   const bytes = Buffer.from(encoded, 'base64url');
@@ -102,7 +107,8 @@ export function mintSessionHandle(key: KeyObject, session: { id: string; salt: s
 
 /** The session id a handle names, or `null` when it is not of the canonical form (not yet verified). */
 export function parseSessionHandle(handle: string): string | null {
-  if (!handle.startsWith(SESSION_HANDLE_PREFIX) || handle.length > 80) return null;
+  if (typeof handle !== 'string' || !handle.startsWith(SESSION_HANDLE_PREFIX) || handle.length > 80)
+    return null;
   const encoded = handle.slice(SESSION_HANDLE_PREFIX.length);
   if (!/^[A-Za-z0-9_-]+$/.test(encoded)) return null;
   const bytes = Buffer.from(encoded, 'base64url');

@@ -1,0 +1,154 @@
+import type { Revocation } from '../revocation-bus.ts';
+import type { Jwks, SigningAlg } from '../tokens/keyring.ts';
+import type { UserUpdate, UserUpdateResult } from './account.ts';
+import type { Authenticated } from './authenticate.ts';
+import type { IntrospectionResult } from './introspect.ts';
+import type { AccessGrant, TokenSet } from './issue-tokens.ts';
+import type { LoginInput, RegisterInput } from './login.ts';
+import type { ResolvedEngineOptions } from './options.ts';
+import type { PolicyRenewal, RenewClient } from './policies/session-policy.ts';
+import type { RefreshInput } from './rotate-refresh-token.ts';
+import type { Profile, SessionView } from './views.ts';
+
+/**
+ * The session engine: every operation on users, sessions and tokens. Framework-free. Every method
+ * returns public shapes (never a stored record, a password hash or a TOTP secret) and throws only
+ * {@link TesseraError}s with stable codes for anything a caller sent.
+ */
+export interface Engine {
+  /** The resolved settings other layers need, including what the policy issues and how it renews. */
+  readonly settings: EngineSettings;
+  /**
+   * Creates a user and a first session in one write. Throws `invalid_email`, `invalid_password`,
+   * `common_password`, `invalid_request` (device name), `rate_limited`, `email_taken`.
+   */
+  register(input: RegisterInput): Promise<TokenSet>;
+  /**
+   * Starts a session from an email and password (and TOTP when enrolled). Throws `invalid_email`,
+   * `invalid_password`, `invalid_request`, `rate_limited`, `invalid_credentials`, `totp_required`,
+   * `invalid_totp`, `account_disabled`.
+   */
+  login(input: LoginInput): Promise<TokenSet>;
+  /** Rotates a refresh token (RFC 6749 §6, with reuse detection). Throws `invalid_grant`, `rate_limited`. */
+  refresh(input: RefreshInput): Promise<TokenSet>;
+  /**
+   * Verifies an access token for a bearer route: signature and claims as `@tessera/verify` checks them,
+   * then a live session (not revoked, idle- or absolutely expired, or past the maximum login age), an
+   * enabled user and a current token version. Throws `invalid_token`.
+   */
+  authenticate(accessToken: string): Promise<Authenticated>;
+  /** `renewal: 'soft'`: renews a soft-expired token of a live session, once. Throws `invalid_request`, `invalid_token`, `invalid_grant`. */
+  renew(accessToken: string, client?: RenewClient): Promise<TokenSet>;
+  /** `renewal: 'exchange'`: an expired token plus its session's handle buys a new one, once. Throws `invalid_request`, `invalid_grant`. */
+  exchangeExpired(accessToken: string, sessionHandle: string, client?: RenewClient): Promise<TokenSet>;
+  /**
+   * `renewal: 'sliding'`: a renewed token for an authenticated request once the presented token is past
+   * half its life, else `null` (always `null` under other policies).
+   */
+  slide(auth: Authenticated, client?: RenewClient): Promise<AccessGrant | null>;
+  /** Ends the session a session handle names; returns its id. Throws `invalid_grant`. */
+  logoutWithSessionHandle(sessionHandle: string): Promise<string>;
+  /** Ends the session a refresh token (of any issued generation) names; returns its id. Throws `invalid_grant`. */
+  logoutWithRefreshToken(refreshToken: string): Promise<string>;
+  /** Ends one session (idempotent); true if it was live. */
+  logoutSession(sessionId: string): Promise<boolean>;
+  /** Ends every session of a user; returns how many ended. */
+  logoutAll(userId: string): Promise<number>;
+  /** The user's live sessions, oldest first, `currentSessionId` marked. */
+  listSessions(userId: string, currentSessionId: string | null): Promise<SessionView[]>;
+  /** Ends one of the user's own sessions; false if the user has no such live session. */
+  revokeOwnSession(userId: string, sessionId: string): Promise<boolean>;
+  /** Admin: ends one session, whoever owns it. */
+  adminRevokeSession(sessionId: string): Promise<boolean>;
+  /** Admin: ends every session of a user. */
+  adminRevokeUser(userId: string): Promise<number>;
+  /**
+   * Changes the password of the authenticated user after checking the current one (counted per
+   * account and per `client.ip` before the check); ends the user's other sessions and returns fresh
+   * tokens for this one. Throws `invalid_request`, `rate_limited`, `invalid_credentials`,
+   * `invalid_password`, `common_password`.
+   */
+  changePassword(
+    auth: Authenticated,
+    currentPassword: string,
+    newPassword: string,
+    client?: RenewClient,
+  ): Promise<TokenSet>;
+  /** The user's own account. Throws `not_found`. */
+  getProfile(userId: string): Promise<Profile>;
+  /**
+   * Self-service profile change (configured fields only); returns the profile and a fresh access token
+   * with the new claims that keeps the presented token's `exp`. Throws `invalid_request`.
+   */
+  updateProfile(auth: Authenticated, patch: Record<string, unknown>): Promise<UserUpdateResult>;
+  /**
+   * App-side change to a user (roles, profile, disabled, force re-authentication), optionally bumping
+   * the token version; returns the profile and, for an acting session, a fresh access token that never
+   * outlives the one it replaces. Throws `invalid_request`, `not_found`.
+   */
+  updateUser(userId: string, update: UserUpdate): Promise<UserUpdateResult>;
+  /** Looks a user up by email, normalized as at registration (for admin tools); null if none. */
+  findUserByEmail(email: string): Promise<Profile | null>;
+  /** Starts TOTP enrollment for a user: a new secret and its `otpauth://` URI. Throws `not_found`. */
+  beginTotpEnrollment(userId: string): Promise<{ secret: string; uri: string }>;
+  /** Confirms TOTP enrollment with a code from the user's app. Throws `invalid_request`, `invalid_totp`, `not_found`. */
+  confirmTotp(userId: string, secret: string, code: string): Promise<void>;
+  /** Emergency revoke-all: every session and token issued before now. */
+  emergencyRevokeAll(): Promise<{ notBefore: Date; sessions: number }>;
+  /** RFC 7662 introspection of an access or refresh token. */
+  introspect(token: string): Promise<IntrospectionResult>;
+  /**
+   * RFC 7009 revocation: ends the session of a token introspection calls active; anything else (unknown,
+   * outdated, already refused) is ignored.
+   */
+  revokeToken(token: string): Promise<void>;
+  /** The public JWKS (RFC 7517 §5): the signing key and retired keys whose tokens may still be valid. */
+  jwks(): Promise<Jwks>;
+  /** Rotates the signing key; the old one stays published until its tokens expired. Returns the new kid. */
+  rotateSigningKey(alg?: SigningAlg): Promise<string>;
+  /** Deletes sessions ended more than `retentionSeconds` (default 1 day) ago, in bounded batches. Returns how many. */
+  sweep(retentionSeconds?: number): Promise<number>;
+  /** Starts sweeping every `intervalSeconds` (default 300) in the background; returns a stop function. */
+  startSweeper(intervalSeconds?: number): () => void;
+  /**
+   * Live revocations recorded since `sinceMs` (default: one access-token lifetime ago, i.e. all that
+   * can still matter), from the store.
+   */
+  listRevocations(sinceMs?: number): Promise<Revocation[]>;
+  /** Calls `listener` for every revocation published on the bus (this and, when shared, other instances). */
+  onRevocation(listener: (revocation: Revocation) => void): () => void;
+  /** Resolves when the store answers; throws `service_unavailable` otherwise. */
+  ping(): Promise<void>;
+  /** Stops background work (not the store: its owner closes it). */
+  close(): Promise<void>;
+}
+
+/**
+ * Settings of an engine other layers read (durations in seconds): the resolved options a host needs, and
+ * what the policy issues and how it renews, as data, so a host never compares policy names.
+ */
+export interface EngineSettings
+  extends Pick<
+    ResolvedEngineOptions,
+    | 'policy'
+    | 'issuer'
+    | 'audience'
+    | 'clientId'
+    | 'signingAlg'
+    | 'accessTtlSeconds'
+    | 'softTtlSeconds'
+    | 'refreshIdleTtlSeconds'
+    | 'refreshAbsoluteTtlSeconds'
+    | 'reuseGraceSeconds'
+    | 'clockLeewaySeconds'
+    | 'maxLoginAgeSeconds'
+    | 'maxSessionsPerUser'
+    | 'profileFields'
+  > {
+  /** Token responses carry a rotating refresh token (refresh cookie or `refresh_token`). */
+  readonly issuesRefreshToken: boolean;
+  /** Token responses carry a session handle (session cookie or `session_token`). */
+  readonly issuesSessionHandle: boolean;
+  /** How access is renewed: which route or response the HTTP layer offers (see {@link PolicyRenewal}). */
+  readonly renewal: PolicyRenewal;
+}
