@@ -67,8 +67,8 @@ export function accountRoutes(base: string): Route[] {
       auth: 'bearer',
       async handle(ctx) {
         const auth = authOf(ctx);
-        const transport = chooseTransport(ctx.request);
-        if (transport === 'cookie') assertOriginAllowed(ctx.request, ctx.routes.cookie);
+        const transport = chooseTransport(ctx.request.headers);
+        if (transport === 'cookie') assertOriginAllowed(ctx.request.headers, ctx.routes.cookie);
         const body = validateFields(readBody(ctx.request, 'json').value, {
           current_password: { maxLength: 16_384 },
           new_password: { maxLength: 16_384 },
