@@ -180,7 +180,10 @@ export function mountContract(framework: string, start: ExampleStart): void {
       assert.equal(logout.status, 204, logout.text);
       const refused = await call(app.url, 'GET', '/api/profile', { token: reg.body.access_token });
       assert.equal(refused.status, 401);
-      assert.match(refused.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token"/);
+      assert.match(
+        refused.headers.get('www-authenticate') ?? '',
+        /^Bearer (realm="[^"]*", )?error="invalid_token"/,
+      );
     });
 
     it('takes a form body at /oauth/token and answers RFC 6749 errors', async () => {
@@ -258,6 +261,13 @@ export function mountContract(framework: string, start: ExampleStart): void {
       assert.equal(meta.body.jwks_uri, `${ORIGIN}/api/.well-known/jwks.json`);
       assert.equal(meta.body.revocation_endpoint, `${ORIGIN}/api/oauth/revoke`);
       assert.equal(meta.body.introspection_endpoint, `${ORIGIN}/api/oauth/introspect`);
+      assert.equal(meta.body.tessera_revocations_endpoint, `${ORIGIN}/api/auth/revocations`);
+      assert.equal(meta.body.service_documentation, undefined, 'no link to a page that does not exist');
+      // RFC 8414 §3: also at the server root for the issuer, whatever the mount prefix.
+      const root = await call(app.url, 'GET', '/.well-known/oauth-authorization-server');
+      assert.equal(root.status, 200, root.text);
+      assert.deepEqual(root.body, meta.body);
+      assert.equal(root.headers.get('x-content-type-options'), 'nosniff');
       const jwks = await call(app.url, 'GET', '/api/.well-known/jwks.json');
       assert.equal(jwks.status, 200);
       assert.ok(jwks.body.keys.length >= 1);
@@ -333,6 +343,14 @@ export function mountContract(framework: string, start: ExampleStart): void {
         assert.equal(unknown.status, 404, path);
         assert.doesNotMatch(unknown.text, /No such route/, `${path}: the app's 404, not Tessera's`);
       }
+    });
+
+    it('answers HEAD on the revocation stream with its headers only', async () => {
+      const head = await fetch(`${app.url}/api/auth/revocations/stream`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.match(head.headers.get('content-type') ?? '', /^text\/event-stream/);
+      assert.equal(await head.text(), '');
+      assert.equal(head.headers.get('x-content-type-options'), 'nosniff');
     });
 
     it('streams revocations through the mount, and closing the app ends the stream', async () => {

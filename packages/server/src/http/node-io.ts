@@ -78,9 +78,16 @@ export function fromNodeRequest(
 
 /**
  * Writes an {@link HttpResponse} to a Node response: a stream is pumped (and cancelled when the client
- * goes away), text is ended. With `head`, only the headers go out, with the text's `Content-Length`.
+ * goes away), text is ended. With `head`, only the headers go out, with the text's `Content-Length`;
+ * with `closeAfter` (a handler shutting down), `Connection: close` so keep-alive clients leave.
  */
-export function writeNodeResponse(res: ServerResponse, response: HttpResponse, head = false): void {
+export function writeNodeResponse(
+  res: ServerResponse,
+  response: HttpResponse,
+  head = false,
+  closeAfter = false,
+): void {
+  if (closeAfter) response.headers.connection = 'close';
   const body = response.body;
   if (typeof body === 'string' || body === undefined) {
     const headers: Record<string, string | string[]> = response.headers;

@@ -1,14 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Engine } from '@tessera/core';
 import type { TesseraClaims } from '@tessera/protocol';
 import type {} from 'express-serve-static-core';
 import { createHandler, handlerInternals, type TesseraHandler } from '../handler.ts';
-import { createClientIpResolver } from '../http/client-ip.ts';
 import { hostBodyError } from '../http/incoming.ts';
 import { fromNodeRequest, writeNodeResponse } from '../http/node-io.ts';
-import { guardRequest, isRefusal, type RequireSessionOptions } from '../http/require-session.ts';
 import type { HandlerOptions } from '../http/route.ts';
-import { send } from './node.ts';
+import { requireSession as nodeRequireSession } from './node.ts';
 
 // The same declaration as @tessera/verify's: `req.auth` is the verified access token's claims in both.
 declare module 'express-serve-static-core' {
@@ -68,7 +65,7 @@ export function tesseraRoutes(options: HandlerOptions): ExpressRoutes {
     });
     respond(incoming, true).then((response) => {
       if (response === null) next();
-      else send(handler, res, response, request.method === 'HEAD');
+      else writeNodeResponse(res, response, request.method === 'HEAD', handler.closed);
     }, next);
   };
   const handleBodyError = (error: unknown, req: IncomingMessage, res: ServerResponse, next: Next): void => {
@@ -94,28 +91,10 @@ export function tesseraRoutes(options: HandlerOptions): ExpressRoutes {
 }
 
 /**
- * Express middleware for the app's own routes: requires a Tessera access token of a live session
- * (RFC 6750 answers otherwise), puts its claims on `req.auth`, and under `sliding-single-token` sets the
- * renewed token headers before the route runs.
+ * Express middleware for the app's own routes (the same as `@tessera/server/node`'s): requires a Tessera
+ * access token of a live session (RFC 6750 answers otherwise), puts its claims on `req.auth`, and under
+ * `sliding-single-token` sets the renewed token headers before the route runs.
  * @example
  * app.get('/api/orders', requireSession(engine), (req, res) => res.json({ for: req.auth?.sub }));
  */
-export function requireSession(
-  engine: Engine,
-  options: RequireSessionOptions = {},
-): (req: IncomingMessage & { auth?: TesseraClaims }, res: ServerResponse, next: Next) => void {
-  const resolveIp = createClientIpResolver(options.trustProxy ?? null);
-  return (req, res, next) => {
-    const incoming = fromNodeRequest(req);
-    const ip = resolveIp(incoming.peer, incoming.headers.get('x-forwarded-for'));
-    guardRequest(engine, incoming.headers, ip).then((result) => {
-      if (isRefusal(result)) {
-        writeNodeResponse(res, result, req.method === 'HEAD');
-        return;
-      }
-      req.auth = result.claims as TesseraClaims;
-      for (const [name, value] of Object.entries(result.responseHeaders)) res.setHeader(name, value);
-      next();
-    }, next);
-  };
-}
+export const requireSession: typeof nodeRequireSession = nodeRequireSession;

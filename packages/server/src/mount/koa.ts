@@ -53,9 +53,9 @@ function send(ctx: KoaReply, response: HttpResponse): void {
   } else if (body !== undefined) {
     ctx.body = Readable.fromWeb(body as NodeWebStream<Uint8Array>);
   } else if (!EMPTY_STATUSES.has(response.status)) {
-    // An empty 200: without a body Koa would write its status message.
+    // An empty 200 (or the headers of a HEAD): without a body Koa would write its status message.
     ctx.body = '';
-    ctx.remove('content-type');
+    if (response.headers['content-type'] === undefined) ctx.remove('content-type');
   }
 }
 

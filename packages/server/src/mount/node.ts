@@ -1,33 +1,71 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Engine } from '@tessera/core';
+import type { TesseraClaims } from '@tessera/protocol';
 import { handlerInternals, type TesseraHandler } from '../handler.ts';
+import { createClientIpResolver } from '../http/client-ip.ts';
 import { fromNodeRequest, writeNodeResponse } from '../http/node-io.ts';
-import type { HttpResponse } from '../http/types.ts';
+import { guardRequest, isRefusal, type RequireSessionOptions } from '../http/require-session.ts';
+
+/** A Node request listener (what `http.createServer` takes). */
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Options of {@link toNodeListener}. */
+export interface NodeListenerOptions {
+  /** The app's own listener, for requests at paths Tessera has no route for. Default: Tessera's 404. */
+  fallback?: NodeListener;
+}
 
 /**
- * A Node `http` request listener over a Tessera handler: every request is Tessera's (unknown paths are
- * its 404). It reads the request straight from the socket, with no web `Request` built in between, and
- * adds `Connection: close` once the handler is closed, so keep-alive clients leave during a shutdown.
+ * A Node `http` request listener over a Tessera handler. It reads the request straight from the
+ * socket, with no web `Request` built in between (the public contract stays `Request` → `Response`;
+ * this is the Node hosts' fast path), and adds `Connection: close` once the handler is closed, so
+ * keep-alive clients leave during a shutdown. Paths Tessera has no route for go to `fallback`.
  * @example
  * import { createServer } from 'node:http';
  * createServer(toNodeListener(createHandler({ engine }))).listen(4000);
  */
-export function toNodeListener(handler: TesseraHandler): (req: IncomingMessage, res: ServerResponse) => void {
+export function toNodeListener(handler: TesseraHandler, options: NodeListenerOptions = {}): NodeListener {
   const { respond } = handlerInternals(handler);
+  const fallback = options.fallback;
   return (req, res) => {
-    respond(fromNodeRequest(req), false).then(
-      (response) => send(handler, res, response as HttpResponse, req.method === 'HEAD'),
+    respond(fromNodeRequest(req), fallback !== undefined).then(
+      (response) => {
+        if (response === null) (fallback as NodeListener)(req, res);
+        else writeNodeResponse(res, response, req.method === 'HEAD', handler.closed);
+      },
       () => res.destroy(),
     );
   };
 }
 
-/** Writes a handler response, closing the connection after it once the handler is closed. */
-export function send(
-  handler: TesseraHandler,
+/**
+ * Node (and Express) middleware for the app's own routes: requires a Tessera access token of a live
+ * session (RFC 6750 answers otherwise), puts its claims on `req.auth`, and under `sliding-single-token`
+ * sets the renewed token headers before `next` runs.
+ * @example
+ * const session = requireSession(engine);
+ * session(req, res, () => res.end(JSON.stringify({ for: req.auth?.sub })));
+ */
+export function requireSession(
+  engine: Engine,
+  options: RequireSessionOptions = {},
+): (
+  req: IncomingMessage & { auth?: TesseraClaims },
   res: ServerResponse,
-  response: HttpResponse,
-  head: boolean,
-): void {
-  if (handler.closed) response.headers.connection = 'close';
-  writeNodeResponse(res, response, head);
+  next: (error?: unknown) => void,
+) => void {
+  const resolveIp = createClientIpResolver(options.trustProxy ?? null);
+  return (req, res, next) => {
+    const incoming = fromNodeRequest(req);
+    const ip = resolveIp(incoming.peer, incoming.headers.get('x-forwarded-for'));
+    guardRequest(engine, incoming.headers, ip).then((result) => {
+      if (isRefusal(result)) {
+        writeNodeResponse(res, result, req.method === 'HEAD');
+        return;
+      }
+      req.auth = result.claims as TesseraClaims;
+      for (const [name, value] of Object.entries(result.responseHeaders)) res.setHeader(name, value);
+      next();
+    }, next);
+  };
 }
