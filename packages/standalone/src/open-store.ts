@@ -1,19 +1,5 @@
 import { createSqliteStore, type RateLimiter, type RevocationBus, type Store } from '@tessera/core';
-
-/** Imports an optional peer package, or throws an error naming the setting and the package to install. */
-async function importPeer<T>(name: string, setting: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(name)) {
-      throw new Error(`${setting} needs the package ${name}: install it (npm install ${name}).`, {
-        cause: error,
-      });
-    }
-    throw error;
-  }
-}
+import { importOptionalPeer } from './optional-peer.ts';
 
 /**
  * Opens the store `databaseUrl` names: `sqlite:<path>` (the embedded default) or
@@ -28,7 +14,7 @@ export async function openStore(databaseUrl: string): Promise<Store> {
   const url = new URL(databaseUrl);
   const schema = url.searchParams.get('schema') ?? undefined;
   url.searchParams.delete('schema');
-  const { createPostgresStore } = await importPeer(
+  const { createPostgresStore } = await importOptionalPeer(
     '@tessera/postgres',
     'TESSERA_DATABASE_URL',
     () => import('@tessera/postgres'),
@@ -48,7 +34,7 @@ export interface SharedServices {
  * is an optional peer loaded only then; without it this throws an error naming the setting and the package.
  */
 export async function openRedis(url: string): Promise<SharedServices> {
-  const { createRedisBus, createRedisRateLimiter } = await importPeer(
+  const { createRedisBus, createRedisRateLimiter } = await importOptionalPeer(
     '@tessera/redis',
     'TESSERA_REDIS_URL',
     () => import('@tessera/redis'),
