@@ -1,6 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { type Clock, createEngine, type Engine, type Store, type TesseraEvent } from '@tessera/core';
+import {
+  type Argon2Params,
+  type Clock,
+  createEngine,
+  type Engine,
+  type Store,
+  type TesseraEvent,
+} from '@tessera/core';
 import { createHandler, SECURITY_HEADERS, type TesseraHandler } from '@tessera/server';
 import { toNodeListener } from '@tessera/server/node';
 import type { TesseraConfig } from './config.ts';
@@ -32,7 +39,7 @@ export interface ServerOverrides {
   store?: Store;
   demo?: boolean;
   /** argon2id parameters (tests may lower them; production keeps OWASP's). */
-  argon2?: { memoryCost: number; timeCost: number; parallelism: number };
+  argon2?: Argon2Params;
   onEvent?: (event: TesseraEvent) => void;
   /** Collect Node process metrics (default true; tests with many servers turn it off). */
   processMetrics?: boolean;
