@@ -1,11 +1,10 @@
 // A Hono app, with its own routes, that adds Tessera under /api as middleware; served on Node by
 // @hono/node-server. Run: npm exec -- node --conditions=@tessera/source examples/hono-app/server.ts
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { requireSession, tesseraRoutes } from '@tessera/server/hono';
 import { Hono } from 'hono';
-import { type ExampleOptions, openExampleEngine, type RunningExample } from '../engine.ts';
+import { type ExampleOptions, listenExample, openExampleEngine, type RunningExample } from '../engine.ts';
 
 /**
  * Builds the app: `GET /api/hello`, `POST /api/echo` (JSON), Tessera's routes under `/api/auth`,
@@ -48,27 +47,8 @@ export async function createApp(options: ExampleOptions = {}) {
  */
 export async function start(port = 3000, options: ExampleOptions = {}): Promise<RunningExample> {
   const { app, tessera, opened } = await createApp(options);
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const listening = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => resolve(listening));
-  });
-  let closing = false;
-  // As in listenExample: drop connections whose last response finished after close() was called (an
-  // ended revocation stream's keep-alive connection) instead of waiting for their timeout.
-  server.on('request', (_req, res) => {
-    res.on('finish', () => {
-      if (closing) setImmediate(() => (server as Server).closeIdleConnections());
-    });
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    engine: opened.engine,
-    async close() {
-      closing = true;
-      tessera.close();
-      await new Promise((resolve) => server.close(resolve));
-      await opened.close();
-    },
-  };
+  const listen = (p: number, hostname: string) => serve({ fetch: app.fetch, port: p, hostname }) as Server;
+  return listenExample({ listen }, port, opened, tessera);
 }
 
 if (import.meta.main) {

@@ -1,4 +1,4 @@
-export type { HandlerInternals, TesseraHandler } from './handler.ts';
+export type { TesseraHandler } from './handler.ts';
 export { createHandler } from './handler.ts';
 export { defaultAllowedHosts, isHostAllowed, parseAllowedHosts } from './http/allowed-hosts.ts';
 export type { ClientIpResolver, TrustProxy } from './http/client-ip.ts';

@@ -4,10 +4,10 @@ import type { Engine } from '@tessera/core';
 import type { TesseraClaims } from '@tessera/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHandler, handlerInternals } from '../handler.ts';
-import { createClientIpResolver } from '../http/client-ip.ts';
 import { hostBodyError } from '../http/incoming.ts';
+import { nodeSessionGuard } from '../http/node-guard.ts';
 import { fromNodeRequest } from '../http/node-io.ts';
-import { guardRequest, isRefusal, type RequireSessionOptions } from '../http/require-session.ts';
+import { isRefusal, type RequireSessionOptions } from '../http/require-session.ts';
 import type { HandlerOptions } from '../http/route.ts';
 import { type HttpResponse, MAX_BODY_BYTES } from '../http/types.ts';
 
@@ -116,11 +116,9 @@ export function requireSession(
   engine: Engine,
   options: RequireSessionOptions = {},
 ): (request: FastifyRequest, reply: FastifyReply) => Promise<unknown> {
-  const resolveIp = createClientIpResolver(options.trustProxy ?? null);
+  const guard = nodeSessionGuard(engine, options);
   return async (request, reply) => {
-    const incoming = fromNodeRequest(request.raw);
-    const ip = resolveIp(incoming.peer, incoming.headers.get('x-forwarded-for'));
-    const result = await guardRequest(engine, incoming.headers, ip);
+    const result = await guard(request.raw);
     if (isRefusal(result)) return send(reply, result);
     request.auth = result.claims as TesseraClaims;
     reply.headers(result.responseHeaders);

@@ -5,9 +5,9 @@ import type { Engine } from '@tessera/core';
 import type { TesseraClaims } from '@tessera/protocol';
 import type {} from 'koa';
 import { createHandler, handlerInternals, type TesseraHandler } from '../handler.ts';
-import { createClientIpResolver } from '../http/client-ip.ts';
+import { nodeSessionGuard } from '../http/node-guard.ts';
 import { fromNodeRequest } from '../http/node-io.ts';
-import { guardRequest, isRefusal, type RequireSessionOptions } from '../http/require-session.ts';
+import { isRefusal, type RequireSessionOptions } from '../http/require-session.ts';
 import type { HandlerOptions } from '../http/route.ts';
 import type { HttpResponse } from '../http/types.ts';
 
@@ -113,11 +113,9 @@ export function requireSession(
   engine: Engine,
   options: RequireSessionOptions = {},
 ): (ctx: KoaSessionContext, next: () => Promise<unknown>) => Promise<void> {
-  const resolveIp = createClientIpResolver(options.trustProxy ?? null);
+  const guard = nodeSessionGuard(engine, options);
   return async (ctx, next) => {
-    const incoming = fromNodeRequest(ctx.req);
-    const ip = resolveIp(incoming.peer, incoming.headers.get('x-forwarded-for'));
-    const result = await guardRequest(engine, incoming.headers, ip);
+    const result = await guard(ctx.req);
     if (isRefusal(result)) {
       send(ctx, result);
       return;

@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '@tessera/core';
 import type { TesseraClaims } from '@tessera/protocol';
 import { handlerInternals, type TesseraHandler } from '../handler.ts';
-import { createClientIpResolver } from '../http/client-ip.ts';
+import { nodeSessionGuard } from '../http/node-guard.ts';
 import { fromNodeRequest, writeNodeResponse } from '../http/node-io.ts';
-import { guardRequest, isRefusal, type RequireSessionOptions } from '../http/require-session.ts';
+import { isRefusal, type RequireSessionOptions } from '../http/require-session.ts';
 
 /** A Node request listener (what `http.createServer` takes). */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -54,11 +54,9 @@ export function requireSession(
   res: ServerResponse,
   next: (error?: unknown) => void,
 ) => void {
-  const resolveIp = createClientIpResolver(options.trustProxy ?? null);
+  const guard = nodeSessionGuard(engine, options);
   return (req, res, next) => {
-    const incoming = fromNodeRequest(req);
-    const ip = resolveIp(incoming.peer, incoming.headers.get('x-forwarded-for'));
-    guardRequest(engine, incoming.headers, ip).then((result) => {
+    guard(req).then((result) => {
       if (isRefusal(result)) {
         writeNodeResponse(res, result, req.method === 'HEAD');
         return;
