@@ -166,7 +166,7 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
   let closed = false;
 
   async function dispatch(incoming: Incoming, match: RouteMatch): Promise<HttpResponse> {
-    const allowed = [...new Set(match.routes.map((r) => r.method))];
+    const allowed = (): string => [...new Set(match.routes.map((r) => r.method))].join(', ');
     if (incoming.method === 'OPTIONS') {
       const cors = corsHeaders(incoming.headers, settings.cookie.allowedOrigins);
       if (!cors['access-control-allow-origin']) {
@@ -174,7 +174,7 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
       }
       return empty(204, {
         ...cors,
-        'access-control-allow-methods': allowed.join(', '),
+        'access-control-allow-methods': allowed(),
         'access-control-allow-headers': `Authorization, Content-Type, ${TRANSPORT_HEADER}`,
         'access-control-max-age': '600',
       });
@@ -185,15 +185,19 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
       const response = errorResponse(
         new TesseraError('method_not_allowed', 'This method is not allowed here.'),
       );
-      response.headers.allow = allowed.join(', ');
+      response.headers.allow = allowed();
       return response;
     }
     if (closed) return errorResponse(SHUTTING_DOWN());
     const forwardedFor = incoming.headers.get('x-forwarded-for');
+    let query: URLSearchParams | undefined;
     const request: HttpRequest = {
       method: incoming.method,
       path: match.path,
-      query: new URLSearchParams(incoming.search),
+      get query() {
+        query ??= new URLSearchParams(incoming.search);
+        return query;
+      },
       headers: incoming.headers,
       ip: settings.resolveIp(incoming.peer, forwardedFor),
       body: { kind: 'none' },

@@ -1,6 +1,7 @@
 // Refresh throughput of the standalone hosts side by side, in one run: the Fastify standalone server as
 // it was before the web-standard handler (extracted from git at BASELINE into a temporary directory),
-// today's node:http standalone server, and Fastify over today's handler. Each runs in its own process
+// today's node:http standalone server (the Node fast path), Fastify over today's handler, and node:http
+// through the plain web conversion (a `Request` built per request). Each runs in its own process
 // on its own SQLite file; loads alternate host by host, ROUNDS rounds of SECONDS seconds each, rotating
 // refresh tokens (bench/src/http-load.ts drives autocannon in a child process).
 // Run: npm exec -- node --conditions=@tessera/source packages/standalone/scripts/compare-hosts.ts
@@ -128,7 +129,7 @@ for (let round = 1; round <= ROUNDS; round += 1) {
 }
 const load1 = loadavg()[0] ?? 0;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const [before, now, adapter] = hosts as [Host, Host, Host];
+const [before, now, adapter, web] = hosts as [Host, Host, Host, Host];
 process.stdout.write(
   `\n${cpus().length} cores; load average ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end\n`,
 );
@@ -142,6 +143,10 @@ process.stdout.write(
 );
 process.stdout.write(
   `fastify adapter (now) / node:http (now): ${((100 * mean(adapter.rps)) / mean(now.rps)).toFixed(1)} %\n`,
+);
+
+process.stdout.write(
+  `web conversion (now) / node:http (now): ${((100 * mean(web.rps)) / mean(now.rps)).toFixed(1)} %\n`,
 );
 
 for (const host of hosts) host.child.kill('SIGTERM');

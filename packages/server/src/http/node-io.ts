@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TesseraError } from '@tessera/core';
 import {
   checkDeclaredLength,
   type HostRequestInfo,
@@ -25,26 +26,49 @@ class NodeHeaders implements HeaderReader {
 
 /**
  * Reads a Node request body up to 16 KB. Throws `payload_too_large` as soon as the declared or
- * received length passes the limit (the rest is drained, not buffered).
+ * received length passes the limit (the rest is drained, not buffered), and `invalid_request` when the
+ * client goes away mid-body.
  */
-export async function readNodeBody(message: IncomingMessage): Promise<Uint8Array> {
-  try {
-    checkDeclaredLength(message.headers['content-length'] ?? null);
-  } catch (error) {
-    message.resume();
-    throw error;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of message) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
+export function readNodeBody(message: IncomingMessage): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    try {
+      checkDeclaredLength(message.headers['content-length'] ?? null);
+    } catch (error) {
       message.resume();
-      throw tooLarge();
+      reject(error);
+      return;
     }
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      message.off('data', onData);
+      message.off('end', onEnd);
+      message.off('error', onError);
+      message.off('aborted', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        cleanup();
+        message.resume();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    };
+    const onError = (): void => {
+      cleanup();
+      reject(new TesseraError('invalid_request', 'The request body was cut off.'));
+    };
+    message.on('data', onData);
+    message.on('end', onEnd);
+    message.on('error', onError);
+    message.on('aborted', onError);
+  });
 }
 
 /**
