@@ -138,7 +138,9 @@ export function writeNodeResponse(
       if (done || res.destroyed) break;
       res.write(value);
     }
-    res.end();
+    // The server ended the stream (a shutdown, the feed closing): the connection goes too, so a
+    // closing server does not wait for it to idle out.
+    res.end(() => res.socket?.end());
   };
   pump().catch(() => res.destroy());
 }
