@@ -213,6 +213,12 @@ describe('issue 10 findings 8, 9, 10, 14 and the shutdown answer', () => {
       assertSecurityHeaders(response.headers, path);
       assert.equal(typeof response.body.error, 'string');
     }
+    for (const target of ['http://[bad/', 'http://x:99999/auth/me']) {
+      const response = await rawRequest(t.url, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.equal(response.status, 400, target);
+      assert.equal(JSON.parse(response.body).error, 'invalid_request');
+      assertSecurityHeaders(response.headers, target);
+    }
     for (const text of [
       'GET /a\u0001b HTTP/1.1\r\nHost: x\r\n\r\n',
       'NOT A REQUEST\r\n\r\n',

@@ -5,7 +5,7 @@ import { defaultAllowedHosts, isHostAllowed, parseAllowedHosts } from './http/al
 import { readBearerToken } from './http/bearer.ts';
 import { createClientIpResolver, isLoopback, type TrustProxy } from './http/client-ip.ts';
 import { empty, errorResponse, missingTokenResponse } from './http/error-response.ts';
-import type { HostRequestInfo, Incoming } from './http/incoming.ts';
+import { type HostRequestInfo, type Incoming, MALFORMED_PATH } from './http/incoming.ts';
 import type { HandlerOptions, ResolvedRoutes, Route } from './http/route.ts';
 import { createRouter, type RouteMatch } from './http/router.ts';
 import { corsHeaders, decorate } from './http/security-headers.ts';
@@ -238,6 +238,10 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
     let label = 'unmatched';
     let response: HttpResponse;
     try {
+      if (incoming.pathname === MALFORMED_PATH) {
+        if (passThrough) return null;
+        throw new TesseraError('invalid_request', 'The request URL is malformed.');
+      }
       const match = router.match(incoming.pathname);
       if (match === null) {
         if (passThrough) return null;
@@ -254,12 +258,16 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
       incoming.method === 'OPTIONS' ? null : incoming.headers,
       settings.cookie.allowedOrigins,
     );
-    options.onResponse?.({
-      method: incoming.method,
-      route: label,
-      status: response.status,
-      durationMs: performance.now() - started,
-    });
+    try {
+      options.onResponse?.({
+        method: incoming.method,
+        route: label,
+        status: response.status,
+        durationMs: performance.now() - started,
+      });
+    } catch {
+      // Metrics must never fail a request.
+    }
     return response;
   }
 

@@ -35,7 +35,7 @@ export function tooLarge(limit: number = MAX_BODY_BYTES): TesseraError {
   return new TesseraError('payload_too_large', `The request body must be at most ${limit} bytes.`);
 }
 
-/** Splits a request target (`/path?query`, or absolute-form) into its path and query. */
+/** Splits a request target (`/path?query`, or absolute-form) into its path and query; never throws. */
 export function splitTarget(target: string): { pathname: string; search: string } {
   if (target.startsWith('/') && !target.startsWith('//')) {
     const q = target.indexOf('?');
@@ -46,9 +46,17 @@ export function splitTarget(target: string): { pathname: string; search: string 
       : { pathname: target.slice(0, end), search: '' };
   }
   // `//x` must stay a path, never a host; absolute-form and `*` go through the URL parser.
-  const url = target.startsWith('/') ? new URL(`http://host${target}`) : new URL(target, 'http://host');
-  return { pathname: url.pathname, search: url.search };
+  try {
+    const url = target.startsWith('/') ? new URL(`http://host${target}`) : new URL(target, 'http://host');
+    return { pathname: url.pathname, search: url.search };
+  } catch {
+    // A target the URL parser refuses (`http://[bad/`) routes nowhere: the handler answers 400.
+    return { pathname: MALFORMED_PATH, search: '' };
+  }
 }
+
+/** The path {@link splitTarget} gives a request target it cannot read (no route is ever there). */
+export const MALFORMED_PATH = '\u0000malformed';
 
 function parsedSize(value: unknown): number {
   if (value instanceof Uint8Array) return value.byteLength;
