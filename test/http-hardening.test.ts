@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { createHandler } from '@tessera/server';
 import { ConfigError, resolveConfig } from '@tessera/standalone';
 import { call, PASSWORD, registerUser, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -117,6 +118,18 @@ describe('issue 10 finding 4: trusted proxies', () => {
       });
     });
     after(() => t.close());
+
+    it('is refused by createHandler too without a service token (library mode)', () => {
+      assert.throws(
+        () => createHandler({ engine: t.server.engine, trustProxy: 1 }),
+        /trustProxy needs serviceToken/,
+      );
+      assert.throws(
+        () => createHandler({ engine: t.server.engine, trustProxy: ['10.0.0.0/8'] }),
+        /trustProxy needs serviceToken/,
+      );
+      createHandler({ engine: t.server.engine, trustProxy: 1, serviceToken: SERVICE_TOKEN }).close();
+    });
 
     it('records the address the proxy saw, not what the client wrote', async () => {
       const reg = await call(t.url, 'POST', '/auth/register', {

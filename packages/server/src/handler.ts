@@ -1,14 +1,13 @@
-import { timingSafeEqual } from 'node:crypto';
-import { systemClock, TesseraError } from '@tessera/core';
+import { TesseraError } from '@tessera/core';
 import { RENEWED_TOKEN_EXPIRES_HEADER, RENEWED_TOKEN_HEADER, TRANSPORT_HEADER } from '@tessera/protocol';
-import { defaultAllowedHosts, isHostAllowed, parseAllowedHosts } from './http/allowed-hosts.ts';
 import { readBearerToken } from './http/bearer.ts';
-import { createClientIpResolver, isLoopback, type TrustProxy } from './http/client-ip.ts';
 import { empty, errorResponse, missingTokenResponse } from './http/error-response.ts';
 import { type HostRequestInfo, type Incoming, MALFORMED_PATH } from './http/incoming.ts';
 import type { HandlerOptions, ResolvedRoutes, Route } from './http/route.ts';
 import { createRouter, type RouteMatch } from './http/router.ts';
 import { corsHeaders, decorate } from './http/security-headers.ts';
+import { checkServiceCaller } from './http/service-caller.ts';
+import { resolveSettings } from './http/settings.ts';
 import { chooseTransport } from './http/transport.ts';
 import type { HeaderReader, HttpRequest, HttpResponse } from './http/types.ts';
 import { fromRequest, toResponse } from './http/web-io.ts';
@@ -53,80 +52,6 @@ export function handlerInternals(handler: TesseraHandler): HandlerInternals {
   const found = internals.get(handler);
   if (!found) throw new TypeError('Not a handler made by createHandler().');
   return found;
-}
-
-function toTrustProxy(value: HandlerOptions['trustProxy']): TrustProxy {
-  if (value === undefined || value === null) return null;
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value < 0 || value > 99)
-      throw new TypeError('trustProxy: a hop count from 0 to 99.');
-    return value === 0 ? null : { hops: value };
-  }
-  if (Array.isArray(value)) return value.length === 0 ? null : { cidrs: value };
-  return value as TrustProxy;
-}
-
-function resolveSettings(options: HandlerOptions): ResolvedRoutes {
-  const issuer = options.engine.settings.issuer;
-  const authPath = options.authPath ?? '/auth';
-  const prefix = (options.prefix ?? '').replace(/\/+$/, '');
-  const trust = toTrustProxy(options.trustProxy);
-  const serviceToken = options.serviceToken ?? null;
-  if (trust !== null && serviceToken === null) {
-    // Loopback-only service routes would then trust whatever address the proxies report.
-    throw new TypeError(
-      'trustProxy needs serviceToken: with proxies trusted, service routes cannot rely on loopback.',
-    );
-  }
-  return {
-    engine: options.engine,
-    authPath,
-    oauthPath: options.oauthPath ?? '/oauth',
-    prefix,
-    publicUrl: (options.publicUrl ?? new URL(issuer).origin).replace(/\/+$/, ''),
-    cookie: {
-      path: `${prefix}${authPath}`,
-      secure: options.cookieSecure ?? true,
-      allowedOrigins: options.allowedOrigins ?? [new URL(issuer).origin],
-    },
-    serviceToken,
-    resolveIp: createClientIpResolver(trust),
-    allowedHosts: options.allowedHosts
-      ? { hosts: parseAllowedHosts(options.allowedHosts), always: true }
-      : { hosts: defaultAllowedHosts(issuer), always: false },
-    clock: options.clock ?? systemClock,
-    steadyClock: options.steadyClock ?? options.clock ?? null,
-  };
-}
-
-function checkServiceCaller(
-  request: HttpRequest,
-  host: string | null,
-  settings: ResolvedRoutes,
-): HttpResponse | null {
-  const { serviceToken, allowedHosts } = settings;
-  // A DNS-rebinding page reaches a loopback server under its own name: loopback trust needs a known Host.
-  if ((serviceToken === null || allowedHosts.always) && !isHostAllowed(host, allowedHosts.hosts)) {
-    return errorResponse(
-      new TesseraError('forbidden', 'Service routes are not served under this host name.'),
-    );
-  }
-  if (serviceToken === null) {
-    if (isLoopback(request.ip)) return null;
-    return errorResponse(
-      new TesseraError('forbidden', 'Set TESSERA_SERVICE_TOKEN to serve callers beyond this machine.'),
-    );
-  }
-  const token = readBearerToken(request.headers);
-  if (token === null) return missingTokenResponse();
-  const given = Buffer.from(token);
-  const expected = Buffer.from(serviceToken);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return errorResponse(new TesseraError('invalid_token', 'The service token is not valid.'), {
-      bearer: true,
-    });
-  }
-  return null;
 }
 
 const SHUTTING_DOWN = (): TesseraError =>
