@@ -331,6 +331,36 @@ describe('issue 10 findings 8, 9, 10, 14 and the shutdown answer', () => {
   });
 });
 
+describe('issue 10 finding 10: the total cap of revocation streams', () => {
+  it('refuses a stream past the total, whoever asks', async () => {
+    const t = await startTestServer({
+      TESSERA_TRUST_PROXY: '1',
+      TESSERA_SERVICE_TOKEN: SERVICE_TOKEN,
+      TESSERA_FEED_STREAMS_PER_CALLER: '2',
+      TESSERA_FEED_STREAMS_TOTAL: '3',
+    });
+    const open: Response[] = [];
+    try {
+      const from = (ip: string) =>
+        fetch(`${t.url}/auth/revocations/stream`, {
+          headers: { authorization: `Bearer ${SERVICE_TOKEN}`, 'x-forwarded-for': ip },
+        });
+      for (const ip of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) {
+        const stream = await from(ip);
+        assert.equal(stream.status, 200, ip);
+        open.push(stream);
+      }
+      const fourth = await from('198.51.100.4');
+      assert.equal(fourth.status, 429);
+      assert.equal(fourth.headers.get('retry-after'), '5');
+      assert.equal(((await fourth.json()) as { error: string }).error, 'rate_limited');
+    } finally {
+      for (const stream of open) await stream.body?.cancel();
+      await t.close();
+    }
+  });
+});
+
 describe('issue 10 finding 14: an explicit host list', () => {
   it('is checked for service-token callers too', async () => {
     const t = await startTestServer({
