@@ -103,6 +103,11 @@ const hosts = [
     join(root, 'packages/standalone/scripts/fastify-host.ts'),
     join(dataDir, 'c'),
   ),
+  await startHost(
+    'web conversion (now)',
+    join(root, 'packages/standalone/scripts/web-host.ts'),
+    join(dataDir, 'd'),
+  ),
 ];
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 for (const host of hosts) host.tokens = await createSessions([host.url], 2 * CONNECTIONS, agent);
@@ -128,26 +133,36 @@ for (let round = 1; round <= ROUNDS; round += 1) {
   }
 }
 const load1 = loadavg()[0] ?? 0;
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const [before, now, adapter, web] = hosts as [Host, Host, Host, Host];
+const mean = (xs: number[]) => xs.reduce((sum, x) => sum + x, 0) / xs.length;
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+const [before, now] = hosts as [Host, Host];
 process.stdout.write(
   `\n${cpus().length} cores; load average ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end\n`,
 );
 for (const host of hosts) {
   process.stdout.write(
-    `${host.name.padEnd(22)} mean ${Math.round(mean(host.rps))} req/s (${host.rps.map(Math.round).join(', ')})\n`,
+    `${host.name.padEnd(22)} mean ${Math.round(mean(host.rps))} req/s, median ${Math.round(median(host.rps))} (${host.rps.map(Math.round).join(', ')})\n`,
   );
 }
-process.stdout.write(
-  `node:http (now) / fastify (before): ${((100 * mean(now.rps)) / mean(before.rps)).toFixed(1)} %\n`,
-);
-process.stdout.write(
-  `fastify adapter (now) / node:http (now): ${((100 * mean(adapter.rps)) / mean(now.rps)).toFixed(1)} %\n`,
-);
-
-process.stdout.write(
-  `web conversion (now) / node:http (now): ${((100 * mean(web.rps)) / mean(now.rps)).toFixed(1)} %\n`,
-);
+// Runs next to each other share the machine's load: the ratio within each round is the steadier figure.
+for (const host of hosts.slice(1)) {
+  const perRound = host.rps.map((rps, i) => (100 * rps) / (before.rps[i] as number));
+  process.stdout.write(
+    `${host.name} / fastify (before): mean ${((100 * mean(host.rps)) / mean(before.rps)).toFixed(1)} %, per round ${perRound.map((r) => `${r.toFixed(0)} %`).join(', ')} (median ${median(perRound).toFixed(1)} %)\n`,
+  );
+}
+for (const host of hosts.slice(2)) {
+  const perRound = host.rps.map((rps, i) => (100 * rps) / (now.rps[i] as number));
+  process.stdout.write(
+    `${host.name} / node:http (now): per round ${perRound.map((r) => `${r.toFixed(0)} %`).join(', ')} (median ${median(perRound).toFixed(1)} %)\n`,
+  );
+}
 
 for (const host of hosts) host.child.kill('SIGTERM');
 await Promise.all(hosts.map((h) => new Promise((resolve) => h.child.once('exit', resolve))));
