@@ -7,7 +7,7 @@
 // Run: npm exec -- node --conditions=@tessera/source packages/standalone/scripts/compare-hosts.ts
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,14 @@ interface Host {
   child: ChildProcess;
   tokens: string[];
   rps: number[];
+  /** Server CPU time (user + system, all threads) per answered request, in microseconds, per run. */
+  cpuUs: number[];
+}
+
+/** CPU time a process has used so far, in milliseconds (Linux: /proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function startHost(name: string, script: string, dataDir: string): Promise<Host> {
@@ -82,7 +90,7 @@ async function startHost(name: string, script: string, dataDir: string): Promise
     });
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${output}`)));
   });
-  return { name, url, child, tokens: [], rps: [] };
+  return { name, url, child, tokens: [], rps: [], cpuUs: [] };
 }
 
 const baselineDir = extractBaseline(values.baseline);
@@ -116,6 +124,7 @@ agent.destroy();
 const load0 = loadavg()[0] ?? 0;
 for (let round = 1; round <= ROUNDS; round += 1) {
   for (const host of round % 2 === 1 ? hosts : [...hosts].reverse()) {
+    const cpuBefore = cpuMs(host.child.pid as number);
     const result = await runHttpLoad({
       urls: [host.url],
       path: '/auth/refresh',
@@ -125,10 +134,13 @@ for (let round = 1; round <= ROUNDS; round += 1) {
       warmupSeconds: 1,
       credential: { kind: 'rotating-json', tokens: host.tokens },
     });
+    // The CPU time covers the warm-up second too: count its requests at the measured rate.
+    const cpuUs = ((cpuMs(host.child.pid as number) - cpuBefore) * 1000) / (result.rps * (SECONDS + 1));
     host.tokens = result.tokens;
     host.rps.push(result.rps);
+    host.cpuUs.push(cpuUs);
     process.stdout.write(
-      `round ${round} ${host.name.padEnd(22)} ${Math.round(result.rps)} req/s  p99 ${result.p99Ms.toFixed(1)} ms  errors ${result.errors}\n`,
+      `round ${round} ${host.name.padEnd(22)} ${Math.round(result.rps)} req/s  p99 ${result.p99Ms.toFixed(1)} ms  ${Math.round(cpuUs)} µs CPU/request  errors ${result.errors}\n`,
     );
   }
 }
@@ -147,7 +159,7 @@ process.stdout.write(
 );
 for (const host of hosts) {
   process.stdout.write(
-    `${host.name.padEnd(22)} mean ${Math.round(mean(host.rps))} req/s, median ${Math.round(median(host.rps))} (${host.rps.map(Math.round).join(', ')})\n`,
+    `${host.name.padEnd(22)} mean ${Math.round(mean(host.rps))} req/s, median ${Math.round(median(host.rps))} (${host.rps.map(Math.round).join(', ')}); server CPU per request: median ${Math.round(median(host.cpuUs))} µs (${host.cpuUs.map(Math.round).join(', ')})\n`,
   );
 }
 // Runs next to each other share the machine's load: the ratio within each round is the steadier figure.
@@ -155,6 +167,12 @@ for (const host of hosts.slice(1)) {
   const perRound = host.rps.map((rps, i) => (100 * rps) / (before.rps[i] as number));
   process.stdout.write(
     `${host.name} / fastify (before): mean ${((100 * mean(host.rps)) / mean(before.rps)).toFixed(1)} %, per round ${perRound.map((r) => `${r.toFixed(0)} %`).join(', ')} (median ${median(perRound).toFixed(1)} %)\n`,
+  );
+}
+// CPU time per request does not depend on how busy the machine was: the steadiest comparison.
+for (const host of hosts.slice(1)) {
+  process.stdout.write(
+    `${host.name} CPU per request / fastify (before): ${((100 * median(host.cpuUs)) / median(before.cpuUs)).toFixed(1)} % (medians)\n`,
   );
 }
 for (const host of hosts.slice(2)) {
