@@ -69,7 +69,14 @@ export function tesseraRoutes(options: FastifyMountOptions): (app: FastifyInstan
     );
     const answer = async (request: FastifyRequest, reply: FastifyReply, bodyError?: Error) => {
       let target = request.url;
-      if (ignoreTrailingSlash) target = target.replace(/(.)\/+(\?|$)/, '$1$2');
+      if (ignoreTrailingSlash) {
+        // The host's router matched `/auth/login/` to our wildcard; Tessera's router wants `/auth/login`.
+        const query = target.indexOf('?');
+        const path = query >= 0 ? target.slice(0, query) : target;
+        if (path.length > 1 && path.endsWith('/')) {
+          target = path.replace(/\/+$/, '') + (query >= 0 ? target.slice(query) : '');
+        }
+      }
       const raw = request.body;
       const response = await respond(
         fromNodeRequest(request.raw, {
