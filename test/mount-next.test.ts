@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createHandler } from '@tessera/server';
-import { requireSession, toNextHandlers } from '@tessera/server/next';
+import { requireSession, tesseraRoutes, toNextHandlers } from '@tessera/server/next';
 import { createTestEngine, ORIGIN } from './helpers/mount-contract.ts';
 import { PASSWORD } from './helpers/server.ts';
 
@@ -52,6 +52,20 @@ describe('library mode: Next.js App Router handlers', () => {
     const feed = await GET(new Request(`http://evil.example/api/auth/revocations`));
     assert.equal(feed.status, 403);
     handler.close();
+  });
+
+  it('come in one call from tesseraRoutes, as on every subpath', async () => {
+    const engine = await createTestEngine();
+    const { GET, close, handler } = tesseraRoutes({ engine, prefix: '/api' });
+    const meta = await GET(new Request(`${ORIGIN}/.well-known/oauth-authorization-server`));
+    assert.equal(meta.status, 200);
+    assert.equal(
+      ((await meta.json()) as { token_endpoint: string }).token_endpoint,
+      `${ORIGIN}/api/oauth/token`,
+    );
+    close();
+    assert.equal(handler.closed, true);
+    assert.equal((await GET(new Request(`${ORIGIN}/api/auth/me`))).status, 503);
   });
 
   it('guards the app’s own route handlers with requireSession', async () => {

@@ -1,4 +1,5 @@
-import type { TesseraHandler } from '../handler.ts';
+import { createHandler, type TesseraHandler } from '../handler.ts';
+import type { HandlerOptions } from '../http/route.ts';
 
 export type { SessionAuth } from '../http/require-session.ts';
 export { requireSession } from '../http/require-session.ts';
@@ -28,4 +29,17 @@ export interface NextHandlers {
 export function toNextHandlers(handler: TesseraHandler): NextHandlers {
   const route: RouteHandler = (request) => handler(request);
   return { GET: route, HEAD: route, POST: route, PUT: route, PATCH: route, DELETE: route, OPTIONS: route };
+}
+
+/**
+ * The Next.js host in the shape every subpath exports: {@link createHandler} and {@link toNextHandlers}
+ * in one call, plus `close()` and the handler.
+ * @example
+ * export const { GET, POST, PATCH, DELETE, OPTIONS } = tesseraRoutes({ engine, prefix: '/api' });
+ */
+export function tesseraRoutes(
+  options: HandlerOptions,
+): NextHandlers & { close(): void; handler: TesseraHandler } {
+  const handler = createHandler(options);
+  return { ...toNextHandlers(handler), close: () => handler.close(), handler };
 }

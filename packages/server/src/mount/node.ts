@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '@tessera/core';
 import type { TesseraClaims } from '@tessera/protocol';
-import { handlerInternals, type TesseraHandler } from '../handler.ts';
+import { createHandler, handlerInternals, type TesseraHandler } from '../handler.ts';
 import { nodeSessionGuard } from '../http/node-guard.ts';
 import { fromNodeRequest, writeNodeResponse } from '../http/node-io.ts';
 import { isRefusal, type RequireSessionOptions } from '../http/require-session.ts';
+import type { HandlerOptions } from '../http/route.ts';
 
 /** A Node request listener (what `http.createServer` takes). */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -36,6 +37,22 @@ export function toNodeListener(handler: TesseraHandler, options: NodeListenerOpt
       () => res.destroy(),
     );
   };
+}
+
+/**
+ * The Node host in the shape every subpath exports: {@link createHandler} and {@link toNodeListener} in
+ * one call; `close()` ends open revocation streams.
+ * @example
+ * const tessera = tesseraRoutes({ engine, prefix: '/api', fallback: app });
+ * createServer(tessera).listen(3000);
+ */
+export function tesseraRoutes(
+  options: HandlerOptions & NodeListenerOptions,
+): NodeListener & { close(): void; handler: TesseraHandler } {
+  const { fallback, ...handlerOptions } = options;
+  const handler = createHandler(handlerOptions);
+  const listener = toNodeListener(handler, fallback ? { fallback } : {});
+  return Object.assign(listener, { close: () => handler.close(), handler });
 }
 
 /**
