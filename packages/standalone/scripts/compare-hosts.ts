@@ -95,28 +95,15 @@ async function startHost(name: string, script: string, dataDir: string): Promise
 
 const baselineDir = extractBaseline(values.baseline);
 const dataDir = mkdtempSync(join(tmpdir(), 'tessera-hosts-'));
-const hosts = [
-  await startHost(
-    'fastify (before)',
-    join(baselineDir, 'packages/server/src/bin/tessera.ts'),
-    join(dataDir, 'a'),
-  ),
-  await startHost(
-    'node:http (now)',
-    join(root, 'packages/standalone/src/bin/tessera.ts'),
-    join(dataDir, 'b'),
-  ),
-  await startHost(
-    'fastify adapter (now)',
-    join(root, 'packages/standalone/scripts/fastify-host.ts'),
-    join(dataDir, 'c'),
-  ),
-  await startHost(
-    'web conversion (now)',
-    join(root, 'packages/standalone/scripts/web-host.ts'),
-    join(dataDir, 'd'),
-  ),
+const scripts: ReadonlyArray<[string, string]> = [
+  ['fastify (before)', join(baselineDir, 'packages/server/src/bin/tessera.ts')],
+  ['node:http (now)', join(root, 'packages/standalone/src/bin/tessera.ts')],
+  ['fastify adapter (now)', join(root, 'packages/standalone/scripts/fastify-host.ts')],
+  ['web conversion (now)', join(root, 'packages/standalone/scripts/web-host.ts')],
 ];
+const hosts: Host[] = [];
+for (const [name, script] of scripts)
+  hosts.push(await startHost(name, script, join(dataDir, String(hosts.length))));
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 for (const host of hosts) host.tokens = await createSessions([host.url], 2 * CONNECTIONS, agent);
 agent.destroy();
