@@ -50,7 +50,7 @@ describe('resolveConfig', () => {
         TESSERA_ALLOWED_HOSTS: 'auth.example.com, Internal:8080',
         TESSERA_REQUEST_TIMEOUT: '1m',
         TESSERA_HEADERS_TIMEOUT: '20s',
-        TESSERA_KEEP_ALIVE_TIMEOUT: '0',
+        TESSERA_KEEP_ALIVE_TIMEOUT: '1',
         TESSERA_FEED_STREAMS_PER_CALLER: '4',
         TESSERA_FEED_STREAMS_TOTAL: '40',
       },
@@ -59,12 +59,13 @@ describe('resolveConfig', () => {
     assert.deepEqual(config.allowedHosts, ['auth.example.com', 'internal:8080']);
     assert.deepEqual(
       [config.requestTimeoutSeconds, config.headersTimeoutSeconds, config.keepAliveTimeoutSeconds],
-      [60, 20, 0],
+      [60, 20, 1],
     );
     assert.deepEqual([config.feedStreamsPerCaller, config.feedStreamsTotal], [4, 40]);
     for (const [name, value] of [
       ['TESSERA_ALLOWED_HOSTS', 'http://x'],
       ['TESSERA_HEADERS_TIMEOUT', '2m'],
+      ['TESSERA_KEEP_ALIVE_TIMEOUT', '0'],
       ['TESSERA_FEED_STREAMS_TOTAL', '0'],
       ['TESSERA_TRUST_PROXY', 'proxy.local'],
     ] as const) {

@@ -368,7 +368,8 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
   const keepAliveTimeoutSeconds = duration(
     'TESSERA_KEEP_ALIVE_TIMEOUT',
     raw('TESSERA_KEEP_ALIVE_TIMEOUT'),
-    0,
+    // Node reads 0 as "no timeout": idle connections would stay forever.
+    1,
     600,
   );
   const count = (name: string, min: number, max: number): number => {
