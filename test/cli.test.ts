@@ -11,7 +11,7 @@ import { freePort, startChildServer, stopChildServer } from './helpers/child-ser
 import { call, PASSWORD } from './helpers/server.ts';
 
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../packages/server/src/bin/tessera.ts', import.meta.url));
+const BIN = fileURLToPath(new URL('../packages/standalone/src/bin/tessera.ts', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 

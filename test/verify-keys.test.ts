@@ -3,14 +3,13 @@ import { execFile } from 'node:child_process';
 import { createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createVerifier, type Verifier, VerifyError } from '@tessera/verify';
 import { type CryptoKey, importJWK, type JWK, SignJWT } from 'jose';
-import { freePort } from './helpers/child-server.ts';
+import { freePort, TESSERA_BIN } from './helpers/child-server.ts';
 import { call, registerUser, startTestServer, type TestServer } from './helpers/server.ts';
 
-const BIN = fileURLToPath(new URL('../packages/server/src/bin/tessera.ts', import.meta.url));
+const BIN = TESSERA_BIN;
 const SECRET = randomBytes(32).toString('base64url');
 let t: TestServer;
 let verifier: Verifier;

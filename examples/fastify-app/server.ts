@@ -21,7 +21,7 @@ export async function createApp(options: ExampleOptions = {}) {
   app.get('/api/hello', async () => ({ hello: 'from fastify' }));
   app.post('/api/echo', async (request) => ({ echo: request.body }));
 
-  await app.register(tesseraRoutes({ engine }), { prefix: '/api' });
+  await app.register(tesseraRoutes({ engine, prefix: '/api' }));
 
   // The app's own protected route: any Tessera access token, checked by the engine.
   app.get('/api/profile', async (request, reply) => {

@@ -2,7 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../packages/server/src/bin/tessera.ts', import.meta.url));
+/** The `tessera` CLI entry point (run it with `--conditions=@tessera/source`). */
+export const TESSERA_BIN: string = fileURLToPath(
+  new URL('../../packages/standalone/src/bin/tessera.ts', import.meta.url),
+);
+const BIN = TESSERA_BIN;
 
 /** A free loopback port (bound, then released). */
 export async function freePort(): Promise<number> {

@@ -114,6 +114,14 @@ async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, patter
   return text;
 }
 
+/** Options of {@link mountContract}. */
+export interface ContractOptions {
+  /** Where Tessera is mounted. Default `/api`. */
+  prefix?: string;
+  /** The host serves the example app's own routes (`/hello`, `/echo`, `/profile`) beside Tessera. Default true. */
+  appRoutes?: boolean;
+}
+
 /**
  * The same contract checks for every framework mount, against the example app itself: Tessera's
  * routes under `/api` (tokens, cookies and CSRF, discovery, errors, HEAD and OPTIONS, the revocation
@@ -122,8 +130,13 @@ async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, patter
  * import { start } from '../examples/koa-app/server.ts';
  * mountContract('koa', start);
  */
-export function mountContract(framework: string, start: ExampleStart): void {
-  describe(`library mode: ${framework} example`, () => {
+export function mountContract(framework: string, start: ExampleStart, options: ContractOptions = {}): void {
+  const p = options.prefix ?? '/api';
+  const appRoutes = options.appRoutes ?? true;
+  const cookiePath = new RegExp(`Path=${p}/auth(;|$)`);
+  // The checks of the app's own routes exist only for hosts that serve an app beside Tessera.
+  const appIt = appRoutes ? it : () => undefined;
+  describe(`${appRoutes ? 'library mode' : 'host'}: ${framework}`, () => {
     let app: Awaited<ReturnType<typeof startExample>>;
     before(async () => {
       app = await startExample(framework, start);
@@ -132,18 +145,18 @@ export function mountContract(framework: string, start: ExampleStart): void {
 
     it('serves register, login, body refresh, sessions and logout under the prefix', async () => {
       const email = `${framework}@example.com`;
-      const reg = await call(app.url, 'POST', '/api/auth/register', { json: { email, password: PASSWORD } });
+      const reg = await call(app.url, 'POST', `${p}/auth/register`, { json: { email, password: PASSWORD } });
       assert.equal(reg.status, 201, reg.text);
       assert.equal(reg.headers.get('cache-control'), 'no-store');
       assert.match(reg.body.refresh_token, /^tsr_/);
-      const login = await call(app.url, 'POST', '/api/auth/login', { json: { email, password: PASSWORD } });
+      const login = await call(app.url, 'POST', `${p}/auth/login`, { json: { email, password: PASSWORD } });
       assert.equal(login.status, 200, login.text);
-      const refreshed = await call(app.url, 'POST', '/api/auth/refresh', {
+      const refreshed = await call(app.url, 'POST', `${p}/auth/refresh`, {
         json: { refresh_token: login.body.refresh_token },
       });
       assert.equal(refreshed.status, 200, refreshed.text);
       assert.notEqual(refreshed.body.refresh_token, login.body.refresh_token);
-      const sessions = await call(app.url, 'GET', '/api/auth/sessions', {
+      const sessions = await call(app.url, 'GET', `${p}/auth/sessions`, {
         token: refreshed.body.access_token,
       });
       assert.equal(sessions.status, 200, sessions.text);
@@ -154,40 +167,43 @@ export function mountContract(framework: string, start: ExampleStart): void {
           .map((s: { id: string }) => s.id),
         [login.body.session_id],
       );
-      const logout = await call(app.url, 'POST', '/api/auth/logout', {
+      const logout = await call(app.url, 'POST', `${p}/auth/logout`, {
         json: { refresh_token: refreshed.body.refresh_token },
       });
       assert.equal(logout.status, 204, logout.text);
-      const again = await call(app.url, 'POST', '/api/auth/refresh', {
+      const again = await call(app.url, 'POST', `${p}/auth/refresh`, {
         json: { refresh_token: refreshed.body.refresh_token },
       });
       assert.equal(again.status, 400);
       assert.equal(again.body.error, 'invalid_grant');
     });
 
-    it('lets the app’s own route accept the access token, and refuse it after logout', async () => {
-      const reg = await call(app.url, 'POST', '/api/auth/register', {
+    appIt('lets the app’s own route accept the access token, and refuse it after logout', async () => {
+      const reg = await call(app.url, 'POST', `${p}/auth/register`, {
         json: { email: `${framework}-profile@example.com`, password: PASSWORD },
       });
-      const none = await call(app.url, 'GET', '/api/profile');
+      const none = await call(app.url, 'GET', `${p}/profile`);
       assert.equal(none.status, 401);
       assert.equal(none.headers.get('www-authenticate'), 'Bearer');
-      const profile = await call(app.url, 'GET', '/api/profile', { token: reg.body.access_token });
+      const profile = await call(app.url, 'GET', `${p}/profile`, { token: reg.body.access_token });
       assert.equal(profile.status, 200, profile.text);
       assert.equal(profile.body.claims.sub, subjectOf(reg.body.access_token));
       assert.equal(profile.body.claims.sid, reg.body.session_id);
-      const logout = await call(app.url, 'POST', '/api/auth/logout', { token: reg.body.access_token });
+      const logout = await call(app.url, 'POST', `${p}/auth/logout`, { token: reg.body.access_token });
       assert.equal(logout.status, 204, logout.text);
-      const refused = await call(app.url, 'GET', '/api/profile', { token: reg.body.access_token });
+      const refused = await call(app.url, 'GET', `${p}/profile`, { token: reg.body.access_token });
       assert.equal(refused.status, 401);
-      assert.match(refused.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token"/);
+      assert.match(
+        refused.headers.get('www-authenticate') ?? '',
+        /^Bearer (realm="[^"]*", )?error="invalid_token"/,
+      );
     });
 
     it('takes a form body at /oauth/token and answers RFC 6749 errors', async () => {
-      const reg = await call(app.url, 'POST', '/api/auth/register', {
+      const reg = await call(app.url, 'POST', `${p}/auth/register`, {
         json: { email: `${framework}-oauth@example.com`, password: PASSWORD },
       });
-      const form = await call(app.url, 'POST', '/api/oauth/token', {
+      const form = await call(app.url, 'POST', `${p}/oauth/token`, {
         body: new URLSearchParams({
           grant_type: 'refresh_token',
           refresh_token: reg.body.refresh_token,
@@ -198,7 +214,7 @@ export function mountContract(framework: string, start: ExampleStart): void {
       assert.equal(form.body.token_type, 'Bearer');
       assert.match(form.body.refresh_token, /^tsr_/);
       assert.equal(form.headers.get('cache-control'), 'no-store');
-      const unsupported = await call(app.url, 'POST', '/api/oauth/token', {
+      const unsupported = await call(app.url, 'POST', `${p}/oauth/token`, {
         body: 'grant_type=password',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       });
@@ -207,7 +223,7 @@ export function mountContract(framework: string, start: ExampleStart): void {
     });
 
     it('scopes the refresh cookie to <prefix>/auth and enforces the CSRF rules', async () => {
-      const reg = await call(app.url, 'POST', '/api/auth/register', {
+      const reg = await call(app.url, 'POST', `${p}/auth/register`, {
         json: { email: `${framework}-cookie@example.com`, password: PASSWORD },
         headers: { origin: ORIGIN },
       });
@@ -215,28 +231,28 @@ export function mountContract(framework: string, start: ExampleStart): void {
       assert.equal(reg.body.refresh_token, undefined, 'cookie transport keeps the token out of the body');
       const cookie = reg.headers.getSetCookie().join('\n');
       assert.match(cookie, /tessera_refresh=tsr_[^;]+;/);
-      assert.match(cookie, /Path=\/api\/auth(;|$)/);
+      assert.match(cookie, cookiePath);
       assert.match(cookie, /HttpOnly/);
       assert.match(cookie, /Secure/);
       assert.match(cookie, /SameSite=Strict/);
       const sent = `tessera_refresh=${cookieValue(reg.headers)}`;
-      const noHeader = await call(app.url, 'POST', '/api/auth/refresh', {
+      const noHeader = await call(app.url, 'POST', `${p}/auth/refresh`, {
         headers: { origin: ORIGIN, cookie: sent },
       });
       assert.equal(noHeader.status, 403);
       assert.equal(noHeader.body.error, 'csrf_header_required');
-      const otherOrigin = await call(app.url, 'POST', '/api/auth/refresh', {
+      const otherOrigin = await call(app.url, 'POST', `${p}/auth/refresh`, {
         headers: { origin: 'https://evil.example', 'tessera-transport': 'cookie', cookie: sent },
       });
       assert.equal(otherOrigin.status, 403);
       assert.equal(otherOrigin.body.error, 'forbidden_origin');
-      const ok = await call(app.url, 'POST', '/api/auth/refresh', {
+      const ok = await call(app.url, 'POST', `${p}/auth/refresh`, {
         headers: { origin: ORIGIN, 'tessera-transport': 'cookie', cookie: sent },
       });
       assert.equal(ok.status, 200, ok.text);
       assert.equal(ok.headers.get('access-control-allow-origin'), ORIGIN);
-      assert.match(ok.headers.getSetCookie().join('\n'), /Path=\/api\/auth(;|$)/);
-      const logout = await call(app.url, 'POST', '/api/auth/logout', {
+      assert.match(ok.headers.getSetCookie().join('\n'), cookiePath);
+      const logout = await call(app.url, 'POST', `${p}/auth/logout`, {
         headers: {
           origin: ORIGIN,
           'tessera-transport': 'cookie',
@@ -247,21 +263,28 @@ export function mountContract(framework: string, start: ExampleStart): void {
       const cleared = logout.headers.getSetCookie().join('\n');
       assert.match(cleared, /tessera_refresh=;/);
       assert.match(cleared, /Max-Age=0/);
-      assert.match(cleared, /Path=\/api\/auth(;|$)/);
+      assert.match(cleared, cookiePath);
     });
 
     it('publishes RFC 8414 metadata with prefixed endpoints, and the JWKS (GET and HEAD)', async () => {
-      const meta = await call(app.url, 'GET', '/api/.well-known/oauth-authorization-server');
+      const meta = await call(app.url, 'GET', `${p}/.well-known/oauth-authorization-server`);
       assert.equal(meta.status, 200);
       assert.equal(meta.body.issuer, ORIGIN);
-      assert.equal(meta.body.token_endpoint, `${ORIGIN}/api/oauth/token`);
-      assert.equal(meta.body.jwks_uri, `${ORIGIN}/api/.well-known/jwks.json`);
-      assert.equal(meta.body.revocation_endpoint, `${ORIGIN}/api/oauth/revoke`);
-      assert.equal(meta.body.introspection_endpoint, `${ORIGIN}/api/oauth/introspect`);
-      const jwks = await call(app.url, 'GET', '/api/.well-known/jwks.json');
+      assert.equal(meta.body.token_endpoint, `${ORIGIN}${p}/oauth/token`);
+      assert.equal(meta.body.jwks_uri, `${ORIGIN}${p}/.well-known/jwks.json`);
+      assert.equal(meta.body.revocation_endpoint, `${ORIGIN}${p}/oauth/revoke`);
+      assert.equal(meta.body.introspection_endpoint, `${ORIGIN}${p}/oauth/introspect`);
+      assert.equal(meta.body.tessera_revocations_endpoint, `${ORIGIN}${p}/auth/revocations`);
+      assert.equal(meta.body.service_documentation, undefined, 'no link to a page that does not exist');
+      // RFC 8414 §3: also at the server root for the issuer, whatever the mount prefix.
+      const root = await call(app.url, 'GET', '/.well-known/oauth-authorization-server');
+      assert.equal(root.status, 200, root.text);
+      assert.deepEqual(root.body, meta.body);
+      assert.equal(root.headers.get('x-content-type-options'), 'nosniff');
+      const jwks = await call(app.url, 'GET', `${p}/.well-known/jwks.json`);
       assert.equal(jwks.status, 200);
       assert.ok(jwks.body.keys.length >= 1);
-      const head = await call(app.url, 'HEAD', '/api/.well-known/jwks.json');
+      const head = await call(app.url, 'HEAD', `${p}/.well-known/jwks.json`);
       assert.equal(head.status, 200);
       assert.equal(head.text, '');
       assert.equal(head.headers.get('content-type'), jwks.headers.get('content-type'));
@@ -269,26 +292,26 @@ export function mountContract(framework: string, start: ExampleStart): void {
     });
 
     it('answers CORS preflights for allowed origins and refuses others', async () => {
-      const preflight = await call(app.url, 'OPTIONS', '/api/auth/refresh', {
+      const preflight = await call(app.url, 'OPTIONS', `${p}/auth/refresh`, {
         headers: { origin: ORIGIN, 'access-control-request-method': 'POST' },
       });
       assert.equal(preflight.status, 204, preflight.text);
       assert.equal(preflight.headers.get('access-control-allow-origin'), ORIGIN);
       assert.equal(preflight.headers.get('access-control-allow-credentials'), 'true');
       assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /tessera-transport/i);
-      const refused = await call(app.url, 'OPTIONS', '/api/auth/refresh', {
+      const refused = await call(app.url, 'OPTIONS', `${p}/auth/refresh`, {
         headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
       });
       assert.equal(refused.status, 403);
       assert.equal(refused.headers.get('access-control-allow-origin'), null);
-      const wrongMethod = await call(app.url, 'GET', '/api/auth/login');
+      const wrongMethod = await call(app.url, 'GET', `${p}/auth/login`);
       assert.equal(wrongMethod.status, 405);
       assert.equal(wrongMethod.headers.get('allow'), 'POST');
     });
 
     it('answers bad input with Tessera’s errors: 413 past 16 KB, 400 for malformed JSON', async () => {
       const big = JSON.stringify({ email: 'a@example.com', password: 'x'.repeat(20_000) });
-      const declared = await call(app.url, 'POST', '/api/auth/login', {
+      const declared = await call(app.url, 'POST', `${p}/auth/login`, {
         body: big,
         headers: { 'content-type': 'application/json', origin: ORIGIN },
       });
@@ -297,16 +320,16 @@ export function mountContract(framework: string, start: ExampleStart): void {
       // Refused before routing, yet with the same security and CORS headers as any other answer.
       assert.equal(declared.headers.get('x-content-type-options'), 'nosniff');
       assert.equal(declared.headers.get('access-control-allow-origin'), ORIGIN);
-      const chunked = await postChunked(`${app.url}/api/auth/login`, Buffer.from(big));
+      const chunked = await postChunked(`${app.url}${p}/auth/login`, Buffer.from(big));
       assert.equal(chunked.status, 413);
       assert.deepEqual((chunked.body as { error: string }).error, 'payload_too_large');
-      const malformed = await call(app.url, 'POST', '/api/auth/login', {
+      const malformed = await call(app.url, 'POST', `${p}/auth/login`, {
         body: '{"email":',
         headers: { 'content-type': 'application/json' },
       });
       assert.equal(malformed.status, 400, malformed.text);
       assert.equal(malformed.body.error, 'invalid_request');
-      const unknownField = await call(app.url, 'POST', '/api/auth/login', {
+      const unknownField = await call(app.url, 'POST', `${p}/auth/login`, {
         json: { email: 'a@example.com', password: PASSWORD, admin: true },
       });
       assert.equal(unknownField.status, 400);
@@ -314,37 +337,45 @@ export function mountContract(framework: string, start: ExampleStart): void {
       assert.equal(unknownField.body.field, 'admin');
     });
 
-    it('leaves the app’s own routes, body parser and 404 alone', async () => {
-      const hello = await call(app.url, 'GET', '/api/hello');
+    appIt('leaves the app’s own routes, body parser and 404 alone', async () => {
+      const hello = await call(app.url, 'GET', `${p}/hello`);
       assert.equal(hello.status, 200);
       assert.equal(hello.body.hello, `from ${framework}`);
-      const echo = await call(app.url, 'POST', '/api/echo', { json: { a: 1, nested: { b: [2] } } });
+      const echo = await call(app.url, 'POST', `${p}/echo`, { json: { a: 1, nested: { b: [2] } } });
       assert.equal(echo.status, 200, echo.text);
       assert.deepEqual(echo.body, { echo: { a: 1, nested: { b: [2] } } });
       // The app's parser answers malformed JSON on its own routes, in its own format.
-      const malformed = await call(app.url, 'POST', '/api/echo', {
+      const malformed = await call(app.url, 'POST', `${p}/echo`, {
         body: '{"a":',
         headers: { 'content-type': 'application/json' },
       });
       assert.equal(malformed.status, 400);
       assert.notEqual(malformed.body?.error, 'invalid_request');
-      for (const path of ['/api/nothing-here', '/api/auth/nothing-here', '/apix/auth/login']) {
+      for (const path of [`${p}/nothing-here`, `${p}/auth/nothing-here`, '/apix/auth/login']) {
         const unknown = await call(app.url, 'GET', path);
         assert.equal(unknown.status, 404, path);
         assert.doesNotMatch(unknown.text, /No such route/, `${path}: the app's 404, not Tessera's`);
       }
     });
 
+    it('answers HEAD on the revocation stream with its headers only', async () => {
+      const head = await fetch(`${app.url}${p}/auth/revocations/stream`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.match(head.headers.get('content-type') ?? '', /^text\/event-stream/);
+      assert.equal(await head.text(), '');
+      assert.equal(head.headers.get('x-content-type-options'), 'nosniff');
+    });
+
     it('streams revocations through the mount, and closing the app ends the stream', async () => {
-      const reg = await call(app.url, 'POST', '/api/auth/register', {
+      const reg = await call(app.url, 'POST', `${p}/auth/register`, {
         json: { email: `${framework}-feed@example.com`, password: PASSWORD },
       });
-      const response = await fetch(`${app.url}/api/auth/revocations/stream`);
+      const response = await fetch(`${app.url}${p}/auth/revocations/stream`);
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
       const reader = (response.body as ReadableStream<Uint8Array>).getReader();
       await readUntil(reader, /event: heartbeat/);
-      await call(app.url, 'POST', '/api/auth/logout', { json: { refresh_token: reg.body.refresh_token } });
+      await call(app.url, 'POST', `${p}/auth/logout`, { json: { refresh_token: reg.body.refresh_token } });
       await readUntil(reader, new RegExp(reg.body.session_id));
       await app.close();
       for (;;) if ((await reader.read()).done) break;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createManualClock, type ManualClock, type TesseraEvent } from '@tessera/core';
-import { createTesseraServer, resolveConfig, type TesseraServer } from '@tessera/server';
+import { createTesseraServer, resolveConfig, type TesseraServer } from '@tessera/standalone';
 
 /** A standalone server on a loopback port over a fresh SQLite file, with a manual clock. */
 export interface TestServer {

@@ -1,5 +1,5 @@
 // Bundles and minifies the client for browsers: dist/tessera-client.min.js (ESM). The demo page serves
-// a committed copy (packages/server/public/tessera-client.js); a test checks it matches this build.
+// a committed copy (packages/standalone/public/tessera-client.js); a test checks it matches this build.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -24,6 +24,6 @@ if (import.meta.main) {
   const code = await buildClient();
   mkdirSync(new URL('../dist/', import.meta.url), { recursive: true });
   writeFileSync(new URL('../dist/tessera-client.min.js', import.meta.url), code);
-  writeFileSync(new URL('../../server/public/tessera-client.js', import.meta.url), code);
+  writeFileSync(new URL('../../standalone/public/tessera-client.js', import.meta.url), code);
   process.stdout.write(`built ${code.length} bytes\n`);
 }

@@ -25,6 +25,7 @@ export type TesseraErrorCode =
   | 'method_not_allowed'
   | 'unsupported_media_type'
   | 'payload_too_large'
+  | 'request_timeout'
   | 'forbidden_origin'
   | 'csrf_header_required'
   | 'forbidden'
@@ -64,6 +65,8 @@ export const ERROR_STATUS: Readonly<Record<TesseraErrorCode, number>> = Object.f
   method_not_allowed: 405,
   unsupported_media_type: 415,
   payload_too_large: 413,
+  // The standalone server's own answer to a request that did not arrive within TESSERA_REQUEST_TIMEOUT.
+  request_timeout: 408,
   forbidden_origin: 403,
   csrf_header_required: 403,
   forbidden: 403,

@@ -1,11 +1,5 @@
-import { PassThrough, type Readable } from 'node:stream';
 import type { Clock, Engine, Revocation } from '@tessera/core';
-
-/** A revocation as the feed sends it (JSON, milliseconds since the epoch). */
-export type WireRevocation =
-  | { type: 'session'; sid: string; sub: string; at_ms: number; until_ms: number }
-  | { type: 'user'; sub: string; min_ver?: number; not_before_ms?: number; at_ms: number; until_ms: number }
-  | { type: 'global'; not_before_ms: number; at_ms: number; until_ms: number };
+import { FEED_EVENTS, type WireRevocation } from '@tessera/protocol';
 
 /** The snapshot answer of `GET /auth/revocations`. */
 export interface RevocationSnapshot {
@@ -18,7 +12,14 @@ export interface RevocationSnapshot {
 /** Options of {@link createRevocationFeed}. */
 export interface RevocationFeedOptions {
   engine: Engine;
+  /** The wall clock (the engine's). */
   clock: Clock;
+  /**
+   * A clock that never jumps (default: `performance.now()` from the wall time at start). Entries are
+   * pruned against the earlier of the two, so a forward jump of the wall clock does not drop entries
+   * whose tokens may still be valid. Tests that drive `clock` by hand pass the same clock here.
+   */
+  steadyClock?: Clock;
   /** How often the store is polled for revocations the bus may have missed. Default 1000 ms. */
   pollIntervalMs?: number;
   /** How often streams get a heartbeat. Default 5000 ms. */
@@ -28,15 +29,18 @@ export interface RevocationFeedOptions {
 /** The live revocation set of one server instance, with its streams. */
 export interface RevocationFeed {
   snapshot(): RevocationSnapshot;
-  /** A server-sent-events stream, replaying what followed `cursor` when given. */
-  stream(cursor: string | undefined): Readable;
+  /** A server-sent-events stream, replaying what followed `cursor` when given; `onClose` runs once when it ends. */
+  stream(cursor: string | undefined, onClose?: () => void): ReadableStream<Uint8Array>;
   /** Reads the store once more (also done on a timer). */
   poll(): Promise<void>;
+  /** How many streams are open. */
+  readonly openStreams: number;
   close(): void;
 }
 
 // Instances' clocks and the bus/poll paths disagree a little: resume with this much overlap.
 const RESUME_OVERLAP_MS = 5000;
+const encoder = new TextEncoder();
 
 /** Converts an engine revocation to its wire form. */
 export function toWire(revocation: Revocation): WireRevocation {
@@ -81,25 +85,47 @@ interface Entry {
 }
 
 function frame(entry: Entry): string {
-  return `id: ${entry.id}\nevent: revocation\ndata: ${JSON.stringify(entry.wire)}\n\n`;
+  return `id: ${entry.id}\nevent: ${FEED_EVENTS.revocation}\ndata: ${JSON.stringify(entry.wire)}\n\n`;
+}
+
+/** A clock from `performance.now()`, anchored at the wall time `startMs`: it advances, never jumps. */
+function performanceClock(startMs: number): Clock {
+  const origin = performance.now();
+  return { now: () => startMs + (performance.now() - origin) };
 }
 
 /**
  * Creates the feed: the live revocations (what can still match a valid access token), kept from the
  * store at start, from the revocation bus as they happen, and from a store poll that catches whatever
- * the bus missed (Redis down, another instance's message lost). Entries leave when `until_ms` passes.
+ * the bus missed (Redis down, another instance's message lost).
+ *
+ * Entries leave when `until_ms` passes on the *pruning clock*: the earlier of the wall clock and a
+ * steady clock anchored at the feed's start. A wall clock that jumps forward (a bad NTP step, a VM
+ * resumed) cannot run the pruning clock ahead of the time that really passed, so entries whose tokens
+ * may still be valid to a verifier with a correct clock stay in the snapshot a fresh verifier takes; a
+ * backward jump only keeps entries longer.
  */
 export async function createRevocationFeed(options: RevocationFeedOptions): Promise<RevocationFeed> {
   const { engine, clock } = options;
+  const steady = options.steadyClock ?? performanceClock(clock.now());
+  const steadyStartMs = steady.now();
+  const wallStartMs = clock.now();
+  const pruneNow = (): number => Math.min(clock.now(), wallStartMs + (steady.now() - steadyStartMs));
   const entries: Entry[] = [];
   const keys = new Map<string, Entry>();
-  const streams = new Set<PassThrough>();
+  const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  const closers = new Map<ReadableStreamDefaultController<Uint8Array>, () => void>();
   let sequence = 0;
   let coverageStartMs = clock.now();
   let lastPollMs = clock.now();
 
+  const send = (text: string): void => {
+    const bytes = encoder.encode(text);
+    for (const controller of streams) controller.enqueue(bytes);
+  };
+
   const prune = (): void => {
-    const nowMs = clock.now();
+    const nowMs = pruneNow();
     for (let i = entries.length - 1; i >= 0; i -= 1) {
       const entry = entries[i] as Entry;
       if (entry.wire.until_ms <= nowMs) {
@@ -111,7 +137,7 @@ export async function createRevocationFeed(options: RevocationFeedOptions): Prom
 
   const add = (revocation: Revocation): void => {
     const wire = toWire(revocation);
-    if (wire.until_ms <= clock.now()) return;
+    if (wire.until_ms <= pruneNow()) return;
     const key = keyOf(wire);
     if (keys.has(key)) return;
     sequence += 1;
@@ -120,8 +146,7 @@ export async function createRevocationFeed(options: RevocationFeedOptions): Prom
     let index = entries.length;
     while (index > 0 && (entries[index - 1] as Entry).wire.at_ms > wire.at_ms) index -= 1;
     entries.splice(index, 0, entry);
-    const text = frame(entry);
-    for (const stream of streams) stream.write(text);
+    send(frame(entry));
   };
 
   const poll = async (): Promise<void> => {
@@ -130,6 +155,9 @@ export async function createRevocationFeed(options: RevocationFeedOptions): Prom
     lastPollMs = started;
     prune();
   };
+
+  const heartbeat = (): string =>
+    `event: ${FEED_EVENTS.heartbeat}\ndata: ${JSON.stringify({ now_ms: clock.now() })}\n\n`;
 
   const initial = await engine.listRevocations();
   for (const revocation of initial) add(revocation);
@@ -143,11 +171,15 @@ export async function createRevocationFeed(options: RevocationFeedOptions): Prom
     });
   }, options.pollIntervalMs ?? 1000);
   pollTimer.unref();
-  const heartbeatTimer = setInterval(() => {
-    const text = `event: heartbeat\ndata: ${JSON.stringify({ now_ms: clock.now() })}\n\n`;
-    for (const stream of streams) stream.write(text);
-  }, options.heartbeatMs ?? 5000);
+  const heartbeatTimer = setInterval(() => send(heartbeat()), options.heartbeatMs ?? 5000);
   heartbeatTimer.unref();
+
+  const detach = (controller: ReadableStreamDefaultController<Uint8Array>): void => {
+    if (!streams.delete(controller)) return;
+    const onClose = closers.get(controller);
+    closers.delete(controller);
+    onClose?.();
+  };
 
   return {
     snapshot() {
@@ -155,33 +187,47 @@ export async function createRevocationFeed(options: RevocationFeedOptions): Prom
       const nowMs = clock.now();
       return { cursor: `${nowMs}-0`, generated_at_ms: nowMs, revocations: entries.map((e) => e.wire) };
     },
-    stream(cursor) {
+    stream(cursor, onClose) {
       prune();
-      const stream = new PassThrough();
-      stream.write(`retry: 2000\n\n`);
-      const cursorMs =
-        cursor === undefined ? undefined : Number(/^(\d{1,16})(?:-\d+)?$/.exec(cursor)?.[1] ?? Number.NaN);
-      if (cursorMs !== undefined) {
-        if (!Number.isFinite(cursorMs) || cursorMs - RESUME_OVERLAP_MS < coverageStartMs) {
-          // Too old or unreadable: the client must take a fresh snapshot.
-          stream.write(`event: reset\ndata: {}\n\n`);
-        } else {
-          for (const entry of entries)
-            if (entry.wire.at_ms >= cursorMs - RESUME_OVERLAP_MS) stream.write(frame(entry));
-        }
-      }
-      stream.write(`event: heartbeat\ndata: ${JSON.stringify({ now_ms: clock.now() })}\n\n`);
-      streams.add(stream);
-      stream.on('close', () => streams.delete(stream));
-      return stream;
+      let own: ReadableStreamDefaultController<Uint8Array> | undefined;
+      return new ReadableStream<Uint8Array>({
+        start(controller) {
+          own = controller;
+          let text = 'retry: 2000\n\n';
+          const cursorMs =
+            cursor === undefined
+              ? undefined
+              : Number(/^(\d{1,16})(?:-\d+)?$/.exec(cursor)?.[1] ?? Number.NaN);
+          if (cursorMs !== undefined) {
+            if (!Number.isFinite(cursorMs) || cursorMs - RESUME_OVERLAP_MS < coverageStartMs) {
+              // Too old or unreadable: the client must take a fresh snapshot.
+              text += `event: ${FEED_EVENTS.reset}\ndata: {}\n\n`;
+            } else {
+              for (const entry of entries)
+                if (entry.wire.at_ms >= cursorMs - RESUME_OVERLAP_MS) text += frame(entry);
+            }
+          }
+          controller.enqueue(encoder.encode(text + heartbeat()));
+          streams.add(controller);
+          if (onClose) closers.set(controller, onClose);
+        },
+        cancel() {
+          if (own) detach(own);
+        },
+      });
     },
     poll,
+    get openStreams() {
+      return streams.size;
+    },
     close() {
       unsubscribe();
       clearInterval(pollTimer);
       clearInterval(heartbeatTimer);
-      for (const stream of streams) stream.end();
-      streams.clear();
+      for (const controller of [...streams]) {
+        detach(controller);
+        controller.close();
+      }
     },
   };
 }

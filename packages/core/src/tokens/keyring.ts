@@ -125,6 +125,7 @@ export async function createKeyring(options: KeyringOptions): Promise<Keyring> {
   let keys = new Map<string, LoadedKey>();
   let current: LoadedKey | null = null;
   let loadedAtMs = Number.NEGATIVE_INFINITY;
+  let lastJwksReloadMs = Number.NEGATIVE_INFINITY;
   let lastMissReloadMs = Number.NEGATIVE_INFINITY;
 
   const isPublished = (record: SigningKeyRecord, nowMs: number): boolean =>
@@ -208,8 +209,12 @@ export async function createKeyring(options: KeyringOptions): Promise<Keyring> {
     async jwks() {
       // The JWKS is fetched rarely (verifiers cache it) and must include a key another instance
       // generated a moment ago (instances started together each make a first key), so it re-reads
-      // the store unless it did within the last 100 ms (at most ten reads a second).
-      if (clock.now() - loadedAtMs >= 100) await load();
+      // the store unless a JWKS request did within the last 100 ms (at most ten reads a second). A
+      // load for another reason (this instance's own start) does not count: it may predate the others'.
+      if (clock.now() - lastJwksReloadMs >= 100) {
+        lastJwksReloadMs = clock.now();
+        await load();
+      }
       const nowMs = clock.now();
       return {
         keys: [...keys.values()].filter((k) => isPublished(k.record, nowMs)).map((k) => ({ ...k.publicJwk })),

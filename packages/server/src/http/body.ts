@@ -18,11 +18,11 @@ export type BodySchema = Readonly<Record<string, FieldSpec>>;
 export type ParsedBody = Record<string, string | null | undefined>;
 
 function mediaType(request: HttpRequest): string | null {
-  const header = request.headers['content-type'];
+  const header = request.headers.get('content-type');
   return header ? (header.split(';')[0] ?? '').trim().toLowerCase() : null;
 }
 
-function decodeUtf8(bytes: Buffer): string {
+function decodeUtf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {

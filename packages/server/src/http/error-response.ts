@@ -1,4 +1,5 @@
 import { isTesseraError, type TesseraError } from '@tessera/core';
+import { challenge } from '@tessera/protocol';
 import type { HttpResponse } from './types.ts';
 
 /** How a route wants failures rendered. */
@@ -7,14 +8,13 @@ export interface ErrorStyle {
   bearer?: boolean;
 }
 
-function quote(text: string): string {
-  return `"${text.replace(/["\\]/g, '')}"`;
-}
+const REALM = 'tessera';
 
 /**
  * The one place errors become HTTP. A {@link TesseraError} becomes its status with
  * `{ error, error_description }` (RFC 6749 §5.2 shape on every route); anything else is a
- * 500 `server_error` with no detail. Bearer failures carry `WWW-Authenticate` (RFC 6750 §3.1).
+ * 500 `server_error` with no detail. Bearer failures carry `WWW-Authenticate` (RFC 6750 §3.1), built
+ * only by `@tessera/protocol`'s `challenge`, so no client input can break the header.
  */
 export function errorResponse(error: unknown, style: ErrorStyle = {}): HttpResponse {
   if (!isTesseraError(error)) {
@@ -30,10 +30,14 @@ export function errorResponse(error: unknown, style: ErrorStyle = {}): HttpRespo
   const response = json(e.status, body);
   if (e.retryAfterSeconds !== undefined) response.headers['retry-after'] = String(e.retryAfterSeconds);
   if (e.code === 'invalid_token' || (style.bearer && e.code === 'invalid_request')) {
-    response.headers['www-authenticate'] =
-      `Bearer realm="tessera", error=${quote(e.code)}, error_description=${quote(e.message)}`;
+    response.headers['www-authenticate'] = challenge('Bearer', {
+      realm: REALM,
+      error: e.code,
+      error_description: e.message,
+    });
   }
-  if (e.code === 'invalid_client') response.headers['www-authenticate'] = 'Bearer realm="tessera"';
+  if (e.code === 'invalid_client')
+    response.headers['www-authenticate'] = challenge('Bearer', { realm: REALM });
   return response;
 }
 
@@ -42,7 +46,7 @@ export function missingTokenResponse(): HttpResponse {
   const response = json(401, {
     error_description: 'This route needs an access token: send Authorization: Bearer <token>.',
   });
-  response.headers['www-authenticate'] = 'Bearer realm="tessera"';
+  response.headers['www-authenticate'] = challenge('Bearer', { realm: REALM });
   return response;
 }
 

@@ -1,166 +1,146 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import { TesseraError } from '@tessera/core';
-import { errorResponse } from './error-response.ts';
-import { type HttpRequest, type HttpResponse, MAX_BODY_BYTES } from './types.ts';
+import {
+  checkDeclaredLength,
+  type HostRequestInfo,
+  type Incoming,
+  parsedBody,
+  splitTarget,
+  tooLarge,
+} from './incoming.ts';
+import { type HeaderReader, type HttpResponse, MAX_BODY_BYTES } from './types.ts';
 
-function tooLarge(limit: number): TesseraError {
-  return new TesseraError('payload_too_large', `The request body must be at most ${limit} bytes.`);
-}
-
-/**
- * Reads a Node request body up to `limit` bytes (default 16 KB). Throws `payload_too_large` as soon as
- * the declared or received length passes the limit (the rest is not buffered).
- * @example
- * const bytes = await readNodeBody(req);
- */
-export async function readNodeBody(
-  message: IncomingMessage,
-  limit: number = MAX_BODY_BYTES,
-): Promise<Buffer> {
-  const declared = Number(message.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    message.resume();
-    throw tooLarge(limit);
+/** `IncomingMessage.headers` read through `get` (repeated headers joined as `Headers` joins them). */
+class NodeHeaders implements HeaderReader {
+  readonly #headers: IncomingMessage['headers'];
+  constructor(headers: IncomingMessage['headers']) {
+    this.#headers = headers;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of message) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      message.resume();
-      throw tooLarge(limit);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-/**
- * Lower-cases and flattens Node headers (repeated headers joined with `, `, cookies with `; `).
- * @example
- * flattenHeaders(req.headers).authorization; // 'Bearer eyJ…'
- */
-export function flattenHeaders(headers: IncomingMessage['headers']): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    out[name] = Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value;
-  }
-  return out;
-}
-
-/**
- * The path of a request target below `prefix`, or `null` when the target is not under it. A target
- * starting with `//` stays a path (it is never read as a host).
- * @example
- * pathBelowPrefix('/api/auth/login?x=1', '/api'); // '/auth/login'
- * pathBelowPrefix('/apix/auth/login', '/api'); // null
- */
-export function pathBelowPrefix(target: string, prefix: string): string | null {
-  const pathname = new URL(`http://host${target.startsWith('/') ? '' : '/'}${target}`).pathname;
-  if (pathname === prefix) return '/';
-  if (prefix !== '' && !pathname.startsWith(`${prefix}/`)) return null;
-  return pathname.slice(prefix.length);
-}
-
-/** The byte size of a body a host parser produced: exact for bytes and text, its JSON otherwise. */
-function parsedSize(value: unknown): number {
-  if (Buffer.isBuffer(value)) return value.length;
-  if (typeof value === 'string') return Buffer.byteLength(value);
-  try {
-    return Buffer.byteLength(JSON.stringify(value) ?? '');
-  } catch {
-    return 0;
+  get(name: string): string | null {
+    const key = name.toLowerCase();
+    const value = this.#headers[key];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(key === 'cookie' ? '; ' : ', ') : value;
   }
 }
 
 /**
- * Builds an {@link HttpRequest} from a Node request. `parsedBody` is a body a host framework's parser
- * already consumed (`express.json()`, a Koa body parser): bytes or text (`express.raw()`,
- * `express.text()`, a Koa parser's `rawBody`) are validated by Tessera as if it had read them, a parsed
- * object is used as is. Otherwise the raw body is read here. Either way the 16 KB limit holds (for a
- * parsed object without `Content-Length`, measured on its JSON); past it the result is the 413 response.
- * @example
- * const request = await toHttpRequest(req, '/auth/login', req.socket.remoteAddress ?? '', null);
- * const response = 'status' in request ? request : await handler(request);
+ * Reads a Node request body up to 16 KB. Throws `payload_too_large` as soon as the declared or
+ * received length passes the limit (the rest is drained, not buffered), and `invalid_request` when the
+ * client goes away mid-body.
  */
-export async function toHttpRequest(
-  message: IncomingMessage,
-  path: string,
-  ip: string,
-  parsedBody: { value: unknown } | null,
-): Promise<HttpRequest | HttpResponse> {
-  const url = new URL(`http://host${message.url ?? '/'}`);
-  let body: HttpRequest['body'] = { kind: 'none' };
-  if (parsedBody) {
-    const declared = Number(message.headers['content-length']);
-    const size = Number.isFinite(declared) ? declared : parsedSize(parsedBody.value);
-    if (size > MAX_BODY_BYTES) return errorResponse(tooLarge(MAX_BODY_BYTES));
-    const { value } = parsedBody;
-    body =
-      Buffer.isBuffer(value) || typeof value === 'string'
-        ? { kind: 'raw', bytes: Buffer.isBuffer(value) ? value : Buffer.from(value) }
-        : { kind: 'parsed', value };
-  } else if (message.method !== 'GET' && message.method !== 'HEAD' && !message.readableEnded) {
+export function readNodeBody(message: IncomingMessage): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
     try {
-      body = { kind: 'raw', bytes: await readNodeBody(message) };
+      checkDeclaredLength(message.headers['content-length'] ?? null);
     } catch (error) {
-      return errorResponse(error);
+      message.resume();
+      reject(error);
+      return;
     }
-  }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      message.off('data', onData);
+      message.off('end', onEnd);
+      message.off('error', onError);
+      message.off('aborted', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        cleanup();
+        message.resume();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    };
+    const onError = (): void => {
+      cleanup();
+      reject(new TesseraError('invalid_request', 'The request body was cut off.'));
+    };
+    message.on('data', onData);
+    message.on('end', onEnd);
+    message.on('error', onError);
+    message.on('aborted', onError);
+  });
+}
+
+/**
+ * The handler's view of a Node request: no web `Request` is built (the allocation the Node hosts save).
+ * `target` is the request target to route (default `message.url`; Express passes `originalUrl`);
+ * `bodyError` is a host parser's failure, answered as the route's body error.
+ */
+export function fromNodeRequest(
+  message: IncomingMessage,
+  info: HostRequestInfo & { target?: string; bodyError?: Error } = {},
+): Incoming {
+  const { pathname, search } = splitTarget(info.target ?? message.url ?? '/');
+  const method = (message.method ?? 'GET').toUpperCase();
   return {
-    method: (message.method ?? 'GET').toUpperCase(),
-    path,
-    query: url.searchParams,
-    headers: flattenHeaders(message.headers),
-    ip,
-    body,
+    method,
+    pathname,
+    search,
+    headers: new NodeHeaders(message.headers),
+    peer: info.ip ?? message.socket?.remoteAddress ?? '',
+    async readBody() {
+      // The host's parser failed on this body (already translated to Tessera's error).
+      if (info.bodyError) throw info.bodyError;
+      if (info.parsedBody)
+        return parsedBody(info.parsedBody.value, message.headers['content-length'] ?? null);
+      if (method === 'GET' || method === 'HEAD' || message.readableEnded) return { kind: 'none' };
+      const bytes = await readNodeBody(message);
+      return bytes.byteLength === 0 ? { kind: 'none' } : { kind: 'raw', bytes };
+    },
   };
 }
 
 /**
- * Translates the error a host framework's body reading raised (a body parser before Tessera, Fastify's
- * own limit) into Tessera's: 413 `payload_too_large`, 415 `unsupported_media_type`, any other 4xx
- * `invalid_request`. Returns `null` for anything else (not a client error: the host handles it).
- * @example
- * const error = hostBodyError(err); // err from express.json(): { status: 400, type: 'entity.parse.failed' }
- * if (error) writeNodeResponse(res, errorResponse(error));
+ * Writes an {@link HttpResponse} to a Node response: a stream is pumped (and cancelled when the client
+ * goes away), text is ended. With `head`, only the headers go out, with the text's `Content-Length`;
+ * with `closeAfter` (a handler shutting down), `Connection: close` so keep-alive clients leave.
  */
-export function hostBodyError(error: unknown): TesseraError | null {
-  if (typeof error !== 'object' || error === null) return null;
-  const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
-  const code = typeof status === 'number' ? status : statusCode;
-  if (typeof code !== 'number' || code < 400 || code >= 500) return null;
-  if (code === 413) return tooLarge(MAX_BODY_BYTES);
-  if (code === 415) return new TesseraError('unsupported_media_type', 'The content type is not supported.');
-  return new TesseraError('invalid_request', 'The request body is malformed.');
-}
-
-/**
- * Writes an {@link HttpResponse} to a Node response: streams piped (and destroyed when the client
- * goes away), others ended. With `head`, only the headers go out, with the body's `Content-Length`.
- * @example
- * writeNodeResponse(res, await handler(request), req.method === 'HEAD');
- */
-export function writeNodeResponse(res: ServerResponse, response: HttpResponse, head = false): void {
-  res.statusCode = response.status;
-  for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
-  if (response.body === undefined) {
-    res.end();
-  } else if (response.body instanceof Readable) {
-    const stream = response.body;
-    if (head) {
-      stream.destroy();
-      res.end();
-      return;
-    }
-    // A long-lived stream (server-sent events) ends when the client goes away.
-    res.on('close', () => stream.destroy());
-    stream.pipe(res);
-  } else if (head) {
-    res.setHeader('content-length', Buffer.byteLength(response.body));
-    res.end();
-  } else {
-    res.end(response.body);
+export function writeNodeResponse(
+  res: ServerResponse,
+  response: HttpResponse,
+  head = false,
+  closeAfter = false,
+): void {
+  if (closeAfter) response.headers.connection = 'close';
+  const body = response.body;
+  if (typeof body === 'string' || body === undefined) {
+    const headers: Record<string, string | string[]> = response.headers;
+    if (typeof body === 'string') headers['content-length'] = String(Buffer.byteLength(body));
+    res.writeHead(response.status, headers);
+    res.end(head ? undefined : body);
+    return;
   }
+  res.writeHead(response.status, response.headers);
+  if (head) {
+    void body.cancel().catch(() => {});
+    res.end();
+    return;
+  }
+  res.flushHeaders();
+  const reader = body.getReader();
+  // A long-lived stream (server-sent events) ends when the client goes away.
+  res.once('close', () => {
+    void reader.cancel().catch(() => {});
+  });
+  const pump = async (): Promise<void> => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || res.destroyed) break;
+      res.write(value);
+    }
+    // The server ended the stream (a shutdown, the feed closing): the connection goes too, so a
+    // closing server does not wait for it to idle out.
+    res.end(() => res.socket?.end());
+  };
+  pump().catch(() => res.destroy());
 }

@@ -1,11 +1,20 @@
 import type { Authenticated, Clock, Engine, TokenSet } from '@tessera/core';
-import type { Metrics } from '../metrics.ts';
+import type { ClientIpResolver, TrustProxy } from './client-ip.ts';
 import { json } from './error-response.ts';
 import { type CookieSettings, refreshCookie, sessionCookie, type Transport } from './transport.ts';
 import type { HttpRequest, HttpResponse } from './types.ts';
 
-/** What the shared routes need from their host (standalone server or a framework mount). */
-export interface RoutesOptions {
+/** One answered request, for metrics and logs (never its headers or body: they carry tokens). */
+export interface ResponseInfo {
+  method: string;
+  /** The route's path pattern (`/auth/sessions/:id`), or `unmatched`. */
+  route: string;
+  status: number;
+  durationMs: number;
+}
+
+/** Options of `createHandler`: what the routes need from their host (standalone server or a mount). */
+export interface HandlerOptions {
   engine: Engine;
   /** Base path of the auth routes below the mount prefix. Default `/auth`. */
   authPath?: string;
@@ -13,7 +22,7 @@ export interface RoutesOptions {
   oauthPath?: string;
   /** Where the routes are mounted in the host app (e.g. `/api`). Default ''. */
   prefix?: string;
-  /** The public base URL clients reach the mount at (for RFC 8414 metadata). Default: the issuer. */
+  /** The public base URL clients reach the server at (for RFC 8414 metadata). Default: the issuer's origin. */
   publicUrl?: string;
   /** Mark the refresh cookie `Secure`. Default true. */
   cookieSecure?: boolean;
@@ -21,13 +30,32 @@ export interface RoutesOptions {
   allowedOrigins?: readonly string[];
   /** Bearer token required of introspection, the revocation feed and metrics; `null`: loopback only. */
   serviceToken?: string | null;
-  /** Serve the demo page at `/`. Default false. */
-  demo?: boolean;
-  metrics?: Metrics | null;
+  /**
+   * Proxies trusted to write `X-Forwarded-For`: a hop count, a list of proxy addresses and CIDRs, or a
+   * parsed {@link TrustProxy}. Default: none (the peer address is the client). Needs `serviceToken`.
+   */
+  trustProxy?: number | readonly string[] | TrustProxy;
+  /**
+   * `Host` values service routes answer (`name` or `name:port`). Default: the issuer's host, plus the
+   * loopback names for a loopback issuer, checked when callers are trusted for being on loopback; an
+   * explicit list is checked on every service request.
+   */
+  allowedHosts?: readonly string[];
+  /** Open revocation streams allowed per client address and in total (past them: 429). Default 16 and 1,000. */
+  revocationStreams?: { perCaller?: number; total?: number };
+  /** More routes served by the same router (the standalone server adds `/metrics` and the demo page). */
+  routes?: readonly Route[];
+  /** Called once per answered request (metrics). */
+  onResponse?: (info: ResponseInfo) => void;
   clock?: Clock;
+  /** A clock that never jumps, for pruning the revocation feed. Default: `clock` when one is given, else a monotonic one. */
+  steadyClock?: Clock;
 }
 
-/** Settings resolved once per mount. */
+/** @deprecated The old name of {@link HandlerOptions}. */
+export type RoutesOptions = HandlerOptions;
+
+/** Settings resolved once per handler. */
 export interface ResolvedRoutes {
   engine: Engine;
   authPath: string;
@@ -36,9 +64,12 @@ export interface ResolvedRoutes {
   publicUrl: string;
   cookie: CookieSettings;
   serviceToken: string | null;
-  demo: boolean;
-  metrics: Metrics | null;
+  resolveIp: ClientIpResolver;
+  /** Hosts service routes answer, and whether they are checked for token callers too (an explicit list). */
+  allowedHosts: { hosts: readonly string[]; always: boolean };
   clock: Clock;
+  /** The revocation feed's pruning clock; `null`: a monotonic one. */
+  steadyClock: Clock | null;
 }
 
 /** What a route handler receives. */
@@ -53,8 +84,10 @@ export interface RouteContext {
 /** One HTTP route, defined once for every host. */
 export interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  /** Path below the mount prefix, `:name` for a parameter. */
+  /** Path below the mount prefix, `:name` for a parameter (or below the server root with `root`). */
   path: string;
+  /** The path is at the server root, whatever the mount prefix (RFC 8414 §3 metadata). */
+  root?: boolean;
   /** `bearer`: an access token is required; `service`: the service token or loopback. */
   auth: 'none' | 'bearer' | 'service';
   handle(ctx: RouteContext): Promise<HttpResponse>;
@@ -94,5 +127,5 @@ export function tokenResponse(
 
 /** The client info stored on a session. */
 export function clientInfo(request: HttpRequest): { ip: string; userAgent: string | null } {
-  return { ip: request.ip, userAgent: request.headers['user-agent'] ?? null };
+  return { ip: request.ip, userAgent: request.headers.get('user-agent') };
 }

@@ -1,12 +1,11 @@
 import { TesseraError } from '@tessera/core';
+import { TRANSPORT_HEADER } from '@tessera/protocol';
 import { parseCookie, stringifySetCookie } from 'cookie';
-import type { HttpRequest } from './types.ts';
+import type { HeaderReader } from './types.ts';
 
 /** How the refresh token travels: an HttpOnly cookie (browsers) or the JSON body (native apps, CLIs). */
 export type Transport = 'cookie' | 'body';
 
-/** The request header that selects the transport, and proves a cookie request is not a cross-site form. */
-export const TRANSPORT_HEADER = 'tessera-transport';
 /** The refresh cookie's name. */
 export const REFRESH_COOKIE = 'tessera_refresh';
 /** The session cookie's name (`expired-token-exchange` policy). */
@@ -24,9 +23,9 @@ export interface CookieSettings {
  * Picks the transport: the `Tessera-Transport` header when present, else cookie for requests that
  * carry an `Origin` (browsers) and body for the rest. Throws `invalid_request` for an unknown value.
  */
-export function chooseTransport(request: HttpRequest): Transport {
-  const header = request.headers[TRANSPORT_HEADER];
-  if (header === undefined) return request.headers.origin ? 'cookie' : 'body';
+export function chooseTransport(headers: HeaderReader): Transport {
+  const header = headers.get(TRANSPORT_HEADER);
+  if (header === null) return headers.get('origin') ? 'cookie' : 'body';
   const value = header.trim().toLowerCase();
   if (value === 'cookie' || value === 'body') return value;
   throw new TesseraError('invalid_request', 'Tessera-Transport must be "cookie" or "body".');
@@ -36,9 +35,9 @@ export function chooseTransport(request: HttpRequest): Transport {
  * Refuses a request whose `Origin` is present and not allowed: a browser on another site must not
  * receive or use the refresh cookie. Requests without `Origin` (native apps) pass.
  */
-export function assertOriginAllowed(request: HttpRequest, settings: CookieSettings): void {
-  const origin = request.headers.origin;
-  if (origin !== undefined && !settings.allowedOrigins.includes(origin)) {
+export function assertOriginAllowed(headers: HeaderReader, settings: CookieSettings): void {
+  const origin = headers.get('origin');
+  if (origin !== null && !settings.allowedOrigins.includes(origin)) {
     throw new TesseraError('forbidden_origin', 'Requests from this origin are not allowed.');
   }
 }
@@ -48,15 +47,15 @@ export function assertOriginAllowed(request: HttpRequest, settings: CookieSettin
  * `Tessera-Transport: cookie` (a cross-site form cannot send it, a cross-origin script cannot without
  * passing CORS) and an `Origin` on the allowed list.
  */
-export function assertCookieRequestAllowed(request: HttpRequest, settings: CookieSettings): void {
-  if (request.headers[TRANSPORT_HEADER]?.trim().toLowerCase() !== 'cookie') {
+export function assertCookieRequestAllowed(headers: HeaderReader, settings: CookieSettings): void {
+  if (headers.get(TRANSPORT_HEADER)?.trim().toLowerCase() !== 'cookie') {
     throw new TesseraError(
       'csrf_header_required',
       'A request that uses the refresh cookie must send the header Tessera-Transport: cookie.',
     );
   }
-  const origin = request.headers.origin;
-  if (origin === undefined || !settings.allowedOrigins.includes(origin)) {
+  const origin = headers.get('origin');
+  if (origin === null || !settings.allowedOrigins.includes(origin)) {
     throw new TesseraError(
       'forbidden_origin',
       'A request that uses the refresh cookie must come from an allowed origin.',
@@ -65,8 +64,8 @@ export function assertCookieRequestAllowed(request: HttpRequest, settings: Cooki
 }
 
 /** The refresh cookie's value (or another Tessera cookie's), if the request carries one. */
-export function readRefreshCookie(request: HttpRequest, name: string = REFRESH_COOKIE): string | undefined {
-  const header = request.headers.cookie;
+export function readRefreshCookie(headers: HeaderReader, name: string = REFRESH_COOKIE): string | undefined {
+  const header = headers.get('cookie');
   if (!header) return undefined;
   try {
     return parseCookie(header)[name];

@@ -1,21 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Engine } from '@tessera/core';
-import { createRequestHandler } from '../http/handler.ts';
-import {
-  flattenHeaders,
-  hostBodyError,
-  pathBelowPrefix,
-  toHttpRequest,
-  writeNodeResponse,
-} from '../http/node-io.ts';
-import type { RoutesOptions } from '../http/route.ts';
-import { guardSession } from '../http/session-guard.ts';
+import type { TesseraClaims } from '@tessera/protocol';
+import type {} from 'express-serve-static-core';
+import { createHandler, handlerInternals, type TesseraHandler } from '../handler.ts';
+import { hostBodyError } from '../http/incoming.ts';
+import { fromNodeRequest, writeNodeResponse } from '../http/node-io.ts';
+import type { HandlerOptions } from '../http/route.ts';
+import { requireSession as nodeRequireSession } from './node.ts';
+
+// The same declaration as @tessera/verify's: `req.auth` is the verified access token's claims in both.
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The verified access-token claims, set by `requireSession` (or `@tessera/verify`'s `requireAuth`). */
+    auth?: TesseraClaims;
+  }
+}
 
 /** Express request fields the mount reads (kept structural so Express stays an optional peer). */
 interface ExpressLikeRequest extends IncomingMessage {
   originalUrl?: string;
   baseUrl?: string;
-  ip?: string | undefined;
   body?: unknown;
 }
 
@@ -29,26 +32,23 @@ type Next = (error?: unknown) => void;
 export type ExpressRoutes = [
   (req: IncomingMessage, res: ServerResponse, next: Next) => void,
   (error: unknown, req: IncomingMessage, res: ServerResponse, next: Next) => void,
-] & { close(): void };
+] & { close(): void; handler: TesseraHandler };
 
 /**
  * Express middleware serving every Tessera route at `prefix` (default ''); other paths go on to the
  * app. Put it before or after the app's body parsers: Tessera reads a body nobody read yet itself, and
  * uses one `express.json()` (or `express.urlencoded()`, `express.raw()`) already parsed, within the same
- * 16 KB limit. Give the full path in `prefix`, also inside `app.use('/api', …)` or a router.
+ * 16 KB limit. Give the full path in `prefix`, also inside `app.use('/api', …)` or a router. The client
+ * address is the socket's, or per `trustProxy` (Express's own `trust proxy` setting is not read).
  * @example
  * const app = express();
  * app.use(express.json());
  * app.use(tesseraRoutes({ engine, prefix: '/api' })); // POST /api/auth/login, …
  */
-export function tesseraRoutes(options: RoutesOptions): ExpressRoutes {
-  const handler = createRequestHandler(options);
-  const prefix = handler.settings.prefix;
-  // The path below the prefix when it is one of Tessera's, else null (the request is the app's).
-  const tesseraPath = (request: ExpressLikeRequest): string | null => {
-    const path = pathBelowPrefix(request.originalUrl ?? request.url ?? '/', prefix);
-    return path !== null && handler.matches(path) ? path : null;
-  };
+export function tesseraRoutes(options: HandlerOptions): ExpressRoutes {
+  const handler = createHandler(options);
+  const { respond } = handlerInternals(handler);
+  const prefix = handler.prefix;
   const handle = (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const request = req as ExpressLikeRequest;
     const baseUrl = request.baseUrl ?? '';
@@ -57,66 +57,44 @@ export function tesseraRoutes(options: RoutesOptions): ExpressRoutes {
       next(new Error(`tesseraRoutes is mounted at ${baseUrl}: pass the full path as its prefix option.`));
       return;
     }
-    const path = tesseraPath(request);
-    if (path === null) {
-      next();
-      return;
-    }
     // A body parser that ran before us consumed the stream: use what it produced.
-    const parsed = request.readableEnded && request.body !== undefined ? { value: request.body } : null;
-    toHttpRequest(request, path, request.ip ?? request.socket.remoteAddress ?? '', parsed)
-      .then(async (httpRequest) => {
-        const response =
-          'status' in httpRequest
-            ? handler.decorate(httpRequest, flattenHeaders(req.headers))
-            : await handler(httpRequest);
-        writeNodeResponse(res, response, request.method === 'HEAD');
-      })
-      .catch(next);
+    const parsed = request.readableEnded && request.body !== undefined ? { value: request.body } : undefined;
+    const incoming = fromNodeRequest(request, {
+      target: request.originalUrl ?? request.url ?? '/',
+      ...(parsed ? { parsedBody: parsed } : {}),
+    });
+    respond(incoming, true).then((response) => {
+      if (response === null) next();
+      else writeNodeResponse(res, response, request.method === 'HEAD', handler.closed);
+    }, next);
   };
   const handleBodyError = (error: unknown, req: IncomingMessage, res: ServerResponse, next: Next): void => {
     // body-parser's errors carry a `type` ('entity.parse.failed', 'entity.too.large', …); others are the app's.
     const fromBodyParser = typeof (error as { type?: unknown } | null)?.type === 'string';
-    const translated =
-      fromBodyParser && tesseraPath(req as ExpressLikeRequest) !== null ? hostBodyError(error) : null;
-    if (translated === null || res.headersSent) {
+    const translated = fromBodyParser && !res.headersSent ? hostBodyError(error) : null;
+    if (translated === null) {
       next(error);
       return;
     }
-    writeNodeResponse(res, handler.reject(flattenHeaders(req.headers), translated));
+    const request = req as ExpressLikeRequest;
+    const incoming = fromNodeRequest(request, {
+      target: request.originalUrl ?? request.url ?? '/',
+      bodyError: translated,
+    });
+    respond(incoming, true).then((response) => {
+      if (response === null) next(error);
+      else writeNodeResponse(res, response, request.method === 'HEAD');
+    }, next);
   };
   const routes: [typeof handle, typeof handleBodyError] = [handle, handleBodyError];
-  return Object.assign(routes, { close: () => handler.close() });
+  return Object.assign(routes, { close: () => handler.close(), handler });
 }
 
 /**
- * Express middleware for the app's own routes: requires a Tessera access token (RFC 6750 answers
- * otherwise), puts the session on `req.auth`, and under `sliding-single-token` adds the renewed token
- * headers before the response is sent.
+ * Express middleware for the app's own routes (the same as `@tessera/server/node`'s): requires a Tessera
+ * access token of a live session (RFC 6750 answers otherwise), puts its claims on `req.auth`, and under
+ * `sliding-single-token` sets the renewed token headers before the route runs.
  * @example
- * app.get('/api/orders', requireSession(engine), listOrders);
+ * app.get('/api/orders', requireSession(engine), (req, res) => res.json({ for: req.auth?.sub }));
  */
-export function requireSession(
-  engine: Engine,
-): (
-  req: IncomingMessage & { auth?: unknown; ip?: string | undefined },
-  res: ServerResponse,
-  next: (error?: unknown) => void,
-) => void {
-  return (req, res, next) => {
-    guardSession(engine, {
-      authorization: req.headers.authorization,
-      ip: req.ip ?? req.socket.remoteAddress ?? '',
-      userAgent: req.headers['user-agent'],
-    }).then(async (result) => {
-      if ('refusal' in result) {
-        writeNodeResponse(res, result.refusal);
-        return;
-      }
-      req.auth = result.auth;
-      // Renew before the route runs: headers must be set before it writes the response.
-      for (const [name, value] of Object.entries(await result.renewedHeaders())) res.setHeader(name, value);
-      next();
-    }, next);
-  };
-}
+export const requireSession: typeof nodeRequireSession = nodeRequireSession;

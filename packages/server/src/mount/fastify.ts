@@ -1,48 +1,61 @@
 import { Readable } from 'node:stream';
+import type { ReadableStream as NodeWebStream } from 'node:stream/web';
 import type { Engine } from '@tessera/core';
+import type { TesseraClaims } from '@tessera/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorResponse } from '../http/error-response.ts';
-import { createRequestHandler } from '../http/handler.ts';
-import { flattenHeaders, hostBodyError } from '../http/node-io.ts';
-import type { RoutesOptions } from '../http/route.ts';
-import { guardSession } from '../http/session-guard.ts';
+import { createHandler, handlerInternals } from '../handler.ts';
+import { hostBodyError } from '../http/incoming.ts';
+import { nodeSessionGuard } from '../http/node-guard.ts';
+import { fromNodeRequest } from '../http/node-io.ts';
+import { isRefusal, type RequireSessionOptions } from '../http/require-session.ts';
+import type { HandlerOptions } from '../http/route.ts';
 import { type HttpResponse, MAX_BODY_BYTES } from '../http/types.ts';
 
-/** Options of the Fastify mount: the shared route options without `prefix` (Fastify's own `prefix` is used). */
-export type FastifyMountOptions = Omit<RoutesOptions, 'prefix'>;
+// The same declaration as @tessera/verify's: `request.auth` is the verified access token's claims in both.
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified access-token claims, set by `requireSession` (or `@tessera/verify`'s `requireAuth`). */
+    auth?: TesseraClaims;
+  }
+}
+
+/** Options of the Fastify mount: the handler's; `prefix` adds to the one Fastify's `register` gives. */
+export type FastifyMountOptions = HandlerOptions;
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 function send(reply: FastifyReply, response: HttpResponse): FastifyReply {
   reply.code(response.status).headers(response.headers);
-  if (response.body instanceof Readable) {
-    const stream = response.body;
-    // A long-lived stream (server-sent events) ends when the client goes away.
-    reply.raw.on('close', () => stream.destroy());
-    return reply.send(stream);
-  }
-  return reply.send(response.body ?? '');
-}
-
-// The concrete path below the prefix from the route Fastify matched: host router options
-// (ignoreTrailingSlash, caseSensitive: false, …) may let a URL match that differs from the pattern.
-function concretePath(pattern: string, params: unknown): string {
-  const values = (params ?? {}) as Record<string, string | undefined>;
-  return pattern.replace(/:([A-Za-z0-9_]+)/g, (_all, name: string) => encodeURIComponent(values[name] ?? ''));
+  const body = response.body;
+  if (body === undefined || typeof body === 'string') return reply.send(body ?? '');
+  const stream = Readable.fromWeb(body as NodeWebStream<Uint8Array>);
+  // A long-lived stream (server-sent events) ends when the client goes away.
+  reply.raw.on('close', () => stream.destroy());
+  return reply.send(stream);
 }
 
 /**
- * A Fastify plugin serving every Tessera route. Register it with Fastify's `prefix` option to mount it
- * below a path. Encapsulated (no `fastify-plugin`): its content-type parser (raw bytes up to 16 KB,
- * validated by Tessera) and error handler apply to its own routes only, so the app's routes keep
- * Fastify's parsing and errors. Paths it does not serve reach the app's not-found handler; closing the
- * app ends open revocation streams.
+ * A Fastify plugin serving every Tessera route. Fastify routes one wildcard per mount to it and Tessera's
+ * router does the rest (a path it does not serve goes to the app's not-found handler). Mount it below a
+ * path with its own `prefix` option, which keeps the RFC 8414 metadata at the server root too, or with
+ * Fastify's `register` prefix (then only below it). Encapsulated (no `fastify-plugin`): its
+ * content-type parser (raw bytes up to 16 KB, validated by Tessera) and error handler apply to its own
+ * routes only; closing the app ends open revocation streams.
  * @example
  * const app = Fastify();
- * await app.register(tesseraRoutes({ engine }), { prefix: '/api' }); // POST /api/auth/login, …
+ * await app.register(tesseraRoutes({ engine, prefix: '/api' })); // POST /api/auth/login, …
  */
 export function tesseraRoutes(options: FastifyMountOptions): (app: FastifyInstance) => Promise<void> {
   return async (app) => {
-    const prefix = app.prefix;
-    const handler = createRequestHandler({ ...options, prefix });
+    const own = (options.prefix ?? '').replace(/\/+$/, '');
+    const handler = createHandler({ ...options, prefix: `${app.prefix}${own}` });
+    const { respond } = handlerInternals(handler);
+    const config = app.initialConfig as {
+      ignoreTrailingSlash?: boolean;
+      routerOptions?: { ignoreTrailingSlash?: boolean };
+    };
+    const ignoreTrailingSlash =
+      config.routerOptions?.ignoreTrailingSlash ?? config.ignoreTrailingSlash ?? false;
     // preClose: end the revocation streams before the server waits for open connections to finish.
     app.addHook('preClose', async () => handler.close());
     // Our routes read raw bytes and validate them themselves, whatever the content type.
@@ -54,54 +67,68 @@ export function tesseraRoutes(options: FastifyMountOptions): (app: FastifyInstan
         done(null, body);
       },
     );
+    const answer = async (request: FastifyRequest, reply: FastifyReply, bodyError?: Error) => {
+      let target = request.url;
+      if (ignoreTrailingSlash) {
+        // The host's router matched `/auth/login/` to our wildcard; Tessera's router wants `/auth/login`.
+        const query = target.indexOf('?');
+        const path = query >= 0 ? target.slice(0, query) : target;
+        if (path.length > 1 && path.endsWith('/')) {
+          target = path.replace(/\/+$/, '') + (query >= 0 ? target.slice(query) : '');
+        }
+      }
+      const raw = request.body;
+      const response = await respond(
+        fromNodeRequest(request.raw, {
+          target,
+          ...(bodyError ? { bodyError } : Buffer.isBuffer(raw) ? { parsedBody: { value: raw } } : {}),
+        }),
+        true,
+      );
+      if (response === null) return reply.callNotFound();
+      return send(reply, response);
+    };
     app.setErrorHandler((error: { code?: unknown; statusCode?: number }, request, reply) => {
       // Errors of our content-type parsing become Tessera's; a host hook's client error stays the host's.
       const ours = typeof error.code === 'string' && error.code.startsWith('FST_ERR_CTP_');
       const translated = ours ? hostBodyError(error) : null;
-      if (translated) return send(reply, handler.reject(flattenHeaders(request.headers), translated));
+      if (translated) return answer(request, reply, translated);
       if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) throw error;
-      return send(reply, errorResponse(error));
+      return send(reply, handlerInternals(handler).reject(null, error));
     });
-    for (const path of handler.paths) {
-      app.route({
-        method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-        url: path,
-        handler: async (request: FastifyRequest, reply: FastifyReply) => {
-          const raw = request.body;
-          const response = await handler({
-            method: request.method,
-            path: concretePath(path, request.params),
-            query: new URL(`http://host${request.url}`).searchParams,
-            headers: flattenHeaders(request.headers),
-            ip: request.ip,
-            body: Buffer.isBuffer(raw) ? { kind: 'raw', bytes: raw } : { kind: 'none' },
-          });
-          return send(reply, response);
-        },
-      });
+    app.route({ method: [...METHODS], url: `${own}/*`, handler: (request, reply) => answer(request, reply) });
+    if (app.prefix === '') {
+      // RFC 8414 §3: the metadata is also at the server root, outside the mount prefix.
+      const issuerPath = new URL(options.engine.settings.issuer).pathname.replace(/\/+$/, '');
+      const rootPath = `/.well-known/oauth-authorization-server${issuerPath}`;
+      if (!rootPath.startsWith(`${own}/`)) {
+        app.route({
+          method: ['GET', 'HEAD', 'OPTIONS'],
+          url: rootPath,
+          handler: (request, reply) => answer(request, reply),
+        });
+      }
     }
   };
 }
 
 /**
  * A Fastify `preHandler` for the app's own routes: requires a Tessera access token (RFC 6750 answers
- * otherwise), puts the session on `request.auth`, and under `sliding-single-token` adds the renewed
+ * otherwise), puts its claims on `request.auth`, and under `sliding-single-token` adds the renewed
  * token headers to the reply once the presented token is past half its life.
  * @example
- * app.get('/api/orders', { preHandler: requireSession(engine) }, listOrders);
+ * app.get('/api/orders', { preHandler: requireSession(engine) }, async (request) => ({ for: request.auth?.sub }));
  */
 export function requireSession(
   engine: Engine,
+  options: RequireSessionOptions = {},
 ): (request: FastifyRequest, reply: FastifyReply) => Promise<unknown> {
+  const guard = nodeSessionGuard(engine, options);
   return async (request, reply) => {
-    const result = await guardSession(engine, {
-      authorization: request.headers.authorization,
-      ip: request.ip,
-      userAgent: request.headers['user-agent'],
-    });
-    if ('refusal' in result) return send(reply, result.refusal);
-    (request as FastifyRequest & { auth?: unknown }).auth = result.auth;
-    reply.headers(await result.renewedHeaders());
+    const result = await guard(request.raw);
+    if (isRefusal(result)) return send(reply, result);
+    request.auth = result.claims as TesseraClaims;
+    reply.headers(result.responseHeaders);
     return undefined;
   };
 }

@@ -1,11 +1,22 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import type { ReadableStream as NodeWebStream } from 'node:stream/web';
 import type { Engine } from '@tessera/core';
-import { createRequestHandler } from '../http/handler.ts';
-import { flattenHeaders, pathBelowPrefix, toHttpRequest } from '../http/node-io.ts';
-import type { RoutesOptions } from '../http/route.ts';
-import { guardSession } from '../http/session-guard.ts';
+import type { TesseraClaims } from '@tessera/protocol';
+import type {} from 'koa';
+import { createHandler, handlerInternals, type TesseraHandler } from '../handler.ts';
+import { nodeSessionGuard } from '../http/node-guard.ts';
+import { fromNodeRequest } from '../http/node-io.ts';
+import { isRefusal, type RequireSessionOptions } from '../http/require-session.ts';
+import type { HandlerOptions } from '../http/route.ts';
 import type { HttpResponse } from '../http/types.ts';
+
+declare module 'koa' {
+  interface DefaultState {
+    /** The verified access-token claims, set by `requireSession`. */
+    auth?: TesseraClaims;
+  }
+}
 
 /** The Koa context fields a response is written to (structural, so Koa stays an optional peer). */
 interface KoaReply {
@@ -19,7 +30,6 @@ interface KoaReply {
 interface KoaLikeContext extends KoaReply {
   req: IncomingMessage;
   originalUrl: string;
-  ip: string;
   /** `body` and `rawBody` are set by a body parser (`@koa/bodyparser`) that ran before Tessera. */
   request: { body?: unknown; rawBody?: unknown };
 }
@@ -27,6 +37,7 @@ interface KoaLikeContext extends KoaReply {
 /** What {@link tesseraRoutes} returns: Koa middleware, and `close()` to end open revocation streams. */
 export type KoaRoutes = ((ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void>) & {
   close(): void;
+  handler: TesseraHandler;
 };
 
 const EMPTY_STATUSES = new Set([204, 205, 304]);
@@ -36,12 +47,15 @@ const EMPTY_STATUSES = new Set([204, 205, 304]);
 function send(ctx: KoaReply, response: HttpResponse): void {
   ctx.status = response.status;
   ctx.set(response.headers);
-  if (response.body instanceof Readable || typeof response.body === 'string') {
-    ctx.body = response.body;
+  const body = response.body;
+  if (typeof body === 'string') {
+    ctx.body = body;
+  } else if (body !== undefined) {
+    ctx.body = Readable.fromWeb(body as NodeWebStream<Uint8Array>);
   } else if (!EMPTY_STATUSES.has(response.status)) {
-    // An empty 200: without a body Koa would write its status message.
+    // An empty 200 (or the headers of a HEAD): without a body Koa would write its status message.
     ctx.body = '';
-    ctx.remove('content-type');
+    if (response.headers['content-type'] === undefined) ctx.remove('content-type');
   }
 }
 
@@ -49,70 +63,65 @@ function send(ctx: KoaReply, response: HttpResponse): void {
  * Koa middleware serving every Tessera route at `prefix` (default ''); requests for other paths go on
  * to the next middleware. Mount it before the app's body parser (Tessera reads its own bodies); a body a
  * parser already read is used (`ctx.request.rawBody` when the parser keeps it, else `ctx.request.body`).
- * `prefix` is the full path, also under `koa-mount`.
+ * `prefix` is the full path, also under `koa-mount`. The client address is the socket's, or per
+ * `trustProxy` (Koa's `app.proxy` is not read).
  * @example
  * const app = new Koa();
  * const tessera = tesseraRoutes({ engine, prefix: '/api' }); // POST /api/auth/login, …
  * app.use(tessera);
  * // on shutdown: tessera.close(); server.close();
  */
-export function tesseraRoutes(options: RoutesOptions): KoaRoutes {
-  const handler = createRequestHandler(options);
-  const prefix = handler.settings.prefix;
+export function tesseraRoutes(options: HandlerOptions): KoaRoutes {
+  const handler = createHandler(options);
+  const { respond } = handlerInternals(handler);
   const middleware = async (ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> => {
-    const path = pathBelowPrefix(ctx.originalUrl, prefix);
-    if (path === null || !handler.matches(path)) {
-      await next();
-      return;
-    }
     const { rawBody, body } = ctx.request;
     const parsed = !ctx.req.readableEnded
-      ? null
+      ? undefined
       : typeof rawBody === 'string'
         ? { value: rawBody }
         : body !== undefined
           ? { value: body }
-          : null;
-    const httpRequest = await toHttpRequest(ctx.req, path, ctx.ip, parsed);
-    send(
-      ctx,
-      'status' in httpRequest
-        ? handler.decorate(httpRequest, flattenHeaders(ctx.req.headers))
-        : await handler(httpRequest),
+          : undefined;
+    const response = await respond(
+      fromNodeRequest(ctx.req, { target: ctx.originalUrl, ...(parsed ? { parsedBody: parsed } : {}) }),
+      true,
     );
+    if (response === null) {
+      await next();
+      return;
+    }
+    send(ctx, response);
   };
-  return Object.assign(middleware, { close: () => handler.close() });
+  return Object.assign(middleware, { close: () => handler.close(), handler });
 }
 
 /** The Koa context fields `requireSession` reads and writes. */
 interface KoaSessionContext extends KoaReply {
-  get(name: string): string;
-  ip: string;
-  state: Record<string, unknown>;
+  req: IncomingMessage;
+  state: { auth?: TesseraClaims };
 }
 
 /**
  * Koa middleware for the app's own routes: requires a Tessera access token (RFC 6750 answers
- * otherwise), puts the session on `ctx.state.auth`, and under `sliding-single-token` adds the renewed
+ * otherwise), puts its claims on `ctx.state.auth`, and under `sliding-single-token` adds the renewed
  * token headers to the response once the presented token is past half its life.
  * @example
- * router.get('/api/orders', requireSession(engine), listOrders);
+ * router.get('/api/orders', requireSession(engine), (ctx) => { ctx.body = { for: ctx.state.auth?.sub }; });
  */
 export function requireSession(
   engine: Engine,
+  options: RequireSessionOptions = {},
 ): (ctx: KoaSessionContext, next: () => Promise<unknown>) => Promise<void> {
+  const guard = nodeSessionGuard(engine, options);
   return async (ctx, next) => {
-    const result = await guardSession(engine, {
-      authorization: ctx.get('authorization') || undefined,
-      ip: ctx.ip,
-      userAgent: ctx.get('user-agent') || undefined,
-    });
-    if ('refusal' in result) {
-      send(ctx, result.refusal);
+    const result = await guard(ctx.req);
+    if (isRefusal(result)) {
+      send(ctx, result);
       return;
     }
-    ctx.state.auth = result.auth;
+    ctx.state.auth = result.claims as TesseraClaims;
     await next();
-    ctx.set(await result.renewedHeaders());
+    ctx.set(result.responseHeaders);
   };
 }

@@ -2,7 +2,7 @@ import type { Authenticated, Profile } from '@tessera/core';
 import { TesseraError } from '@tessera/core';
 import { readBody, validateFields } from '../http/body.ts';
 import { empty, json } from '../http/error-response.ts';
-import { type Route, type RouteContext, tokenResponse } from '../http/route.ts';
+import { clientInfo, type Route, type RouteContext, tokenResponse } from '../http/route.ts';
 import { assertOriginAllowed, chooseTransport } from '../http/transport.ts';
 
 function authOf(ctx: RouteContext): Authenticated {
@@ -67,8 +67,8 @@ export function accountRoutes(base: string): Route[] {
       auth: 'bearer',
       async handle(ctx) {
         const auth = authOf(ctx);
-        const transport = chooseTransport(ctx.request);
-        if (transport === 'cookie') assertOriginAllowed(ctx.request, ctx.routes.cookie);
+        const transport = chooseTransport(ctx.request.headers);
+        if (transport === 'cookie') assertOriginAllowed(ctx.request.headers, ctx.routes.cookie);
         const body = validateFields(readBody(ctx.request, 'json').value, {
           current_password: { maxLength: 16_384 },
           new_password: { maxLength: 16_384 },
@@ -77,6 +77,7 @@ export function accountRoutes(base: string): Route[] {
           auth,
           body.current_password as string,
           body.new_password as string,
+          clientInfo(ctx.request),
         );
         return tokenResponse(ctx, tokens, transport);
       },

@@ -33,7 +33,7 @@ function deviceName(value: string | null | undefined): string | null {
 
 /** The refresh token a request presents, with the CSRF checks cookie transport requires. */
 function presentedRefreshToken(ctx: RouteContext, bodyToken: string | null | undefined): string | null {
-  const transport = chooseTransport(ctx.request);
+  const transport = chooseTransport(ctx.request.headers);
   if (transport === 'body') return bodyToken ?? null;
   if (bodyToken) {
     throw new TesseraError(
@@ -41,9 +41,9 @@ function presentedRefreshToken(ctx: RouteContext, bodyToken: string | null | und
       'With cookie transport the refresh token travels in the cookie only.',
     );
   }
-  const cookie = readRefreshCookie(ctx.request);
+  const cookie = readRefreshCookie(ctx.request.headers);
   if (cookie === undefined) return null;
-  assertCookieRequestAllowed(ctx.request, ctx.routes.cookie);
+  assertCookieRequestAllowed(ctx.request.headers, ctx.routes.cookie);
   return cookie;
 }
 
@@ -55,8 +55,8 @@ export function authRoutes(base: string): Route[] {
       path: `${base}/register`,
       auth: 'none',
       async handle(ctx) {
-        const transport = chooseTransport(ctx.request);
-        if (transport === 'cookie') assertOriginAllowed(ctx.request, ctx.routes.cookie);
+        const transport = chooseTransport(ctx.request.headers);
+        if (transport === 'cookie') assertOriginAllowed(ctx.request.headers, ctx.routes.cookie);
         const body = validateFields(readBody(ctx.request, 'json').value, {
           ...CREDENTIALS,
           device_name: DEVICE_NAME,
@@ -75,8 +75,8 @@ export function authRoutes(base: string): Route[] {
       path: `${base}/login`,
       auth: 'none',
       async handle(ctx) {
-        const transport = chooseTransport(ctx.request);
-        if (transport === 'cookie') assertOriginAllowed(ctx.request, ctx.routes.cookie);
+        const transport = chooseTransport(ctx.request.headers);
+        if (transport === 'cookie') assertOriginAllowed(ctx.request.headers, ctx.routes.cookie);
         const body = validateFields(readBody(ctx.request, 'json').value, {
           ...CREDENTIALS,
           totp: { maxLength: 16, optional: true },
@@ -97,8 +97,8 @@ export function authRoutes(base: string): Route[] {
       path: `${base}/refresh`,
       auth: 'none',
       async handle(ctx) {
-        if (ctx.routes.engine.settings.policy === 'expired-token-exchange') return exchangeExpiredRoute(ctx);
-        const transport = chooseTransport(ctx.request);
+        if (ctx.routes.engine.settings.renewal === 'exchange') return exchangeExpiredRoute(ctx);
+        const transport = chooseTransport(ctx.request.headers);
         const body = validateFields(readBody(ctx.request, 'json', 'invalid_request').value, {
           refresh_token: { maxLength: 8192, optional: true },
         });
@@ -113,7 +113,7 @@ export function authRoutes(base: string): Route[] {
       path: `${base}/logout`,
       auth: 'none',
       async handle(ctx) {
-        const transport = chooseTransport(ctx.request);
+        const transport = chooseTransport(ctx.request.headers);
         const headers: Record<string, string[]> =
           transport === 'cookie'
             ? {
@@ -137,7 +137,7 @@ export function authRoutes(base: string): Route[] {
           await ctx.routes.engine.logoutWithSessionHandle(sessionHandle);
           return empty(204, headers);
         }
-        const accessToken = readBearerToken(ctx.request);
+        const accessToken = readBearerToken(ctx.request.headers);
         if (accessToken) {
           const auth = await ctx.routes.engine.authenticate(accessToken);
           await ctx.routes.engine.logoutSession(auth.session.id);
@@ -157,7 +157,7 @@ export function authRoutes(base: string): Route[] {
         validateFields(readBody(ctx.request, 'json').value, {});
         await ctx.routes.engine.logoutAll((ctx.auth as NonNullable<typeof ctx.auth>).user.id);
         const headers: Record<string, string> =
-          chooseTransport(ctx.request) === 'cookie'
+          chooseTransport(ctx.request.headers) === 'cookie'
             ? { 'set-cookie': clearedRefreshCookie(ctx.routes.cookie) }
             : {};
         return empty(204, headers);

@@ -1,11 +1,52 @@
 import { json } from '../http/error-response.ts';
-import type { Route } from '../http/route.ts';
+import type { Route, RouteContext } from '../http/route.ts';
+import type { HttpResponse } from '../http/types.ts';
 
 const PUBLIC_CACHE = { 'cache-control': 'public, max-age=60', 'access-control-allow-origin': '*' };
+const METADATA_PATH = '/.well-known/oauth-authorization-server';
 
-/** `GET /.well-known/jwks.json` and `GET /.well-known/oauth-authorization-server` (RFC 8414). */
-export function discoveryRoutes(authPath: string, oauthPath: string): Route[] {
-  return [
+/**
+ * RFC 8414 §2 metadata, with Tessera's extension `tessera_revocations_endpoint` (the revocation
+ * snapshot; the stream is that URL plus `/stream`), so a verifier discovers every URL from it.
+ */
+function metadata(ctx: RouteContext, authPath: string, oauthPath: string): HttpResponse {
+  const base = `${ctx.routes.publicUrl}${ctx.routes.prefix}`;
+  const response = json(
+    200,
+    {
+      issuer: ctx.routes.engine.settings.issuer,
+      token_endpoint: `${base}${oauthPath}/token`,
+      jwks_uri: `${base}/.well-known/jwks.json`,
+      revocation_endpoint: `${base}${oauthPath}/revoke`,
+      introspection_endpoint: `${base}${oauthPath}/introspect`,
+      grant_types_supported: ['refresh_token'],
+      response_types_supported: [],
+      token_endpoint_auth_methods_supported: ['none'],
+      revocation_endpoint_auth_methods_supported: ['none'],
+      introspection_endpoint_auth_methods_supported: ['bearer'],
+      tessera_revocations_endpoint: `${base}${authPath}/revocations`,
+    },
+    PUBLIC_CACHE,
+  );
+  delete response.headers.pragma;
+  return response;
+}
+
+/**
+ * `GET /.well-known/jwks.json` and `GET /.well-known/oauth-authorization-server` (RFC 8414) below the
+ * mount prefix, and the metadata again where RFC 8414 §3 puts it for the issuer: at the server root,
+ * followed by the issuer's path when it has one (`/.well-known/oauth-authorization-server/tenant` for
+ * `https://example.com/tenant`).
+ */
+export function discoveryRoutes(
+  authPath: string,
+  oauthPath: string,
+  issuer: string,
+  prefix: string,
+): Route[] {
+  const issuerPath = new URL(issuer).pathname.replace(/\/+$/, '');
+  const rootPath = `${METADATA_PATH}${issuerPath}`;
+  const routes: Route[] = [
     {
       method: 'GET',
       path: '/.well-known/jwks.json',
@@ -19,30 +60,19 @@ export function discoveryRoutes(authPath: string, oauthPath: string): Route[] {
     },
     {
       method: 'GET',
-      path: '/.well-known/oauth-authorization-server',
+      path: METADATA_PATH,
       auth: 'none',
-      async handle(ctx) {
-        const base = `${ctx.routes.publicUrl}${ctx.routes.prefix}`;
-        const response = json(
-          200,
-          {
-            issuer: ctx.routes.engine.settings.issuer,
-            token_endpoint: `${base}${oauthPath}/token`,
-            jwks_uri: `${base}/.well-known/jwks.json`,
-            revocation_endpoint: `${base}${oauthPath}/revoke`,
-            introspection_endpoint: `${base}${oauthPath}/introspect`,
-            grant_types_supported: ['refresh_token'],
-            response_types_supported: [],
-            token_endpoint_auth_methods_supported: ['none'],
-            revocation_endpoint_auth_methods_supported: ['none'],
-            introspection_endpoint_auth_methods_supported: ['bearer'],
-            service_documentation: `${base}${authPath}`,
-          },
-          PUBLIC_CACHE,
-        );
-        delete response.headers.pragma;
-        return response;
-      },
+      handle: async (ctx) => metadata(ctx, authPath, oauthPath),
     },
   ];
+  if (`${prefix}${METADATA_PATH}` !== rootPath) {
+    routes.push({
+      method: 'GET',
+      path: rootPath,
+      root: true,
+      auth: 'none',
+      handle: async (ctx) => metadata(ctx, authPath, oauthPath),
+    });
+  }
+  return routes;
 }

@@ -1,7 +1,7 @@
 import { json } from '../http/error-response.ts';
 import type { Route } from '../http/route.ts';
 
-/** `GET /healthz` (liveness and store readiness) and `GET /metrics` (Prometheus; service token or loopback). */
+/** `GET /healthz`: liveness and store readiness. */
 export function opsRoutes(): Route[] {
   return [
     {
@@ -19,21 +19,6 @@ export function opsRoutes(): Route[] {
             error_description: 'The store is unreachable.',
           });
         }
-      },
-    },
-    {
-      method: 'GET',
-      path: '/metrics',
-      auth: 'service',
-      async handle(ctx) {
-        const registry = ctx.routes.metrics?.registry;
-        if (!registry)
-          return json(404, { error: 'not_found', error_description: 'Metrics are not enabled.' });
-        return {
-          status: 200,
-          headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' },
-          body: await registry.metrics(),
-        };
       },
     },
   ];

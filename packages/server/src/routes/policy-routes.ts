@@ -10,19 +10,15 @@ import {
 } from '../http/transport.ts';
 import type { HttpResponse } from '../http/types.ts';
 
-/** Response headers carrying a renewed token under `sliding-single-token`. */
-export const RENEWED_TOKEN_HEADER = 'tessera-access-token';
-export const RENEWED_TOKEN_EXPIRES_HEADER = 'tessera-access-token-expires-in';
-
 /** The session handle a request presents (cookie with CSRF checks, or `session_token` in the body). */
 export function presentedSessionHandle(
   ctx: RouteContext,
   bodyHandle: string | null | undefined,
 ): string | null {
-  if (chooseTransport(ctx.request) === 'body') return bodyHandle ?? null;
-  const cookie = readRefreshCookie(ctx.request, SESSION_COOKIE);
+  if (chooseTransport(ctx.request.headers) === 'body') return bodyHandle ?? null;
+  const cookie = readRefreshCookie(ctx.request.headers, SESSION_COOKIE);
   if (cookie === undefined) return null;
-  assertCookieRequestAllowed(ctx.request, ctx.routes.cookie);
+  assertCookieRequestAllowed(ctx.request.headers, ctx.routes.cookie);
   return cookie;
 }
 
@@ -31,12 +27,12 @@ export function presentedSessionHandle(
  * and the session handle (cookie, or `session_token` in the body) buy a new access token, once.
  */
 export async function exchangeExpiredRoute(ctx: RouteContext): Promise<HttpResponse> {
-  const transport = chooseTransport(ctx.request);
+  const transport = chooseTransport(ctx.request.headers);
   const body = validateFields(readBody(ctx.request, 'json', 'invalid_request').value, {
     session_token: { maxLength: 512, optional: true },
   });
   const handle = presentedSessionHandle(ctx, body.session_token);
-  const token = readBearerToken(ctx.request);
+  const token = readBearerToken(ctx.request.headers);
   if (!handle || !token) {
     throw new TesseraError(
       'invalid_request',
@@ -56,11 +52,11 @@ export function policyRoutes(base: string): Route[] {
       auth: 'none',
       async handle(ctx) {
         validateFields(readBody(ctx.request, 'json', 'invalid_request').value, {});
-        const token = readBearerToken(ctx.request);
+        const token = readBearerToken(ctx.request.headers);
         if (!token)
           throw new TesseraError('invalid_request', 'Send the soft-expired access token as a Bearer token.');
         const tokens = await ctx.routes.engine.renew(token, clientInfo(ctx.request));
-        return tokenResponse(ctx, tokens, chooseTransport(ctx.request));
+        return tokenResponse(ctx, tokens, chooseTransport(ctx.request.headers));
       },
     },
   ];

@@ -8,6 +8,7 @@ import {
   SIGNING_ALGS,
   type SigningAlg,
 } from '@tessera/core';
+import { parseAllowedHosts, parseTrustProxy, type TrustProxy } from '@tessera/server';
 
 /** Session policies (TESSERA_POLICY). */
 export const POLICIES: readonly PolicyName[] = POLICY_NAMES;
@@ -44,8 +45,23 @@ export interface TesseraConfig {
   /** End the user's other sessions on a password change. */
   readonly endSessionsOnPasswordChange: boolean;
   readonly maxSessionsPerUser: number;
-  readonly trustProxy: boolean;
+  /** From TESSERA_TRUST_PROXY: `null` (no proxy), a hop count, or the proxies' addresses and CIDRs. */
+  readonly trustProxy: TrustProxy;
+  /** From TESSERA_ALLOWED_HOSTS; `null` means the issuer's host (plus loopback names for a loopback issuer). */
+  readonly allowedHosts: readonly string[] | null;
+  /** Longest time a request (headers and body) may take to arrive; 0 = none. */
+  readonly requestTimeoutSeconds: number;
+  /** Longest time the request headers may take to arrive. */
+  readonly headersTimeoutSeconds: number;
+  /** How long an idle keep-alive connection stays open. */
+  readonly keepAliveTimeoutSeconds: number;
+  /** Open revocation streams allowed per client address. */
+  readonly feedStreamsPerCaller: number;
+  /** Open revocation streams allowed in total. */
+  readonly feedStreamsTotal: number;
   readonly logLevel: 'silent' | 'error' | 'warn' | 'info' | 'debug';
+  /** Settings given in a deprecated form, one sentence each (the server logs them at start). */
+  readonly deprecations: readonly string[];
 }
 
 /** Every setting's environment name and default (as text, parsed like user input). */
@@ -75,7 +91,13 @@ export const DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_MAX_LOGIN_AGE: '0',
   TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE: 'true',
   TESSERA_MAX_SESSIONS_PER_USER: '0',
-  TESSERA_TRUST_PROXY: 'false',
+  TESSERA_TRUST_PROXY: '0',
+  TESSERA_ALLOWED_HOSTS: '',
+  TESSERA_REQUEST_TIMEOUT: '30s',
+  TESSERA_HEADERS_TIMEOUT: '10s',
+  TESSERA_KEEP_ALIVE_TIMEOUT: '5s',
+  TESSERA_FEED_STREAMS_PER_CALLER: '16',
+  TESSERA_FEED_STREAMS_TOTAL: '1000',
   TESSERA_LOG_LEVEL: 'info',
 });
 
@@ -307,7 +329,59 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
       `"${capText}" must be a whole number (0 = no cap).`,
     );
   }
-  const trustProxy = bool('TESSERA_TRUST_PROXY', raw('TESSERA_TRUST_PROXY'), ['true', '1'], ['false', '0']);
+  const deprecations: string[] = [];
+  const trustText = raw('TESSERA_TRUST_PROXY').trim().toLowerCase();
+  let trustProxy: TrustProxy;
+  try {
+    trustProxy = parseTrustProxy(trustText);
+  } catch (error) {
+    throw new ConfigError(
+      'TESSERA_TRUST_PROXY',
+      `${(error as Error).message} Use a hop count (1, 2, …) or comma-separated proxy addresses and CIDRs.`,
+    );
+  }
+  if (trustText === 'true' || trustText === 'false') {
+    deprecations.push(
+      `TESSERA_TRUST_PROXY=${trustText} is deprecated: use ${trustText === 'true' ? '1 (one proxy hop)' : '0'}, a hop count, or the proxies' CIDRs.`,
+    );
+  }
+  if (trustProxy !== null && serviceToken === null) {
+    throw new ConfigError(
+      'TESSERA_TRUST_PROXY',
+      'needs TESSERA_SERVICE_TOKEN: with proxies trusted, loopback-only service routes would trust the address the proxies report.',
+    );
+  }
+  const hostsText = raw('TESSERA_ALLOWED_HOSTS').trim();
+  let allowedHosts: string[] | null = null;
+  if (hostsText) {
+    try {
+      allowedHosts = parseAllowedHosts(hostsText.split(','));
+    } catch (error) {
+      throw new ConfigError('TESSERA_ALLOWED_HOSTS', (error as Error).message);
+    }
+  }
+  const requestTimeoutSeconds = duration('TESSERA_REQUEST_TIMEOUT', raw('TESSERA_REQUEST_TIMEOUT'), 0, 3600);
+  const headersTimeoutSeconds = duration('TESSERA_HEADERS_TIMEOUT', raw('TESSERA_HEADERS_TIMEOUT'), 1, 600);
+  if (requestTimeoutSeconds !== 0 && headersTimeoutSeconds > requestTimeoutSeconds) {
+    throw new ConfigError('TESSERA_HEADERS_TIMEOUT', 'must not be longer than TESSERA_REQUEST_TIMEOUT.');
+  }
+  const keepAliveTimeoutSeconds = duration(
+    'TESSERA_KEEP_ALIVE_TIMEOUT',
+    raw('TESSERA_KEEP_ALIVE_TIMEOUT'),
+    // Node reads 0 as "no timeout": idle connections would stay forever.
+    1,
+    600,
+  );
+  const count = (name: string, min: number, max: number): number => {
+    const text = raw(name).trim();
+    const value = Number(text);
+    if (!/^\d{1,7}$/.test(text) || value < min || value > max) {
+      throw new ConfigError(name, `"${text}" must be a whole number from ${min} to ${max}.`);
+    }
+    return value;
+  };
+  const feedStreamsPerCaller = count('TESSERA_FEED_STREAMS_PER_CALLER', 1, 100_000);
+  const feedStreamsTotal = count('TESSERA_FEED_STREAMS_TOTAL', 1, 1_000_000);
   const threadText = raw('TESSERA_SIGNING_THREAD').trim().toLowerCase();
   if (!['auto', 'on', 'off'].includes(threadText)) {
     throw new ConfigError('TESSERA_SIGNING_THREAD', `"${threadText}" must be auto, on or off.`);
@@ -349,7 +423,14 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     endSessionsOnPasswordChange,
     maxSessionsPerUser: Number(capText),
     trustProxy,
+    allowedHosts: allowedHosts === null ? null : Object.freeze(allowedHosts),
+    requestTimeoutSeconds,
+    headersTimeoutSeconds,
+    keepAliveTimeoutSeconds,
+    feedStreamsPerCaller,
+    feedStreamsTotal,
     logLevel,
+    deprecations: Object.freeze(deprecations),
   });
 }
 

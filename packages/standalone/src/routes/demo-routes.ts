@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Route } from '../http/route.ts';
+import type { Route } from '@tessera/server';
 
 const DEMO_DIR = new URL('../../public/', import.meta.url);
 const FILES: ReadonlyArray<[string, string, string]> = [

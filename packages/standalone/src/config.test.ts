@@ -30,7 +30,51 @@ describe('resolveConfig', () => {
     assert.equal(config.serviceToken, null);
     assert.equal(config.policy, 'rotating-refresh');
     assert.equal(config.signingThread, null);
+    assert.equal(config.trustProxy, null);
+    assert.equal(config.allowedHosts, null);
+    assert.equal(config.requestTimeoutSeconds, 30);
+    assert.equal(config.headersTimeoutSeconds, 10);
+    assert.equal(config.keepAliveTimeoutSeconds, 5);
+    assert.equal(config.feedStreamsPerCaller, 16);
+    assert.equal(config.feedStreamsTotal, 1000);
+    assert.deepEqual(config.deprecations, []);
     assert.ok(Object.isFrozen(config));
+  });
+
+  it('reads the HTTP hardening settings and names a bad one', () => {
+    const config = resolveConfig({
+      cwd,
+      env: {
+        TESSERA_SERVICE_TOKEN: 's'.repeat(32),
+        TESSERA_TRUST_PROXY: '2',
+        TESSERA_ALLOWED_HOSTS: 'auth.example.com, Internal:8080',
+        TESSERA_REQUEST_TIMEOUT: '1m',
+        TESSERA_HEADERS_TIMEOUT: '20s',
+        TESSERA_KEEP_ALIVE_TIMEOUT: '1',
+        TESSERA_FEED_STREAMS_PER_CALLER: '4',
+        TESSERA_FEED_STREAMS_TOTAL: '40',
+      },
+    });
+    assert.deepEqual(config.trustProxy, { hops: 2 });
+    assert.deepEqual(config.allowedHosts, ['auth.example.com', 'internal:8080']);
+    assert.deepEqual(
+      [config.requestTimeoutSeconds, config.headersTimeoutSeconds, config.keepAliveTimeoutSeconds],
+      [60, 20, 1],
+    );
+    assert.deepEqual([config.feedStreamsPerCaller, config.feedStreamsTotal], [4, 40]);
+    for (const [name, value] of [
+      ['TESSERA_ALLOWED_HOSTS', 'http://x'],
+      ['TESSERA_HEADERS_TIMEOUT', '2m'],
+      ['TESSERA_KEEP_ALIVE_TIMEOUT', '0'],
+      ['TESSERA_FEED_STREAMS_TOTAL', '0'],
+      ['TESSERA_TRUST_PROXY', 'proxy.local'],
+    ] as const) {
+      assert.throws(
+        () => resolveConfig({ cwd, env: { TESSERA_SERVICE_TOKEN: 's'.repeat(32), [name]: value } }),
+        (error: unknown) => error instanceof ConfigError && error.setting === name,
+        `${name}=${value}`,
+      );
+    }
   });
 
   it('reads every variable, with durations in s, m, h, d or plain seconds', () => {

@@ -1,0 +1,13 @@
+export { runCli } from './cli.ts';
+export type { ConfigSources, TesseraConfig } from './config.ts';
+export { ConfigError, DEFAULTS, decodeSecret, POLICIES, resolveConfig } from './config.ts';
+export type { Logger, LogLevel } from './log.ts';
+export { createLogger } from './log.ts';
+export type { Metrics } from './metrics.ts';
+export { createMetrics, metricsRoute } from './metrics.ts';
+export type { SharedServices } from './open-store.ts';
+export { openRedis, openStore } from './open-store.ts';
+export { demoRoutes } from './routes/demo-routes.ts';
+export { loadOrCreateSecret } from './secret-file.ts';
+export type { ServerOverrides, TesseraServer } from './server.ts';
+export { createTesseraServer } from './server.ts';

@@ -1,0 +1,211 @@
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import {
+  type Argon2Params,
+  type Clock,
+  createEngine,
+  type Engine,
+  type Store,
+  type TesseraEvent,
+} from '@tessera/core';
+import { createHandler, SECURITY_HEADERS, type TesseraHandler } from '@tessera/server';
+import { toNodeListener } from '@tessera/server/node';
+import type { TesseraConfig } from './config.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics, type Metrics, metricsRoute } from './metrics.ts';
+import { openRedis, openStore } from './open-store.ts';
+import { demoRoutes } from './routes/demo-routes.ts';
+import { loadOrCreateSecret } from './secret-file.ts';
+
+/** A running (or ready to run) standalone server. */
+export interface TesseraServer {
+  /** The Node HTTP server (listening once {@link listen} resolved). */
+  http: Server;
+  handler: TesseraHandler;
+  engine: Engine;
+  store: Store;
+  metrics: Metrics;
+  config: TesseraConfig;
+  log: Logger;
+  /** Listens on the configured host and port; resolves to the base URL. */
+  listen(): Promise<string>;
+  /** Answers new requests 503, lets in-flight ones finish (a second at most), then closes the engine and store. */
+  close(): Promise<void>;
+}
+
+/** Extra wiring for tests and embedding. */
+export interface ServerOverrides {
+  clock?: Clock;
+  store?: Store;
+  demo?: boolean;
+  /** argon2id parameters (tests may lower them; production keeps OWASP's). */
+  argon2?: Argon2Params;
+  onEvent?: (event: TesseraEvent) => void;
+  /** Collect Node process metrics (default true; tests with many servers turn it off). */
+  processMetrics?: boolean;
+  /** Where log lines go (default: stderr). */
+  writeLog?: (line: string) => void;
+}
+
+const CLIENT_ERRORS: Readonly<Record<string, [number, string, string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'The request took too long to arrive.'],
+  HPE_HEADER_OVERFLOW: [431, 'invalid_request', 'The request headers are too large.'],
+};
+
+/**
+ * The answer to a request Node's HTTP parser refused or timed out before it reached the handler (a
+ * malformed request line, oversized headers, a body trickling past the request timeout): Tessera's
+ * error shape and security headers, then the connection closes.
+ */
+function clientErrorResponse(code: string | undefined): string {
+  const [status, error, description] = CLIENT_ERRORS[code ?? ''] ?? [
+    400,
+    'invalid_request',
+    'The request is malformed.',
+  ];
+  const body = JSON.stringify({ error, error_description: description });
+  const headers = {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    ...SECURITY_HEADERS,
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+  };
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
+  return `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+/**
+ * Builds the standalone server from a validated config: opens the store (and Redis when configured),
+ * loads or generates the secret (warning when generated) and the signing keys, and serves the Tessera
+ * handler on `node:http` with request, header and keep-alive timeouts.
+ */
+export async function createTesseraServer(
+  config: TesseraConfig,
+  overrides: ServerOverrides = {},
+): Promise<TesseraServer> {
+  const log = createLogger(config.logLevel, overrides.writeLog);
+  for (const deprecation of config.deprecations) log.warn(deprecation);
+  const store = overrides.store ?? (await openStore(config.databaseUrl));
+  const { secret, generated, path } = loadOrCreateSecret(config);
+  if (generated) {
+    log.warn(
+      `Generated a new secret at ${path}. Keep it (and back it up): refresh tokens and signing keys depend on it. Set TESSERA_SECRET to manage it yourself.`,
+    );
+  }
+  const metrics = createMetrics(overrides.processMetrics ?? true);
+  const shared = config.redisUrl ? await openRedis(config.redisUrl) : null;
+  const engine = await createEngine({
+    store,
+    secret,
+    issuer: config.issuer,
+    audience: config.audience,
+    clientId: config.clientId,
+    signingAlg: config.signingAlg,
+    ...(config.signingThread === null ? {} : { signOffThread: config.signingThread }),
+    policy: config.policy,
+    accessTtlSeconds: config.accessTtlSeconds,
+    softTtlSeconds: config.softTtlSeconds,
+    maxLoginAgeSeconds: config.maxLoginAgeSeconds,
+    endSessionsOnPasswordChange: config.endSessionsOnPasswordChange,
+    refreshIdleTtlSeconds: config.refreshIdleTtlSeconds,
+    refreshAbsoluteTtlSeconds: config.refreshAbsoluteTtlSeconds,
+    reuseGraceSeconds: config.reuseGraceSeconds,
+    clockLeewaySeconds: config.clockLeewaySeconds,
+    maxSessionsPerUser: config.maxSessionsPerUser,
+    rateLimits: config.rateLimit ? undefined : false,
+    ...(shared ? { bus: shared.bus, rateLimiter: shared.rateLimiter } : {}),
+    ...(overrides.clock ? { clock: overrides.clock } : {}),
+    ...(overrides.argon2 ? { argon2: overrides.argon2 } : {}),
+    onEvent(event: TesseraEvent) {
+      const reason = event.type === 'session.revoked' ? event.reason : '';
+      metrics.events.inc({ type: event.type, reason });
+      if (event.type === 'session.reuse_detected') {
+        log.warn('refresh token reuse detected; session revoked', {
+          sessionId: event.sessionId,
+          userId: event.userId,
+        });
+      }
+      overrides.onEvent?.(event);
+    },
+  } as Parameters<typeof createEngine>[0]);
+  const stopSweeper = engine.startSweeper();
+
+  const handler = createHandler({
+    engine,
+    cookieSecure: config.cookieSecure,
+    allowedOrigins: config.allowedOrigins,
+    serviceToken: config.serviceToken,
+    trustProxy: config.trustProxy,
+    ...(config.allowedHosts ? { allowedHosts: config.allowedHosts } : {}),
+    revocationStreams: { perCaller: config.feedStreamsPerCaller, total: config.feedStreamsTotal },
+    routes: [metricsRoute(metrics), ...(overrides.demo ? demoRoutes() : [])],
+    onResponse(info) {
+      metrics.observe(info);
+      if (log.enabled('debug')) log.debug('request', { ...info });
+    },
+    ...(overrides.clock ? { clock: overrides.clock } : {}),
+  });
+
+  const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
+  const http = createServer(
+    {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: config.headersTimeoutSeconds * 1000,
+      keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
+      // How often Node checks those timeouts (its default, 30 s, would let a slow body run far past them).
+      connectionsCheckingInterval: Math.max(
+        100,
+        Math.min(
+          1000,
+          Math.floor(Math.min(requestTimeoutMs || 30_000, config.headersTimeoutSeconds * 1000) / 4),
+        ),
+      ),
+    },
+    toNodeListener(handler),
+  );
+  http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
+      socket.end(clientErrorResponse(error.code));
+    }
+    socket.destroy();
+  });
+
+  return {
+    http,
+    handler,
+    engine,
+    store,
+    metrics,
+    config,
+    log,
+    async listen() {
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(config.port, config.host, () => {
+          http.off('error', reject);
+          resolve();
+        });
+      });
+      const address = http.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    },
+    async close() {
+      stopSweeper();
+      // New requests get 503 (and Connection: close); open revocation streams end now.
+      handler.close();
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeIdleConnections();
+      // Graceful but bounded: in-flight requests get a second, then lingering connections are cut.
+      const force = setTimeout(() => http.closeAllConnections(), 1000);
+      await closed;
+      clearTimeout(force);
+      await engine.close();
+      await shared?.close();
+      await store.close();
+    },
+  };
+}
