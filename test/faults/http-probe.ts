@@ -170,3 +170,18 @@ export async function eventually(what: string, ms: number, probe: () => Promise<
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Resolves to `promise`'s value, or to `fallback()` if it has not settled after `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, fallback: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<T>((resolve) => {
+        timer = setTimeout(() => resolve(fallback()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { type ChildServer, freePort, startChildServer, stopChildServer } from '../helpers/child-server.ts';
+import { type Answer, eventually, isTessera503, type Outcome, pause, send, within } from './http-probe.ts';
+import { assertSessionsIntact, registerClients, startRefreshLoad, tally } from './refresh-load.ts';
+
+/** How long a stopping server may take to exit. */
+const EXIT_BOUND_MS = 5000;
+
+/** A clean refusal of a request that reached a stopping server: a 503 in Tessera's error shape. */
+function isShutdown503(answer: Answer): boolean {
+  return isTessera503(answer, 'service_unavailable', false);
+}
+
+/**
+ * Whether an outcome is acceptable while a server stops: an answer (a rotation, or a clean 503), or a
+ * request the server never accepted that was refused at connect or lost with an idle keep-alive
+ * connection the server closed as the request was written (RFC 9112 §9.5: the client retries those).
+ */
+function cleanDuringShutdown(outcome: Outcome): boolean {
+  if (outcome.kind === 'answer') return outcome.answer.status === 200 || isShutdown503(outcome.answer);
+  if (outcome.accepted) return false;
+  return outcome.code === 'ECONNREFUSED' || (outcome.reusedSocket && outcome.code === 'ECONNRESET');
+}
+
+function isRotation(outcome: Outcome): boolean {
+  return outcome.kind === 'answer' && outcome.answer.status === 200;
+}
+
+/** Opens the revocation stream (a resource service's long-lived connection) and resolves once it answered. */
+function openRevocationStream(url: string): Promise<{ status: number; ended: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const req = get(`${url}/auth/revocations/stream`, { agent: false }, (res) => {
+      const ended = new Promise<void>((done) => {
+        res.on('close', () => done());
+      });
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, ended });
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('the revocation stream did not answer')));
+  });
+}
+
+describe('fault: SIGTERM under load', () => {
+  it('answers every accepted request, turns new ones away cleanly and exits within 5 s', {
+    timeout: 60_000,
+  }, async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tessera-sigterm-'));
+    const env = {
+      TESSERA_PORT: String(await freePort()),
+      TESSERA_DATA_DIR: dataDir,
+      TESSERA_SECRET: randomBytes(32).toString('base64url'),
+      TESSERA_RATE_LIMIT: 'off',
+    };
+    const runs: ChildServer[] = [];
+    try {
+      const server = await startChildServer(env);
+      runs.push(server);
+      const { url } = server;
+      const clients = await registerClients([url], 6);
+      const loadClients = clients.slice(0, 4);
+      const heldClients = clients.slice(4);
+      // Every load request asks for `100 Continue`, so each outcome says whether the server had
+      // accepted the request before anything went wrong.
+      const load = startRefreshLoad(loadClients, {
+        urls: () => [url],
+        expectContinue: true,
+        deadlineMs: 5000,
+        maxMs: 30_000,
+      });
+      const stream = await openRevocationStream(url);
+      assert.equal(stream.status, 200);
+      await eventually('rotations before the signal', 10_000, async () => load.acknowledged() >= 100);
+
+      // Two refreshes the server has accepted (it answered 100 Continue) whose bodies come only
+      // once shutdown has begun: they are in flight through the whole drain.
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const accepted: Array<Promise<void>> = [];
+      const held = heldClients.map((client) => {
+        let onAccepted = () => {};
+        accepted.push(
+          new Promise<void>((resolve) => {
+            onAccepted = resolve;
+          }),
+        );
+        return send(url, 'POST', '/auth/refresh', {
+          json: { refresh_token: client.acknowledged },
+          expectContinue: true,
+          deadlineMs: 10_000,
+          onAccepted: () => {
+            onAccepted();
+            return gate;
+          },
+        });
+      });
+      await Promise.all(accepted);
+
+      let sent = 0;
+      const exited = new Promise<{ code: number | null; signal: string | null; ms: number }>((resolve) => {
+        server.child.once('exit', (code, signal) => resolve({ code, signal, ms: performance.now() - sent }));
+      });
+      load.phase = 'stopping';
+      sent = performance.now();
+      server.child.kill('SIGTERM');
+
+      // The load sees the shutdown begin (its next request is turned away); while the two accepted
+      // requests hold the server in its drain, requests arriving on new connections must be turned
+      // away cleanly.
+      await eventually('the server begins to stop', EXIT_BOUND_MS, async () =>
+        load.records.some((r) => r.settledIn === 'stopping' && !isRotation(r.outcome)),
+      );
+      const arrivals: Outcome[] = [];
+      for (let i = 0; i < 3; i += 1) {
+        arrivals.push(await send(url, 'GET', '/healthz', { deadlineMs: 2000 }));
+        await pause(20);
+      }
+      release();
+      const heldOutcomes = await Promise.all(held);
+      const exit = await within(exited, EXIT_BOUND_MS * 2, () => ({
+        code: null,
+        signal: 'still running',
+        ms: Number.NaN,
+      }));
+      await load.stop();
+
+      t.diagnostic(
+        `exit after ${exit.ms.toFixed(0)} ms (code ${exit.code}); during shutdown: ${JSON.stringify(
+          tally(load.records, 'stopping'),
+        )}; new arrivals: ${JSON.stringify(arrivals.map((o) => (o.kind === 'answer' ? o.answer.status : o.code)))}`,
+      );
+      // Every violation is collected, so one run names them all.
+      const problems: string[] = [];
+      for (const [i, outcome] of heldOutcomes.entries()) {
+        if (outcome.kind === 'answer' && outcome.answer.status === 200) {
+          const client = heldClients[i];
+          if (client) client.acknowledged = outcome.answer.body.refresh_token;
+        } else
+          problems.push(`an accepted request was not answered with a rotation: ${JSON.stringify(outcome)}`);
+      }
+      for (const outcome of arrivals) {
+        const clean =
+          outcome.kind === 'error'
+            ? outcome.code === 'ECONNREFUSED' && !outcome.accepted
+            : isShutdown503(outcome.answer);
+        if (!clean) problems.push(`a new connection during shutdown: ${JSON.stringify(outcome)}`);
+      }
+      for (const record of load.records) {
+        if (!cleanDuringShutdown(record.outcome))
+          problems.push(`a load request (${record.phase}): ${JSON.stringify(record.outcome)}`);
+      }
+      if (!(exit.ms <= EXIT_BOUND_MS))
+        problems.push(`exited ${exit.ms.toFixed(0)} ms after SIGTERM (${exit.signal})`);
+      if (exit.code !== 0) problems.push(`exit code ${exit.code} (${exit.signal})`);
+      assert.deepEqual(problems, []);
+      await stream.ended;
+
+      // Nothing acknowledged before or during the shutdown was lost.
+      const restarted = await startChildServer(env);
+      runs.push(restarted);
+      await assertSessionsIntact(restarted.url, clients);
+    } finally {
+      for (const run of runs) await stopChildServer(run, 'SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    for (const run of runs) assert.doesNotMatch(run.output(), /reuse detected/, 'no false reuse alarm');
+  });
+});
