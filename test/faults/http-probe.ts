@@ -155,6 +155,22 @@ export function isTessera503(answer: Answer, code: string, retryAfter = true): b
   );
 }
 
+/**
+ * A one-line account of an outcome for an assertion message: status, error code and the start of the
+ * body, with tokens blanked out (test output is a log like any other).
+ */
+export function describeOutcome(outcome: Outcome): string {
+  if (outcome.kind === 'error')
+    return `${outcome.code} (${outcome.accepted ? 'after' : 'before'} the server accepted it, ${outcome.ms.toFixed(0)} ms)`;
+  return describeAnswer(outcome.answer);
+}
+
+/** {@link describeOutcome} for an answer. */
+export function describeAnswer(answer: Answer): string {
+  const text = answer.text.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]+/g, '<jwt>').replace(/tsr_[\w-]+/g, '<tsr>');
+  return `${answer.status} ${text.slice(0, 300)}`;
+}
+
 /** Polls `probe` every 100 ms until it returns true; fails after `ms` with `what`. */
 export async function eventually(what: string, ms: number, probe: () => Promise<boolean>): Promise<number> {
   const started = performance.now();

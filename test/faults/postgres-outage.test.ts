@@ -12,7 +12,7 @@ import {
   skipReason,
   startPrivatePostgres,
 } from '../helpers/services.ts';
-import { ask, eventually, isTessera503, pause } from './http-probe.ts';
+import { ask, describeAnswer, describeOutcome, eventually, isTessera503, pause } from './http-probe.ts';
 import { assertSessionsIntact, registerClients, slowestMs, startRefreshLoad, tally } from './refresh-load.ts';
 
 const OUTAGE_MS = 10_000;
@@ -53,15 +53,12 @@ describe('fault: PostgreSQL stopped for 10 s under load', {
       const outageStarted = performance.now();
       // What else a client does meanwhile: read its profile, log in, ask for health.
       const me = await ask(url, 'GET', '/auth/me', { token: probe.accessToken, deadlineMs: DEADLINE_MS });
-      assert.ok(isTessera503(me, 'service_unavailable'), `GET /auth/me: ${me.status} ${me.text}`);
+      assert.ok(isTessera503(me, 'service_unavailable'), `GET /auth/me: ${describeAnswer(me)}`);
       const login = await ask(url, 'POST', '/auth/login', {
         json: { email: probe.email, password: PASSWORD },
         deadlineMs: DEADLINE_MS,
       });
-      assert.ok(
-        isTessera503(login, 'service_unavailable'),
-        `POST /auth/login: ${login.status} ${login.text}`,
-      );
+      assert.ok(isTessera503(login, 'service_unavailable'), `POST /auth/login: ${describeAnswer(login)}`);
       const health = await ask(url, 'GET', '/healthz', { deadlineMs: DEADLINE_MS });
       assert.equal(health.status, 503, health.text);
       await pause(OUTAGE_MS - (performance.now() - outageStarted));
@@ -85,12 +82,12 @@ describe('fault: PostgreSQL stopped for 10 s under load', {
         const { outcome, phase } = record;
         // No request hangs, none is cut, nothing but a rotation or a clean 503 is ever answered:
         // a 4xx here would mean a session wrongly refused, a 500 a failure leaking out.
-        assert.equal(outcome.kind, 'answer', `${phase}: ${JSON.stringify(outcome)}`);
+        assert.equal(outcome.kind, 'answer', `${phase}: ${describeOutcome(outcome)}`);
         if (outcome.kind !== 'answer') continue;
         const { answer } = outcome;
         if (phase === 'start') assert.equal(answer.status, 200, answer.text);
         else if (answer.status !== 200)
-          assert.ok(isTessera503(answer, 'service_unavailable'), `${phase}: ${answer.status} ${answer.text}`);
+          assert.ok(isTessera503(answer, 'service_unavailable'), `${phase}: ${describeAnswer(answer)}`);
       }
 
       await assertSessionsIntact(url, clients);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import { PASSWORD } from '../helpers/server.ts';
-import { ask, type Outcome, pause, send } from './http-probe.ts';
+import { ask, describeAnswer, type Outcome, pause, send } from './http-probe.ts';
 
 /** One client: its session and the last refresh token the server acknowledged to it. */
 export interface RefreshClient {
@@ -25,7 +25,7 @@ export async function registerClients(urls: readonly string[], count: number): P
         json: { email, password: PASSWORD },
         deadlineMs: 20_000,
       });
-      if (reg.status !== 201) throw new Error(`register failed: ${reg.status} ${reg.text}`);
+      if (reg.status !== 201) throw new Error(`register failed: ${describeAnswer(reg)}`);
       return {
         email,
         sessionId: reg.body.session_id as string,
@@ -160,17 +160,21 @@ export async function assertSessionsIntact(url: string, clients: RefreshClient[]
     assert.equal(
       retry.status,
       200,
-      `session ${client.sessionId}: last acknowledged token refused: ${retry.text}`,
+      `session ${client.sessionId}: last acknowledged token refused: ${describeAnswer(retry)}`,
     );
     assert.equal(retry.body.session_id, client.sessionId);
     const next = await ask(url, 'POST', '/auth/refresh', {
       json: { refresh_token: retry.body.refresh_token },
     });
-    assert.equal(next.status, 200, `session ${client.sessionId}: its successor was refused: ${next.text}`);
+    assert.equal(
+      next.status,
+      200,
+      `session ${client.sessionId}: its successor was refused: ${describeAnswer(next)}`,
+    );
     client.acknowledged = next.body.refresh_token;
     client.accessToken = next.body.access_token;
     const sessions = await ask(url, 'GET', '/auth/sessions', { token: client.accessToken });
-    assert.equal(sessions.status, 200, sessions.text);
+    assert.equal(sessions.status, 200, describeAnswer(sessions));
     assert.deepEqual(
       sessions.body.sessions.map((s: { id: string }) => s.id),
       [client.sessionId],

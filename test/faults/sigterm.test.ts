@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type ChildServer, freePort, startChildServer, stopChildServer } from '../helpers/child-server.ts';
-import { type Answer, eventually, isTessera503, type Outcome, pause, send, within } from './http-probe.ts';
+import {
+  type Answer,
+  describeOutcome,
+  eventually,
+  isTessera503,
+  type Outcome,
+  pause,
+  send,
+  within,
+} from './http-probe.ts';
 import { assertSessionsIntact, registerClients, startRefreshLoad, tally } from './refresh-load.ts';
 
 /** How long a stopping server may take to exit. */
@@ -144,18 +153,18 @@ describe('fault: SIGTERM under load', () => {
           const client = heldClients[i];
           if (client) client.acknowledged = outcome.answer.body.refresh_token;
         } else
-          problems.push(`an accepted request was not answered with a rotation: ${JSON.stringify(outcome)}`);
+          problems.push(`an accepted request was not answered with a rotation: ${describeOutcome(outcome)}`);
       }
       for (const outcome of arrivals) {
         const clean =
           outcome.kind === 'error'
             ? outcome.code === 'ECONNREFUSED' && !outcome.accepted
             : isShutdown503(outcome.answer);
-        if (!clean) problems.push(`a new connection during shutdown: ${JSON.stringify(outcome)}`);
+        if (!clean) problems.push(`a new connection during shutdown: ${describeOutcome(outcome)}`);
       }
       for (const record of load.records) {
         if (!cleanDuringShutdown(record.outcome))
-          problems.push(`a load request (${record.phase}): ${JSON.stringify(record.outcome)}`);
+          problems.push(`a load request (${record.phase}): ${describeOutcome(record.outcome)}`);
       }
       if (!(exit.ms <= EXIT_BOUND_MS))
         problems.push(`exited ${exit.ms.toFixed(0)} ms after SIGTERM (${exit.signal})`);
