@@ -4,11 +4,12 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
-import { type ChildServer, freePort, startChildServer, stopChildServer } from '../helpers/child-server.ts';
+import { type ChildServer, freePort, startChildServer } from '../helpers/child-server.ts';
 import { PASSWORD } from '../helpers/server.ts';
 import { skipReason } from '../helpers/services.ts';
 import { type Answer, ask, describeAnswer, isTessera503 } from './http-probe.ts';
 import { registerClients } from './refresh-load.ts';
+import { terminate } from './terminate.ts';
 import { mountTmpfs, type Tmpfs, tmpfsProblem } from './tmpfs.ts';
 
 /**
@@ -137,7 +138,7 @@ describe('fault: the SQLite disk is full', { skip: skipReason(tmpfsProblem()) },
       expect(server.child.pid === pid && server.child.exitCode === null, 'the server was not restarted');
       assert.deepEqual(problems, []);
     } finally {
-      if (server) await stopChildServer(server, 'SIGTERM');
+      if (server) await terminate(server);
       disk.unmount();
     }
   });

@@ -9,6 +9,7 @@ import { sharedPostgresProblem, skipReason } from '../helpers/services.ts';
 import { eventually } from './http-probe.ts';
 import { sharedSchema } from './postgres-schema.ts';
 import { assertSessionsIntact, registerClients, startRefreshLoad, tally } from './refresh-load.ts';
+import { terminate } from './terminate.ts';
 
 const CLIENTS = 6;
 
@@ -56,7 +57,7 @@ async function killMidLoad(database: Record<string, string>, report: (line: stri
     runs.push(server);
     await assertSessionsIntact(server.url, clients);
   } finally {
-    for (const run of runs) await stopChildServer(run, 'SIGTERM');
+    for (const run of runs) await terminate(run);
     rmSync(dataDir, { recursive: true, force: true });
   }
   for (const run of runs) assert.doesNotMatch(run.output(), /reuse detected/, 'no false reuse alarm');

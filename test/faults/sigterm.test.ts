@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { type ChildServer, freePort, startChildServer, stopChildServer } from '../helpers/child-server.ts';
 import {
   type Answer,
+  describeAnswer,
   describeOutcome,
   eventually,
   isTessera503,
@@ -16,7 +17,14 @@ import {
   send,
   within,
 } from './http-probe.ts';
-import { assertSessionsIntact, registerClients, startRefreshLoad, tally } from './refresh-load.ts';
+import { openRawConnection } from './raw-connection.ts';
+import {
+  assertSessionsIntact,
+  type RefreshClient,
+  registerClients,
+  startRefreshLoad,
+  tally,
+} from './refresh-load.ts';
 
 /** How long a stopping server may take to exit. */
 const EXIT_BOUND_MS = 5000;
@@ -72,9 +80,10 @@ describe('fault: SIGTERM under load', () => {
       const server = await startChildServer(env);
       runs.push(server);
       const { url } = server;
-      const clients = await registerClients([url], 6);
+      const clients = await registerClients([url], 8);
       const loadClients = clients.slice(0, 4);
-      const heldClients = clients.slice(4);
+      const heldClients = clients.slice(4, 6);
+      const [first, second] = clients.slice(6) as [RefreshClient, RefreshClient];
       // Every load request asks for `100 Continue`, so each outcome says whether the server had
       // accepted the request before anything went wrong.
       const load = startRefreshLoad(loadClients, {
@@ -112,6 +121,16 @@ describe('fault: SIGTERM under load', () => {
         });
       });
       await Promise.all(accepted);
+      // And one more on a raw connection, behind which a second request will be pipelined during the
+      // drain: a request arriving on an open connection while the server stops.
+      const raw = await openRawConnection(url);
+      const firstBody = JSON.stringify({ refresh_token: first.acknowledged });
+      raw.write(
+        `POST /auth/refresh HTTP/1.1\r\nHost: ${new URL(url).host}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(firstBody)}\r\nExpect: 100-continue\r\n\r\n`,
+      );
+      await raw.waitForResponses(1, 5000);
+      assert.equal(raw.responses[0]?.status, 100);
 
       let sent = 0;
       const exited = new Promise<{ code: number | null; signal: string | null; ms: number }>((resolve) => {
@@ -133,6 +152,12 @@ describe('fault: SIGTERM under load', () => {
         await pause(20);
       }
       release();
+      const secondBody = JSON.stringify({ refresh_token: second.acknowledged });
+      raw.write(
+        `${firstBody}POST /auth/refresh HTTP/1.1\r\nHost: ${new URL(url).host}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(secondBody)}\r\n\r\n${secondBody}`,
+      );
+      const rawEnd = await within(raw.ended, EXIT_BOUND_MS, () => 'still open');
       const heldOutcomes = await Promise.all(held);
       const exit = await within(exited, EXIT_BOUND_MS * 2, () => ({
         code: null,
@@ -155,6 +180,24 @@ describe('fault: SIGTERM under load', () => {
         } else
           problems.push(`an accepted request was not answered with a rotation: ${describeOutcome(outcome)}`);
       }
+      // The pipelined pair: the accepted first request is answered; the second, which arrived during
+      // the drain, is answered (a rotation or a clean 503), or refused by closing the connection
+      // cleanly after a `Connection: close` answer to the first (RFC 9112 §9.6: retry it elsewhere).
+      const [, firstAnswer, secondAnswer] = raw.responses;
+      if (firstAnswer?.status === 200) first.acknowledged = firstAnswer.body.refresh_token;
+      else
+        problems.push(
+          `the accepted pipelined request: ${firstAnswer ? describeAnswer(firstAnswer) : 'no answer'}`,
+        );
+      if (secondAnswer?.status === 200) second.acknowledged = secondAnswer.body.refresh_token;
+      else if (secondAnswer) {
+        if (!isShutdown503(secondAnswer))
+          problems.push(`a request pipelined during shutdown: ${describeAnswer(secondAnswer)}`);
+      } else if (firstAnswer?.headers.connection !== 'close' || rawEnd !== 'end')
+        problems.push(
+          `a request pipelined during shutdown got no answer, and the connection ended with ${rawEnd} ` +
+            `after an answer with connection: ${firstAnswer?.headers.connection}`,
+        );
       for (const outcome of arrivals) {
         const clean =
           outcome.kind === 'error'
