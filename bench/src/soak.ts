@@ -173,16 +173,27 @@ export async function runSoak(options: SoakOptions): Promise<void> {
         2,
       )}\n`,
     );
-    const row = (label: string, m: Record<(typeof TRENDED)[number], number>, digits: number) =>
-      `| ${label} | ${TRENDED.map((key) => m[key].toFixed(key === 'errors' && digits === 2 ? 0 : digits)).join(' | ')} |`;
+    // Minutes in each figure's own precision; slopes with three decimals, since a flat one is small.
+    const DIGITS = {
+      rps: 0,
+      p50_ms: 2,
+      p99_ms: 2,
+      errors: 0,
+      rss_mib: 1,
+      rss_max_mib: 1,
+      db_mib: 3,
+      wal_mib: 3,
+    };
+    const row = (label: string, m: Record<(typeof TRENDED)[number], number>, slopes = false) =>
+      `| ${label} | ${TRENDED.map((key) => m[key].toFixed(slopes ? 3 : DIGITS[key])).join(' | ')} |`;
     process.stdout.write(
       [
         `Soak: ${options.minutes} min of refreshes at ${rate} req/s (half of the ${max.rps.toFixed(0)} req/s maximum), one Tessera on SQLite`,
         '',
         '| minute | req/s | p50 ms | p99 ms | errors | RSS MiB (median) | RSS MiB (peak) | db MiB | WAL MiB |',
         '|---|---|---|---|---|---|---|---|---|',
-        ...minutes.map((m) => row(String(m.minute), m, 2)),
-        row('slope per minute', slopes as Record<(typeof TRENDED)[number], number>, 3),
+        ...minutes.map((m) => row(String(m.minute), m)),
+        row('slope per minute', slopes as Record<(typeof TRENDED)[number], number>, true),
         '',
       ].join('\n'),
     );
