@@ -13,7 +13,14 @@ import {
   startPrivatePostgres,
 } from '../helpers/services.ts';
 import { ask, describeAnswer, describeOutcome, eventually, isTessera503, pause } from './http-probe.ts';
-import { assertSessionsIntact, registerClients, slowestMs, startRefreshLoad, tally } from './refresh-load.ts';
+import {
+  assertSessionsIntact,
+  everyClientRotatesAgain,
+  registerClients,
+  slowestMs,
+  startRefreshLoad,
+  tally,
+} from './refresh-load.ts';
 import { terminate } from './terminate.ts';
 
 const OUTAGE_MS = 10_000;
@@ -67,9 +74,10 @@ describe('fault: PostgreSQL stopped for 10 s under load', {
       load.phase = 'restarting';
       pg.start();
       load.phase = 'recovered';
-      const before = clients.map((c) => c.refreshes);
-      const recoveryMs = await eventually('every client rotates again', 15_000, async () =>
-        clients.every((c, i) => c.refreshes > (before[i] ?? 0)),
+      const recoveryMs = await eventually(
+        'every client rotates again',
+        15_000,
+        everyClientRotatesAgain(clients),
       );
       await load.stop();
 

@@ -127,6 +127,15 @@ export function startRefreshLoad(clients: RefreshClient[], options: RefreshLoadO
 }
 
 /**
+ * A probe for `eventually`: true once every client has had a rotation acknowledged since this call
+ * (the load goes on working after a fault).
+ */
+export function everyClientRotatesAgain(clients: readonly RefreshClient[]): () => Promise<boolean> {
+  const before = clients.map((c) => c.refreshes);
+  return async () => clients.every((c, i) => c.refreshes > (before[i] ?? 0));
+}
+
+/**
  * Counts of outcomes (`status:code` for answers, `error:CODE` for wire failures), of the requests
  * sent in `phase` when given.
  */
