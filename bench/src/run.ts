@@ -32,7 +32,12 @@ interface ScenarioResult {
 }
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, only: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+    soak: { type: 'boolean' },
+    'soak-minutes': { type: 'string' },
+  },
   allowPositionals: true,
 });
 const quick = values.quick ?? false;
@@ -43,6 +48,20 @@ const repeats = quick ? 1 : 2;
 const CONNECTIONS = 64;
 /** Live credentials per system: twice the connections, so a lost token never idles a connection. */
 const CREDENTIALS = 2 * CONNECTIONS;
+if (values.soak) {
+  const { runSoak } = await import('./soak.ts');
+  const minutes = Number(values['soak-minutes'] ?? 10);
+  // A shortened soak must not replace the full one's figures.
+  const output = minutes >= 10 ? '../results/soak.json' : '../results/soak-partial.json';
+  await runSoak({
+    minutes,
+    connections: CONNECTIONS,
+    credentials: CREDENTIALS,
+    maxSeconds: seconds,
+    output: new URL(output, import.meta.url),
+  });
+  process.exit(0);
+}
 const results: ScenarioResult[] = [];
 const ratios: Record<string, number> = {};
 let revocationDelay: Record<string, unknown> | null = null;
