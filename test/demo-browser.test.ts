@@ -32,6 +32,8 @@ describe('demo page in Chromium', { skip }, () => {
     await page.fill('#register-form input[name=device_name]', 'Test laptop');
     await page.click('#register-form button');
     await page.waitForSelector('#signed-in:not([hidden])');
+    // The page shows the account once /auth/me answers, a moment after the signed-in view appears.
+    await page.waitForFunction((expected) => document.querySelector('#who')?.textContent === expected, email);
     assert.equal(await page.textContent('#who'), email);
 
     // The refresh token is an HttpOnly, SameSite=Strict cookie scoped to /auth, invisible to script.

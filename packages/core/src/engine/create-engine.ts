@@ -178,7 +178,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     },
     listRevocations: (sinceMs) => listRevocationsSince(ctx, sinceMs ?? Number.NEGATIVE_INFINITY),
     onRevocation: (listener) => ctx.bus.subscribe(listener),
-    ping: () => ctx.store.ping(),
+    ping: (options) => ctx.store.ping(options),
     async close() {
       for (const timer of sweepers) clearInterval(timer);
       sweepers.clear();

@@ -117,8 +117,11 @@ export interface Engine {
   listRevocations(sinceMs?: number): Promise<Revocation[]>;
   /** Calls `listener` for every revocation published on the bus (this and, when shared, other instances). */
   onRevocation(listener: (revocation: Revocation) => void): () => void;
-  /** Resolves when the store answers; throws `service_unavailable` otherwise. */
-  ping(): Promise<void>;
+  /**
+   * Resolves when the store answers; throws `service_unavailable` otherwise. With `write: true` it also
+   * proves a durable write commits now, throwing `storage_full` when the disk is full.
+   */
+  ping(options?: { write?: boolean }): Promise<void>;
   /** Stops background work (not the store: its owner closes it). */
   close(): Promise<void>;
 }
