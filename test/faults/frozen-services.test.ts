@@ -38,13 +38,6 @@ import { terminate } from './terminate.ts';
 
 const FREEZE_MS = 10_000;
 
-// Known gaps, found by this suite and not fixed on this branch: the tests run and report, and the
-// `todo` comes off when the fix lands (see docs/scaling.md, "Faults").
-const REDIS_TODO =
-  'packages/redis sets no command timeout: a silent Redis holds every refresh, login and logout';
-const POSTGRES_TODO =
-  'packages/postgres sets no query timeout: a request on an open connection to a silent PostgreSQL waits forever';
-
 /** A private service the scenario freezes. */
 interface Service {
   env: Record<string, string>;
@@ -137,7 +130,6 @@ async function probe(url: string, method: string, path: string, options: Paramet
 describe('fault: a frozen service (SIGSTOP: connections open, nothing answers)', () => {
   it('Redis frozen for 10 s: logins, refreshes and logouts still answer within 3 s', {
     timeout: 90_000,
-    todo: REDIS_TODO,
     skip: skipReason(privateRedisProblem()),
   }, async (t) => {
     const boundMs = 3000;
@@ -178,7 +170,6 @@ describe('fault: a frozen service (SIGSTOP: connections open, nothing answers)',
 
   it('PostgreSQL frozen for 10 s: every request answers (a rotation or a clean 503) within 5 s, then recovers', {
     timeout: 90_000,
-    todo: POSTGRES_TODO,
     skip: skipReason(privatePostgresProblem()),
   }, async (t) => {
     const boundMs = 5000;

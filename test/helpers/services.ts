@@ -138,7 +138,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     url: `redis://127.0.0.1:${port}`,
     async stop() {
       const running = child;
-      if (!running || running.exitCode !== null) return;
+      // A process killed by a signal has a signalCode and no exitCode: both mean it is gone.
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
       await new Promise<void>((resolve) => {
         running.once('exit', () => resolve());
         running.kill('SIGKILL');

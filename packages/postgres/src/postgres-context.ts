@@ -1,4 +1,11 @@
-import type { OutboxEventInput, RevokeReason, SessionRecord, UserPatch, UserRecord } from '@tessera/core';
+import {
+  type OutboxEventInput,
+  type RevokeReason,
+  type SessionRecord,
+  StoreUnavailableError,
+  type UserPatch,
+  type UserRecord,
+} from '@tessera/core';
 import type pg from 'pg';
 import { toStoreError } from './postgres-errors.ts';
 import { byId, toSession, toUser } from './postgres-rows.ts';
@@ -67,6 +74,8 @@ export function createPostgresContext(pool: pg.Pool, schema: string): PostgresCo
     transaction: (work) =>
       run(async () => {
         const client = await pool.connect();
+        // A connection that timed out or broke is dropped, never handed to the next request.
+        let broken: Error | undefined;
         try {
           await client.query('BEGIN');
           const result = await work(client);
@@ -74,11 +83,15 @@ export function createPostgresContext(pool: pg.Pool, schema: string): PostgresCo
           await client.query('COMMIT');
           return result;
         } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          if (error instanceof Rollback) return error.value;
+          if (error instanceof Rollback) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            return error.value;
+          }
+          if (toStoreError(error) instanceof StoreUnavailableError) broken = error as Error;
+          else await client.query('ROLLBACK').catch(() => undefined);
           throw error;
         } finally {
-          client.release();
+          client.release(broken);
         }
       }),
     async insertSession(db, session, options) {

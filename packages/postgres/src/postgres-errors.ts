@@ -22,7 +22,8 @@ function isUnavailable(error: unknown): boolean {
   const e = error as { code?: string; message?: string } | null;
   const code = e?.code;
   if (code && (UNAVAILABLE_CODES.has(code) || code.startsWith('08') || code.startsWith('53'))) return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+  // `Query read timeout` is node-postgres's own `query_timeout`: the server did not answer in time.
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(
     e?.message ?? '',
   );
 }

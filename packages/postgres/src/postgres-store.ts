@@ -18,6 +18,14 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Apply pending migrations when opening. Default true. */
   migrate?: boolean;
+  /**
+   * How long one query may take before it fails as unavailable (503) and its connection is dropped:
+   * a frozen database must not hold requests. Also set as the server's `statement_timeout`.
+   * Migrations are not bounded. Default 3000 ms.
+   */
+  queryTimeoutMs?: number;
+  /** How long opening a connection may take. Default 2000 ms. */
+  connectTimeoutMs?: number;
 }
 
 // int8 columns hold epoch milliseconds: well inside 2^53, so read them as numbers.
@@ -73,29 +81,42 @@ export async function migratePostgres(client: Queryable, schema: string): Promis
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const schema = options.schema ?? 'tessera';
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`Invalid PostgreSQL schema name "${schema}".`);
+  const queryTimeoutMs = options.queryTimeoutMs ?? 3000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.maxConnections ?? 10,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: connectTimeoutMs,
     idleTimeoutMillis: 30_000,
+    query_timeout: queryTimeoutMs,
+    statement_timeout: queryTimeoutMs,
     types: TYPES,
   });
   // An idle client losing its connection (a database restart) must not crash the process.
   pool.on('error', () => undefined);
 
   if (options.migrate ?? true) {
-    const client = await pool.connect().catch(async (error: unknown) => {
+    // A connection of its own, without the query timeout: a migration may rewrite a large table.
+    const client = new pg.Client({
+      connectionString: options.connectionString,
+      connectionTimeoutMillis: connectTimeoutMs,
+      types: TYPES,
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
       await pool.end().catch(() => undefined);
       throw new StoreUnavailableError(error);
-    });
+    }
     try {
       await migratePostgres(client, schema);
     } catch (error) {
-      client.release();
       await pool.end().catch(() => undefined);
       throw toStoreError(error);
+    } finally {
+      await client.end().catch(() => undefined);
     }
-    client.release();
   }
 
   const ctx = createPostgresContext(pool, schema);

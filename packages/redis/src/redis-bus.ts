@@ -8,6 +8,11 @@ export interface RedisBusOptions {
   url: string;
   /** Prefix of the channel name, to share one Redis between deployments. Default `tessera:`. */
   prefix?: string;
+  /**
+   * How long a publish may wait for Redis before it is given up (a frozen Redis must not hold
+   * revocations in memory or delay anything). Default 500 ms.
+   */
+  commandTimeoutMs?: number;
 }
 
 /** A revocation bus with its connection state, for health reports and tests. */
@@ -21,7 +26,8 @@ const RETRY = (attempt: number): number => Math.min(100 * 2 ** Math.min(attempt,
 /**
  * Creates a {@link RevocationBus} over Redis pub/sub. Listeners in this process hear a revocation at
  * once, without a round trip; other instances hear it through Redis. Redis is never the source of
- * truth: when it is down, `publish` still reaches local listeners and resolves (the database holds the
+ * truth: `publish` reaches local listeners and resolves at once, sending to Redis without waiting for it;
+ * when Redis is down or frozen the message is dropped after `commandTimeoutMs` (the database holds the
  * revocation and every instance's feed polls it), and both connections reconnect by themselves.
  * @example
  * const bus = createRedisBus({ url: 'redis://127.0.0.1:6379' });
@@ -36,7 +42,7 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     maxRetriesPerRequest: 1,
     retryStrategy: RETRY,
   };
-  const publisher = new Redis(options.url, common);
+  const publisher = new Redis(options.url, { ...common, commandTimeout: options.commandTimeoutMs ?? 500 });
   const subscriber = new Redis(options.url, { ...common, enableOfflineQueue: true });
   // Connection errors are expected while Redis is away; ioredis reconnects by itself.
   publisher.on('error', () => undefined);
@@ -64,9 +70,9 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
   return {
     async publish(revocation) {
       deliver(revocation);
-      await publisher
-        .publish(channel, JSON.stringify({ from: instanceId, revocation }))
-        .catch(() => undefined);
+      // Not awaited: the request that revoked must not wait on Redis (a frozen one would hold it for the
+      // command timeout). The message leaves at once; the database and the feed's poll back it up.
+      publisher.publish(channel, JSON.stringify({ from: instanceId, revocation })).catch(() => undefined);
     },
     subscribe(listener) {
       listeners.add(listener);

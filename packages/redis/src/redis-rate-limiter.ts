@@ -16,6 +16,13 @@ export interface RedisRateLimiterOptions {
    * Default 1000 ms. Later outages fall back at once.
    */
   connectTimeoutMs?: number;
+  /** How long one Redis command may take before the call counts in memory instead. Default 250 ms. */
+  commandTimeoutMs?: number;
+  /**
+   * After Redis failed or timed out, how long calls count in memory without trying Redis, so a frozen
+   * Redis costs one timeout, not one per rate-limit rule of every request. Default 2000 ms.
+   */
+  backoffMs?: number;
 }
 
 // One round trip, run atomically by Redis: count the hit, start the window on the first one, report
@@ -50,8 +57,16 @@ export function createRedisRateLimiter(
   const redis = new Redis(options.url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    commandTimeout: options.commandTimeoutMs ?? 250,
     retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000),
   });
+  const backoffMs = options.backoffMs ?? 2000;
+  // Until this instant (performance.now()) calls go straight to the in-memory counters.
+  let skipRedisUntil = 0;
+  const redisUsable = (): boolean => performance.now() >= skipRedisUntil;
+  const redisFailed = (): void => {
+    skipRedisUntil = performance.now() + backoffMs;
+  };
   redis.on('error', () => undefined);
   const fallback = createMemoryRateLimiter();
   let everReady = false;
@@ -78,6 +93,7 @@ export function createRedisRateLimiter(
   return {
     async hit(key, rule, nowMs) {
       await connected();
+      if (!redisUsable()) return fallback.hit(key, rule, nowMs);
       try {
         const [count, ttl] = (await redis.eval(HIT, 1, prefix + key, String(rule.windowSeconds * 1000))) as [
           number,
@@ -85,11 +101,13 @@ export function createRedisRateLimiter(
         ];
         return decide(count, ttl, rule);
       } catch {
+        redisFailed();
         return fallback.hit(key, rule, nowMs);
       }
     },
     async check(key, rule, nowMs) {
       await connected();
+      if (!redisUsable()) return fallback.check(key, rule, nowMs);
       try {
         const [count, ttl] =
           (await redis
@@ -100,11 +118,12 @@ export function createRedisRateLimiter(
         const current = Number(count?.[1] ?? 0);
         return current >= rule.limit ? decide(current + 1, Number(ttl?.[1] ?? 0), rule) : { allowed: true };
       } catch {
+        redisFailed();
         return fallback.check(key, rule, nowMs);
       }
     },
     async reset(key) {
-      await redis.del(prefix + key).catch(() => undefined);
+      if (redisUsable()) await redis.del(prefix + key).catch(redisFailed);
       await fallback.reset(key);
     },
     async close() {
