@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { ID_TOKEN_TYPE, REFRESH_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '@tessera/core';
 import { startTestIdentityProvider, type TestIdentityProvider } from '@tessera/core/testing';
 import pg from 'pg';
+import { sendBadJson } from './helpers/bad-input.ts';
 import { ALLOWED_ORIGIN, call, startTestServer, type TestServer } from './helpers/server.ts';
 import { sharedPostgresProblem, skipReason } from './helpers/services.ts';
 
@@ -176,6 +177,22 @@ describe('POST /auth/login/external', () => {
       assert.equal(response.body.error, code, `${label}: ${response.text}`);
       assert.equal(response.status, 400, label);
     }
+    assert.deepEqual(await stateOf(t), before);
+  });
+
+  it('answers every kind of bad input with a clean 4xx and changes nothing', async () => {
+    const before = await stateOf(t);
+    await sendBadJson(t.url, {
+      method: 'POST',
+      path: '/auth/login/external',
+      fields: {
+        subject_token: await sign({ sub: 'bad-input' }),
+        subject_token_type: ID_TOKEN_TYPE,
+        nonce: 'n',
+        device_name: 'Phone',
+      },
+      optional: ['nonce', 'device_name'],
+    });
     assert.deepEqual(await stateOf(t), before);
   });
 
