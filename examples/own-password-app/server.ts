@@ -89,12 +89,10 @@ export async function createApp(options: OwnPasswordOptions = {}) {
   app.post('/signup', async (req, res) => {
     const given = credentials(req.body);
     if (!given) {
-      res
-        .status(400)
-        .json({
-          error: 'invalid_request',
-          error_description: 'Send an email and a password of 8+ characters.',
-        });
+      res.status(400).json({
+        error: 'invalid_request',
+        error_description: 'Send an email and a password of 8+ characters.',
+      });
       return;
     }
     if (accounts.find(given.email)) {
