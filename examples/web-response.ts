@@ -18,7 +18,9 @@ export function headersOf(req: ExpressRequest): { get(name: string): string | nu
  */
 export async function sendWebResponse(res: ExpressResponse, response: Response): Promise<void> {
   res.status(response.status);
-  for (const [name, value] of response.headers) if (name !== 'set-cookie') res.setHeader(name, value);
+  response.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') res.setHeader(name, value);
+  });
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader('set-cookie', cookies);
   res.send(Buffer.from(await response.arrayBuffer()));

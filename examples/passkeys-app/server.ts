@@ -91,8 +91,9 @@ function createFlows() {
   };
 }
 
-const refuse = (res: express.Response, status: number, error: string, description: string) =>
+function refuse(res: express.Response, status: number, error: string, description: string): void {
   res.status(status).json({ error, error_description: description });
+}
 
 /**
  * Builds the app: the page at `/`, the passkey ceremonies under `/passkeys`, Tessera under `/api`, and
