@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { assertCleanError, sendBadJson } from './helpers/bad-input.ts';
+import { assertCleanError, sendBadJson, usersState } from './helpers/bad-input.ts';
 import { call, registerUser, startTestServer, type TestServer } from './helpers/server.ts';
 
 let t: TestServer;
@@ -24,19 +24,6 @@ async function newUser(body: Record<string, unknown> = {}): Promise<Json> {
   const response = await admin('POST', '/admin/users', body);
   assert.equal(response.status, 201, response.text);
   return response.body;
-}
-
-/** Users with their sessions and identities: what a refused admin request must leave alone. */
-async function stateOf() {
-  const { store } = t.server;
-  const users = await store.listUsers(null, 1000);
-  return Promise.all(
-    users.map(async (user) => ({
-      user,
-      identities: await store.listIdentities(user.id),
-      sessions: await store.listLiveSessions(user.id, t.clock.now()),
-    })),
-  );
 }
 
 describe('admin API', () => {
@@ -184,7 +171,7 @@ describe('admin API', () => {
 
 describe('admin API protection', () => {
   it('serves loopback callers only under an allowed Host, and never a browser', async () => {
-    const before = await stateOf();
+    const before = await usersState(t);
     // fetch never sends a Host of our choosing; node:http does.
     const rebinding = await new Promise<{ status: number; body: Json }>((resolve, reject) => {
       const { hostname, port } = new URL(t.url);
@@ -206,7 +193,7 @@ describe('admin API protection', () => {
       assert.equal(browser.status, 403, origin);
       assert.equal(browser.body.error, 'forbidden_origin');
     }
-    assert.deepEqual(await stateOf(), before);
+    assert.deepEqual(await usersState(t), before);
   });
 
   it('requires the service token when one is configured', async () => {
@@ -246,7 +233,7 @@ describe('admin API protection', () => {
 describe('admin API bad input', () => {
   it('answers every kind of bad input on every JSON admin route with a clean 4xx, changing nothing', async () => {
     const user = await newUser({ email: 'target@example.com' });
-    const before = await stateOf();
+    const before = await usersState(t);
     const routes = [
       {
         method: 'POST',
@@ -294,7 +281,7 @@ describe('admin API bad input', () => {
       },
     ];
     for (const route of routes) await sendBadJson(t.url, route);
-    assert.deepEqual(await stateOf(), before);
+    assert.deepEqual(await usersState(t), before);
   });
 
   it('refuses what the engine refuses, unknown users and malformed ids, with stable codes', async () => {
@@ -304,7 +291,7 @@ describe('admin API bad input', () => {
       issuer: 'https://idp.example.com',
       subject: 'owned',
     });
-    const before = await stateOf();
+    const before = await usersState(t);
     const nowSeconds = Math.floor(t.clock.now() / 1000);
     const cases: Array<[string, string, unknown, number, string, Record<string, string>?]> = [
       ['POST', '/admin/users', { email: 'taken@example.com' }, 409, 'email_taken'],
@@ -409,7 +396,7 @@ describe('admin API bad input', () => {
       assert.equal(response.status, status, `${label}: ${response.text}`);
       assert.equal(response.body.error, code, label);
     }
-    assert.deepEqual(await stateOf(), before);
+    assert.deepEqual(await usersState(t), before);
     assert.ok(await registerUser(t.url));
   });
 });

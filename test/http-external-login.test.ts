@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { ID_TOKEN_TYPE, REFRESH_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '@tessera/core';
 import { startTestIdentityProvider, type TestIdentityProvider } from '@tessera/core/testing';
 import pg from 'pg';
-import { sendBadJson } from './helpers/bad-input.ts';
+import { sendBadJson, usersState } from './helpers/bad-input.ts';
 import { ALLOWED_ORIGIN, call, startTestServer, type TestServer } from './helpers/server.ts';
 import { sharedPostgresProblem, skipReason } from './helpers/services.ts';
 
@@ -38,19 +38,6 @@ function tokenExchange(base: string, params: Record<string, string>) {
     body: new URLSearchParams(params).toString(),
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
   });
-}
-
-/** Users (with identities and live sessions) of a server: what a refused exchange must leave alone. */
-async function stateOf(server: TestServer) {
-  const { store } = server.server;
-  const users = await store.listUsers(null, 1000);
-  return Promise.all(
-    users.map(async (user) => ({
-      user,
-      identities: await store.listIdentities(user.id),
-      sessions: (await store.listLiveSessions(user.id, server.clock.now())).map((s) => s.id),
-    })),
-  );
 }
 
 describe('POST /auth/login/external', () => {
@@ -107,7 +94,7 @@ describe('POST /auth/login/external', () => {
   });
 
   it('uses the refresh cookie for a browser from an allowed origin, and refuses another origin', async () => {
-    const before = await stateOf(t);
+    const before = await usersState(t);
     const foreign = await external(
       t.url,
       { subject_token: await sign({ sub: 'web-user' }), subject_token_type: ID_TOKEN_TYPE },
@@ -115,7 +102,7 @@ describe('POST /auth/login/external', () => {
     );
     assert.equal(foreign.status, 403);
     assert.equal(foreign.body.error, 'forbidden_origin');
-    assert.deepEqual(await stateOf(t), before);
+    assert.deepEqual(await usersState(t), before);
     const browser = await external(
       t.url,
       { subject_token: await sign({ sub: 'web-user' }), subject_token_type: ID_TOKEN_TYPE },
@@ -128,7 +115,7 @@ describe('POST /auth/login/external', () => {
 
   it('refuses ID tokens it must not trust with a 4xx and creates nothing', async () => {
     await external(t.url, { subject_token: await sign({ sub: 'kept' }), subject_token_type: ID_TOKEN_TYPE });
-    const before = await stateOf(t);
+    const before = await usersState(t);
     const unpublished = await idp.newKey();
     const cases: Array<[string, Record<string, unknown>, string]> = [
       [
@@ -177,11 +164,11 @@ describe('POST /auth/login/external', () => {
       assert.equal(response.body.error, code, `${label}: ${response.text}`);
       assert.equal(response.status, 400, label);
     }
-    assert.deepEqual(await stateOf(t), before);
+    assert.deepEqual(await usersState(t), before);
   });
 
   it('answers every kind of bad input with a clean 4xx and changes nothing', async () => {
-    const before = await stateOf(t);
+    const before = await usersState(t);
     await sendBadJson(t.url, {
       method: 'POST',
       path: '/auth/login/external',
@@ -193,7 +180,7 @@ describe('POST /auth/login/external', () => {
       },
       optional: ['nonce', 'device_name'],
     });
-    assert.deepEqual(await stateOf(t), before);
+    assert.deepEqual(await usersState(t), before);
   });
 
   it('maps 20 parallel first sign-ins of one identity to one user', async () => {
@@ -243,7 +230,7 @@ describe('POST /oauth/token with the token-exchange grant (RFC 8693)', () => {
 
   it('answers RFC 6749 §5.2 / RFC 8693 §2.2.2 errors and changes nothing', async () => {
     const good = await sign({ sub: 'oauth-user' });
-    const before = await stateOf(t);
+    const before = await usersState(t);
     const cases: Array<[string, Record<string, string>, string]> = [
       ['no subject_token', { subject_token_type: ID_TOKEN_TYPE }, 'invalid_request'],
       ['no subject_token_type', { subject_token: good }, 'invalid_request'],
@@ -299,7 +286,7 @@ describe('POST /oauth/token with the token-exchange grant (RFC 8693)', () => {
       grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
     });
     assert.equal(unsupported.body.error, 'unsupported_grant_type');
-    assert.deepEqual(await stateOf(t), before);
+    assert.deepEqual(await usersState(t), before);
   });
 
   it('answers a disabled account with invalid_grant here (RFC 6749 §5.2), account_disabled on /auth', async () => {
@@ -337,7 +324,7 @@ describe('POST /oauth/token with the token-exchange grant (RFC 8693)', () => {
         subject_token_type: ID_TOKEN_TYPE,
       });
       assert.equal(login.body.error, 'invalid_grant');
-      assert.deepEqual(await stateOf(plain), []);
+      assert.deepEqual(await usersState(plain), []);
     } finally {
       await plain.close();
     }

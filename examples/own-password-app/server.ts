@@ -7,11 +7,10 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { hash, verify } from '@node-rs/argon2';
 import { isTesseraError } from '@tessera/core';
-import { sessionResponse } from '@tessera/server';
 import { requireSession, tesseraRoutes } from '@tessera/server/express';
 import express from 'express';
 import { type ExampleOptions, listenExample, openExampleEngine } from '../engine.ts';
-import { headersOf, sendWebResponse } from '../web-response.ts';
+import { clientOf, sendSession } from '../web-response.ts';
 
 /** The app's own argon2id cost (OWASP's minimum: 19 MiB, 2 passes); tests pass faster ones. */
 export interface OwnPasswordOptions extends ExampleOptions {
@@ -39,15 +38,11 @@ function openAccounts(path: string) {
   };
 }
 
-function credentials(body: unknown): { email: string; password: string; deviceName: string | null } | null {
-  const { email, password, device_name } = (body ?? {}) as Record<string, unknown>;
+function credentials(body: unknown): { email: string; password: string } | null {
+  const { email, password } = (body ?? {}) as Record<string, unknown>;
   if (typeof email !== 'string' || typeof password !== 'string') return null;
   if (email.length > 254 || password.length < 8 || password.length > 1024) return null;
-  return {
-    email: email.trim().toLowerCase(),
-    password,
-    deviceName: typeof device_name === 'string' ? device_name : null,
-  };
+  return { email: email.trim().toLowerCase(), password };
 }
 
 /**
@@ -71,18 +66,12 @@ export async function createApp(options: OwnPasswordOptions = {}) {
   const tessera = tesseraRoutes({ engine, prefix: '/api' });
   app.use(tessera);
 
-  const signIn = (req: express.Request, userId: string, status: number) =>
-    sessionResponse(
+  const signIn = (req: express.Request, res: express.Response, userId: string, status: number) =>
+    sendSession(
+      req,
+      res,
       tessera.handler,
-      headersOf(req),
-      () =>
-        engine.startSession({
-          userId,
-          amr: ['pwd'],
-          deviceName: credentials(req.body)?.deviceName ?? null,
-          ip: req.socket.remoteAddress ?? null,
-          userAgent: req.get('user-agent') ?? null,
-        }),
+      () => engine.startSession({ userId, amr: ['pwd'], ...clientOf(req) }),
       status,
     );
 
@@ -103,7 +92,7 @@ export async function createApp(options: OwnPasswordOptions = {}) {
       const passwordHash = await hash(given.password, cost);
       const user = await engine.createUser({ email: given.email });
       accounts.add(given.email, passwordHash, user.id);
-      await sendWebResponse(res, await signIn(req, user.id, 201));
+      await signIn(req, res, user.id, 201);
     } catch (error) {
       if (!isTesseraError(error)) throw error;
       res.status(error.status).json({ error: error.code, error_description: error.message });
@@ -122,7 +111,7 @@ export async function createApp(options: OwnPasswordOptions = {}) {
         .json({ error: 'invalid_credentials', error_description: 'The email or password is incorrect.' });
       return;
     }
-    await sendWebResponse(res, await signIn(req, account.tessera_user_id, 200));
+    await signIn(req, res, account.tessera_user_id, 200);
   });
 
   app.get('/api/orders', requireSession(engine), (req, res) => {

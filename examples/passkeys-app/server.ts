@@ -17,11 +17,10 @@ import {
   type WebAuthnCredential,
 } from '@simplewebauthn/server';
 import { isTesseraError } from '@tessera/core';
-import { sessionResponse } from '@tessera/server';
 import { requireSession, tesseraRoutes } from '@tessera/server/express';
 import express from 'express';
 import { type ExampleOptions, exampleIssuer, listenExample, openExampleEngine } from '../engine.ts';
-import { headersOf, sendWebResponse } from '../web-response.ts';
+import { clientOf, sendSession } from '../web-response.ts';
 
 /** How long a WebAuthn challenge may be answered. */
 const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -122,27 +121,14 @@ export async function createApp(options: ExampleOptions = {}) {
   const tessera = tesseraRoutes({ engine, prefix: '/api' });
   app.use(tessera);
 
-  const startSession = async (
-    req: express.Request,
-    res: express.Response,
-    userId: string,
-    status: number,
-  ) => {
-    const response = await sessionResponse(
+  const startSession = (req: express.Request, res: express.Response, userId: string, status: number) =>
+    sendSession(
+      req,
+      res,
       tessera.handler,
-      headersOf(req),
-      () =>
-        engine.startSession({
-          userId,
-          amr: PASSKEY_AMR,
-          deviceName: typeof req.body?.device_name === 'string' ? req.body.device_name : null,
-          ip: req.socket.remoteAddress ?? null,
-          userAgent: req.get('user-agent') ?? null,
-        }),
+      () => engine.startSession({ userId, amr: PASSKEY_AMR, ...clientOf(req) }),
       status,
     );
-    await sendWebResponse(res, response);
-  };
 
   app.get('/', (_req, res) => {
     res.type('html').send(page);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ERROR_STATUS } from '@tessera/core';
-import { call } from './server.ts';
+import { call, type TestServer } from './server.ts';
 
 const CODES = new Set(Object.keys(ERROR_STATUS));
 
@@ -89,4 +89,20 @@ export async function sendBadJson(base: string, route: JsonRouteCase): Promise<v
     assertCleanError(response, `${route.method} ${route.path} ${label}`);
     if (status) assert.equal(response.status, status, `${route.path} ${label}`);
   }
+}
+
+/**
+ * Every user of a test server with its identities and live sessions: what a refused request must leave
+ * as it was.
+ */
+export async function usersState(server: TestServer) {
+  const { store } = server.server;
+  const users = await store.listUsers(null, 1000);
+  return Promise.all(
+    users.map(async (user) => ({
+      user,
+      identities: await store.listIdentities(user.id),
+      sessions: await store.listLiveSessions(user.id, server.clock.now()),
+    })),
+  );
 }

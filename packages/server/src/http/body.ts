@@ -94,12 +94,8 @@ export function validateFields(
   const out: ParsedBody = {};
   if (!options.ignoreUnknown) refuseUnknownFields(value, schema);
   for (const [name, spec] of Object.entries(schema)) {
-    const field = Object.hasOwn(value, name) ? value[name] : undefined;
-    if (field === undefined) {
-      if (!spec.optional)
-        throw new TesseraError('invalid_request', `The field "${name}" is required.`, { field: name });
-      continue;
-    }
+    const field = readField(value, name, spec.optional === true);
+    if (field === undefined) continue;
     if (field === null && spec.nullable) {
       out[name] = null;
       continue;
@@ -113,6 +109,15 @@ export function validateFields(
     out[name] = field;
   }
   return out;
+}
+
+/** The field `name` of `value`, or `undefined` when it is absent and optional. Throws `invalid_request` when a required one is absent. */
+function readField(value: Record<string, unknown>, name: string, optional: boolean): unknown {
+  const field = Object.hasOwn(value, name) ? value[name] : undefined;
+  if (field === undefined && !optional) {
+    throw new TesseraError('invalid_request', `The field "${name}" is required.`, { field: name });
+  }
+  return field;
 }
 
 function refuseUnknownFields(
@@ -179,12 +184,8 @@ export function validateJsonFields(
   refuseUnknownFields(value, schema);
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(schema)) {
-    const field = Object.hasOwn(value, name) ? value[name] : undefined;
-    if (field === undefined) {
-      if (!spec.optional)
-        throw new TesseraError('invalid_request', `The field "${name}" is required.`, { field: name });
-      continue;
-    }
+    const field = readField(value, name, spec.optional === true);
+    if (field === undefined) continue;
     if (!(field === null && spec.nullable) && !hasKind(field, spec)) {
       const cap = spec.maxLength === undefined ? '' : ` (at most ${spec.maxLength})`;
       throw new TesseraError(
