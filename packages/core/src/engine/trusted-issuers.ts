@@ -214,6 +214,9 @@ async function fetchDiscovery(
     headers: { accept: 'application/json' },
   });
   if (response.status !== 200) throw new Error(`discovery answered ${response.status}`);
+  if (Number(response.headers.get('content-length') ?? 0) > MAX_DOCUMENT_BYTES) {
+    throw new Error('discovery document too large');
+  }
   const text = await response.text();
   if (text.length > MAX_DOCUMENT_BYTES) throw new Error('discovery document too large');
   const document = JSON.parse(text) as unknown;
