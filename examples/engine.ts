@@ -27,6 +27,8 @@ export interface ExampleOptions {
   policy?: EngineOptions['policy'];
   clock?: Clock;
   accessTtlSeconds?: number;
+  /** Identity providers whose ID tokens Tessera's `/auth/login/external` accepts (the OIDC example). */
+  trustedIssuers?: EngineOptions['trustedIssuers'];
 }
 
 /** The engine of one example app and its store; `close()` stops both. */
@@ -81,6 +83,7 @@ export async function openExampleEngine(name: string, options: ExampleOptions): 
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.accessTtlSeconds ? { accessTtlSeconds: options.accessTtlSeconds } : {}),
+    ...(options.trustedIssuers ? { trustedIssuers: options.trustedIssuers } : {}),
   });
   engine.startSweeper();
   return {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { ERROR_STATUS } from '@tessera/core';
+import { assertCleanError } from './helpers/bad-input.ts';
 import { call, PASSWORD, registerUser, startTestServer, type TestServer } from './helpers/server.ts';
 
 let t: TestServer;
@@ -14,8 +14,6 @@ after(async () => {
   await t.close();
 });
 
-const CODES = new Set(Object.keys(ERROR_STATUS));
-
 /** Everything that must not move when a request fails. */
 async function stateOf() {
   const session = await t.server.store.findSession(victim.session_id);
@@ -27,16 +25,6 @@ async function stateOf() {
     sessions: sessions.length,
     bob: await t.server.store.findUserByEmail('bob@example.com'),
   };
-}
-
-function assertCleanError(response: { status: number; body: any; text: string }, label: string): void {
-  assert.ok(response.status >= 400 && response.status < 500, `${label}: ${response.status} ${response.text}`);
-  assert.equal(typeof response.body?.error, 'string', `${label}: error code`);
-  assert.ok(CODES.has(response.body.error), `${label}: stable code ${response.body.error}`);
-  assert.ok(
-    typeof response.body.error_description === 'string' && response.body.error_description.length > 10,
-    `${label}: sentence`,
-  );
 }
 
 const JSON_ROUTES: Array<{

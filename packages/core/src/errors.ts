@@ -10,6 +10,7 @@ export type TesseraErrorCode =
   | 'invalid_client'
   | 'unsupported_grant_type'
   | 'unsupported_token_type'
+  | 'invalid_target'
   | 'invalid_token'
   | 'invalid_credentials'
   | 'invalid_email'
@@ -50,6 +51,8 @@ export const ERROR_STATUS: Readonly<Record<TesseraErrorCode, number>> = Object.f
   invalid_client: 401,
   unsupported_grant_type: 400,
   unsupported_token_type: 400,
+  // RFC 8693 §2.2.2: a token exchange asked for an audience or resource this server does not issue for.
+  invalid_target: 400,
   invalid_token: 401,
   invalid_credentials: 401,
   invalid_email: 400,

@@ -3,6 +3,10 @@ import type { RevokeReason } from './store/store.ts';
 /** Something that happened to a session or a user, for audit logs and alerts. No secrets inside. */
 export type TesseraEvent =
   | { type: 'user.registered'; userId: string; atMs: number }
+  /** A user made without a password: by the app (`createUser`) or at a first external sign-in. */
+  | { type: 'user.created'; userId: string; source: 'app' | 'external'; atMs: number }
+  | { type: 'identity.linked'; userId: string; issuer: string; atMs: number }
+  | { type: 'identity.unlinked'; userId: string; issuer: string; atMs: number }
   | { type: 'session.created'; sessionId: string; userId: string; atMs: number }
   | { type: 'session.refreshed'; sessionId: string; userId: string; generation: number; atMs: number }
   | { type: 'session.revoked'; sessionId: string; userId: string; reason: RevokeReason; atMs: number }

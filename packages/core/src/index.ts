@@ -5,6 +5,15 @@ export type { UserUpdate, UserUpdateResult } from './engine/account.ts';
 export type { Authenticated } from './engine/authenticate.ts';
 export { createEngine } from './engine/create-engine.ts';
 export type { Engine, EngineSettings } from './engine/engine.ts';
+export type { ExchangedTokenSet, IdTokenExchangeInput } from './engine/id-token-exchange.ts';
+export {
+  ACCESS_TOKEN_TYPE,
+  ID_TOKEN_TYPE,
+  REFRESH_TOKEN_TYPE,
+  SUBJECT_TOKEN_MAX_LENGTH,
+  TOKEN_EXCHANGE_GRANT,
+} from './engine/id-token-exchange.ts';
+export type { Identity } from './engine/identities.ts';
 export type { IntrospectionResult } from './engine/introspect.ts';
 export type { AccessGrant, TokenSet } from './engine/issue-tokens.ts';
 export type { ClientInfo, LoginInput, RegisterInput } from './engine/login.ts';
@@ -21,6 +30,15 @@ export type { RateLimits } from './engine/rate-limits.ts';
 export { DEFAULT_RATE_LIMITS } from './engine/rate-limits.ts';
 export { resolveEngineOptions } from './engine/resolve-options.ts';
 export type { RefreshInput } from './engine/rotate-refresh-token.ts';
+export type { StartSessionInput } from './engine/start-session.ts';
+export { AMR_VALUES } from './engine/start-session.ts';
+export type {
+  ResolvedTrustedIssuer,
+  TrustedIssuer,
+  TrustedIssuerFetch,
+} from './engine/trusted-issuers.ts';
+export { ID_TOKEN_ALGORITHMS, resolveTrustedIssuers } from './engine/trusted-issuers.ts';
+export type { CreateUserInput, ListUsersOptions, UserPage } from './engine/users.ts';
 export type { Profile, SessionInfo, SessionView } from './engine/views.ts';
 export type { SessionEndedReason, TesseraErrorCode, TesseraErrorOptions } from './errors.ts';
 export {

@@ -12,8 +12,10 @@ import { chooseTransport } from './http/transport.ts';
 import type { HeaderReader, HttpRequest, HttpResponse } from './http/types.ts';
 import { fromRequest, toResponse } from './http/web-io.ts';
 import { accountRoutes } from './routes/account-routes.ts';
+import { adminRoutes } from './routes/admin-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
 import { discoveryRoutes } from './routes/discovery-routes.ts';
+import { externalLoginRoutes } from './routes/external-login-routes.ts';
 import { oauthRoutes } from './routes/oauth-routes.ts';
 import { opsRoutes } from './routes/ops-routes.ts';
 import { policyRoutes } from './routes/policy-routes.ts';
@@ -84,6 +86,8 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
     ...oauthRoutes(settings.oauthPath),
     ...discoveryRoutes(settings.authPath, settings.oauthPath, issuer, settings.prefix),
     ...opsRoutes(),
+    ...externalLoginRoutes(settings.authPath),
+    ...(settings.adminPath === null ? [] : adminRoutes(settings.adminPath)),
     ...(options.routes ?? []),
   ];
   const router = createRouter(routes, settings.prefix);

@@ -9,6 +9,7 @@ export type { RequireSessionOptions, SessionAuth } from './http/require-session.
 export { requireSession } from './http/require-session.ts';
 export type { HandlerOptions, ResponseInfo, Route, RouteContext, RoutesOptions } from './http/route.ts';
 export { SECURITY_HEADERS } from './http/security-headers.ts';
+export { sessionResponse } from './http/session-response.ts';
 export { REFRESH_COOKIE, SESSION_COOKIE } from './http/transport.ts';
 export type { HeaderReader, HttpRequest, HttpResponse, RequestBody } from './http/types.ts';
 export { MAX_BODY_BYTES } from './http/types.ts';

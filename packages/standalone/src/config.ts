@@ -5,6 +5,8 @@ import {
   POLICY_NAMES,
   type PolicyName,
   parseDurationSeconds,
+  type ResolvedTrustedIssuer,
+  resolveTrustedIssuers,
   SIGNING_ALGS,
   type SigningAlg,
 } from '@tessera/core';
@@ -60,6 +62,8 @@ export interface TesseraConfig {
   /** Open revocation streams allowed in total. */
   readonly feedStreamsTotal: number;
   readonly logLevel: 'silent' | 'error' | 'warn' | 'info' | 'debug';
+  /** From TESSERA_TRUSTED_ISSUERS: identity providers whose ID tokens are exchanged for sessions. */
+  readonly trustedIssuers: readonly ResolvedTrustedIssuer[];
   /** Settings given in a deprecated form, one sentence each (the server logs them at start). */
   readonly deprecations: readonly string[];
 }
@@ -99,6 +103,7 @@ export const DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_FEED_STREAMS_PER_CALLER: '16',
   TESSERA_FEED_STREAMS_TOTAL: '1000',
   TESSERA_LOG_LEVEL: 'info',
+  TESSERA_TRUSTED_ISSUERS: '[]',
 });
 
 /** A setting that failed validation; the message names the setting and says what is expected. */
@@ -396,6 +401,8 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     throw new ConfigError('TESSERA_CLIENT_ID', 'must be 1 to 128 printable ASCII characters.');
   }
 
+  const trustedIssuers = trustedIssuersSetting(raw('TESSERA_TRUSTED_ISSUERS'));
+
   return Object.freeze({
     port,
     host,
@@ -430,8 +437,58 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     feedStreamsPerCaller,
     feedStreamsTotal,
     logLevel,
+    trustedIssuers,
     deprecations: Object.freeze(deprecations),
   });
+}
+
+const ISSUER_KEYS: Readonly<Record<string, string>> = {
+  issuer: 'issuer',
+  audience: 'audience',
+  jwks_uri: 'jwksUri',
+  merge_by_email: 'mergeByEmail',
+  algorithms: 'algorithms',
+};
+
+/**
+ * TESSERA_TRUSTED_ISSUERS: a JSON array of `{issuer, audience, jwks_uri?, merge_by_email?, algorithms?}`,
+ * checked by the engine's own rules (`resolveTrustedIssuers`), errors naming the entry.
+ */
+function trustedIssuersSetting(text: string): readonly ResolvedTrustedIssuer[] {
+  const name = 'TESSERA_TRUSTED_ISSUERS';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.trim() || '[]');
+  } catch {
+    throw new ConfigError(
+      name,
+      'must be a JSON array of {"issuer", "audience", "jwks_uri"?, "merge_by_email"?}.',
+    );
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError(name, 'must be a JSON array.');
+  const entries = parsed.map((entry: unknown, index) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
+    const renamed: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(entry)) {
+      const option = ISSUER_KEYS[key];
+      if (option === undefined) {
+        throw new ConfigError(
+          name,
+          `entry ${index}: unknown key "${key}" (use ${Object.keys(ISSUER_KEYS).join(', ')}).`,
+        );
+      }
+      renamed[option] = value;
+    }
+    return renamed;
+  });
+  try {
+    return resolveTrustedIssuers(entries);
+  } catch (error) {
+    throw new ConfigError(
+      name,
+      (error as Error).message.replace(/^trustedIssuers\[(\d+)\]\.?/, 'entry $1: '),
+    );
+  }
 }
 
 /** Decodes a secret given as base64url (or base64); `null` when it is under 32 bytes or not base64. */

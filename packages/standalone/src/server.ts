@@ -113,6 +113,13 @@ export async function createTesseraServer(
     reuseGraceSeconds: config.reuseGraceSeconds,
     clockLeewaySeconds: config.clockLeewaySeconds,
     maxSessionsPerUser: config.maxSessionsPerUser,
+    trustedIssuers: config.trustedIssuers.map((issuer) => ({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      mergeByEmail: issuer.mergeByEmail,
+      ...(issuer.jwksUri ? { jwksUri: issuer.jwksUri } : {}),
+      ...(issuer.algorithms ? { algorithms: issuer.algorithms } : {}),
+    })),
     rateLimits: config.rateLimit ? undefined : false,
     ...(shared ? { bus: shared.bus, rateLimiter: shared.rateLimiter } : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),

@@ -133,7 +133,8 @@ export interface UserUpdateResult {
 
 const MAX_ROLES = 100;
 
-function checkRoles(roles: unknown): string[] {
+/** Checks a list of roles: at most 100 names of 1 to 64 printable characters. Throws `invalid_request` (field `roles`). */
+export function checkRoles(roles: unknown): string[] {
   const valid =
     Array.isArray(roles) &&
     roles.length <= MAX_ROLES &&

@@ -9,6 +9,8 @@ import { changePassword, updateOwnProfile, updateUser } from './account.ts';
 import { authenticate, bearerRecords } from './authenticate.ts';
 import { createEngineContext, type EngineContext } from './context.ts';
 import type { Engine, EngineSettings } from './engine.ts';
+import { exchangeIdToken } from './id-token-exchange.ts';
+import { findUserByIdentity, linkIdentity, listIdentities, unlinkIdentity } from './identities.ts';
 import { introspect } from './introspect.ts';
 import { login, register } from './login.ts';
 import type { EngineOptions } from './options.ts';
@@ -25,7 +27,10 @@ import {
   revokeUserSessions,
 } from './revoke.ts';
 import { refreshSession } from './rotate-refresh-token.ts';
+import { startSession } from './start-session.ts';
 import { beginTotpEnrollment, confirmTotp } from './totp-enrollment.ts';
+import { createTrustedIssuerRegistry } from './trusted-issuers.ts';
+import { createUser, getUser, listUsers } from './users.ts';
 import { toProfile, toSessionInfo } from './views.ts';
 
 export type { Engine, EngineSettings } from './engine.ts';
@@ -70,6 +75,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     hasher: resolved.passwordHasher ?? createPasswordHasher(resolved.argon2),
   });
   const sweepers = new Set<NodeJS.Timeout>();
+  const trustedIssuers = createTrustedIssuerRegistry(resolved.trustedIssuers, resolved.trustedIssuerFetch);
 
   const sweep = async (retentionSeconds = 86_400): Promise<number> => {
     const beforeMs = ctx.clock.now() - retentionSeconds * 1000;
@@ -101,6 +107,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     issuesRefreshToken: policy.issuesRefreshToken,
     issuesSessionHandle: policy.issuesSessionHandle,
     renewal: policy.renewal,
+    trustedIssuers: Object.freeze(resolved.trustedIssuers.map((issuer) => issuer.issuer)),
   });
 
   return {
@@ -184,5 +191,14 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       sweepers.clear();
       await ctx.signer.close();
     },
+    startSession: (input) => startSession(ctx, input),
+    createUser: (input) => createUser(ctx, input),
+    getUser: (userId) => getUser(ctx, userId),
+    listUsers: (options) => listUsers(ctx, options),
+    linkIdentity: (userId, identity) => linkIdentity(ctx, userId, identity),
+    unlinkIdentity: (userId, identity) => unlinkIdentity(ctx, userId, identity),
+    findUserByIdentity: (identity) => findUserByIdentity(ctx, identity),
+    listIdentities: (userId) => listIdentities(ctx, userId),
+    exchangeIdToken: (input) => exchangeIdToken(ctx, trustedIssuers, input),
   };
 }

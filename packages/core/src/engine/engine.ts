@@ -1,13 +1,18 @@
 import type { Revocation } from '../revocation-bus.ts';
+import type { IdentityKey } from '../store/store.ts';
 import type { Jwks, SigningAlg } from '../tokens/keyring.ts';
 import type { UserUpdate, UserUpdateResult } from './account.ts';
 import type { Authenticated } from './authenticate.ts';
+import type { ExchangedTokenSet, IdTokenExchangeInput } from './id-token-exchange.ts';
+import type { Identity } from './identities.ts';
 import type { IntrospectionResult } from './introspect.ts';
 import type { AccessGrant, TokenSet } from './issue-tokens.ts';
 import type { LoginInput, RegisterInput } from './login.ts';
 import type { ResolvedEngineOptions } from './options.ts';
 import type { PolicyRenewal, RenewClient } from './policies/session-policy.ts';
 import type { RefreshInput } from './rotate-refresh-token.ts';
+import type { StartSessionInput } from './start-session.ts';
+import type { CreateUserInput, ListUsersOptions, UserPage } from './users.ts';
 import type { Profile, SessionView } from './views.ts';
 
 /**
@@ -124,6 +129,44 @@ export interface Engine {
   ping(options?: { write?: boolean }): Promise<void>;
   /** Stops background work (not the store: its owner closes it). */
   close(): Promise<void>;
+
+  /**
+   * Starts a session for a user the app authenticated itself (its own passwords, a passkey, an identity
+   * provider) and returns the same token set as a login, under every policy. `amr` says how (RFC 8176
+   * values); `authTime` defaults to now. A user flagged for re-authentication has its older sessions
+   * ended and the flag cleared, as a login does. Throws `invalid_request`, `not_found`, `account_disabled`.
+   * @example
+   * const tokens = await engine.startSession({ userId, amr: ['hwk', 'user'], deviceName: 'Laptop', ip, userAgent });
+   */
+  startSession(input: StartSessionInput): Promise<TokenSet>;
+  /**
+   * Creates a user without a password (email optional). Throws `invalid_request`, `invalid_email`,
+   * `email_taken`.
+   */
+  createUser(input?: CreateUserInput): Promise<Profile>;
+  /** A user by id, as admin tools see it. Throws `not_found`. */
+  getUser(userId: string): Promise<Profile>;
+  /** Users in id order, a page at a time (`after`: the previous page's `next`). Throws `invalid_request`. */
+  listUsers(options?: ListUsersOptions): Promise<UserPage>;
+  /**
+   * Links an external identity (`issuer` + `subject`: an OIDC `iss`/`sub`, or a name of the app's own)
+   * to a user; a user may have many. Returns `linked` or `already_linked`. Throws `invalid_request`,
+   * `not_found`, `identity_taken` (another user has it).
+   */
+  linkIdentity(userId: string, identity: IdentityKey): Promise<'linked' | 'already_linked'>;
+  /** Removes a link; false when the user had no such identity. Throws `invalid_request`. */
+  unlinkIdentity(userId: string, identity: IdentityKey): Promise<boolean>;
+  /** The user an identity is linked to, or `null`. Throws `invalid_request`. */
+  findUserByIdentity(identity: IdentityKey): Promise<Profile | null>;
+  /** The user's linked identities, oldest first. Throws `not_found`. */
+  listIdentities(userId: string): Promise<Identity[]>;
+  /**
+   * RFC 8693: exchanges an ID token from a trusted issuer (`trustedIssuers`) for a session of the user
+   * its `(iss, sub)` maps to, creating the user at the first sign-in. Throws `invalid_request`,
+   * `invalid_grant` (the token is refused; nothing changed), `rate_limited`, `account_disabled`,
+   * `email_taken`, `service_unavailable` (the provider is unreachable).
+   */
+  exchangeIdToken(input: IdTokenExchangeInput): Promise<ExchangedTokenSet>;
 }
 
 /**
@@ -154,4 +197,6 @@ export interface EngineSettings
   readonly issuesSessionHandle: boolean;
   /** How access is renewed: which route or response the HTTP layer offers (see {@link PolicyRenewal}). */
   readonly renewal: PolicyRenewal;
+  /** The issuers whose ID tokens `exchangeIdToken` accepts (empty: the exchange is off). */
+  readonly trustedIssuers: readonly string[];
 }

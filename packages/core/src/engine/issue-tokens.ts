@@ -105,6 +105,7 @@ export async function signAccessToken(
     tokenVersion: user.tokenVersion,
     authTimeMs: session.authTimeMs,
     amr: session.amr,
+    acr: session.acr,
     roles: user.roles,
     profile: profileClaims(user, ctx.profileFields),
   });

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { describeUserAgent } from '../device-name.ts';
 import { TesseraError } from '../errors.ts';
 import { normalizeEmail } from '../internal/email.ts';
@@ -19,6 +18,7 @@ import {
   USER_AGENT_MAX_LENGTH,
 } from './context.ts';
 import { issueTokens, type TokenSet } from './issue-tokens.ts';
+import { newUserRecord } from './users.ts';
 
 /** Where a request came from; stored on the session for the device list. */
 export interface ClientInfo {
@@ -53,7 +53,7 @@ export const DEVICE_NAME_MAX_LENGTH = 100;
 const INVALID_CREDENTIALS = 'The email or password is incorrect.';
 
 /** What a new session stores about its client, checked: a bad device name throws `invalid_request`. */
-function sessionClient(client: ClientInfo): {
+export function sessionClient(client: ClientInfo): {
   ip: string | null;
   userAgent: string | null;
   deviceName: string | null;
@@ -66,26 +66,33 @@ function sessionClient(client: ClientInfo): {
   return { ip: sanitizeHeaderText(client.ip, IP_MAX_LENGTH), userAgent, deviceName };
 }
 
+/** What a sign-in proved: when the user authenticated (default: now) and the context class, if any. */
+export interface SignInProof {
+  authTimeMs?: number;
+  acr?: string | null;
+}
+
 /** A new session of generation 1 for `userId`, starting at `nowMs`. */
-function newSession(
+export function newSession(
   ctx: EngineContext,
   userId: string,
   client: ReturnType<typeof sessionClient>,
   amr: string[],
   nowMs: number,
+  auth: SignInProof = {},
 ): SessionRecord {
   const absoluteExpiresAtMs = nowMs + ctx.absoluteTtlMs;
   return {
     id: newSessionId(),
     userId,
     createdAtMs: nowMs,
-    authTimeMs: nowMs,
+    authTimeMs: auth.authTimeMs ?? nowMs,
     lastSeenAtMs: nowMs,
     idleExpiresAtMs: Math.min(nowMs + ctx.idleTtlMs, absoluteExpiresAtMs),
     absoluteExpiresAtMs,
     ...client,
     amr,
-    acr: null,
+    acr: auth.acr ?? null,
     dpopJkt: null,
     generation: 1,
     rotatedAtMs: nowMs,
@@ -95,19 +102,35 @@ function newSession(
   };
 }
 
-/** Creates a session for `user` and its first tokens (generation 1). */
-async function startSession(
+/**
+ * Creates a session for `user` and its first tokens (generation 1), evicting past the cap. A user
+ * flagged for re-authentication first has every older session ended and the flag cleared: this
+ * sign-in is the re-authentication.
+ */
+export async function openSession(
   ctx: EngineContext,
   user: UserRecord,
   client: ReturnType<typeof sessionClient>,
   amr: string[],
+  auth: SignInProof = {},
 ): Promise<TokenSet> {
+  const current = user.reauthRequired ? await clearReauthRequired(ctx, user) : user;
   const nowMs = ctx.clock.now();
-  const session = newSession(ctx, user.id, client, amr, nowMs);
+  const session = newSession(ctx, current.id, client, amr, nowMs, auth);
   const { evicted } = await ctx.store.createSession(session, { maxPerUser: ctx.maxSessionsPerUser });
-  ctx.onEvent({ type: 'session.created', sessionId: session.id, userId: user.id, atMs: nowMs });
+  ctx.onEvent({ type: 'session.created', sessionId: session.id, userId: current.id, atMs: nowMs });
   await announceRevoked(ctx, evicted, 'evicted');
-  return issueTokens(ctx, user, session, 1);
+  return issueTokens(ctx, current, session, 1);
+}
+
+/** Ends every session from before a forced re-authentication and clears the flag; returns the user. */
+async function clearReauthRequired(ctx: EngineContext, user: UserRecord): Promise<UserRecord> {
+  // Every session from before the flag must re-authenticate too, not only this device.
+  const nowMs = ctx.clock.now();
+  const revoked = await ctx.store.revokeUserSessions(user.id, nowMs, 'reauthentication_required');
+  await announceRevoked(ctx, revoked, 'reauthentication_required');
+  const cleared = await ctx.store.updateUser(user.id, { reauthRequired: false, updatedAtMs: nowMs });
+  return cleared && cleared !== 'email_taken' ? cleared : user;
 }
 
 /**
@@ -123,23 +146,7 @@ export async function register(ctx: EngineContext, input: RegisterInput): Promis
   if (ctx.limits) await countAttempt(ctx, ipKey('login', input.ip), ctx.limits.loginPerIp);
   const passwordHash = await ctx.hasher.hash(input.password);
   const nowMs = ctx.clock.now();
-  const user: UserRecord = {
-    id: randomBytes(16).toString('base64url'),
-    email,
-    emailVerified: false,
-    passwordHash,
-    tokenVersion: 1,
-    tokenVersionChangedAtMs: null,
-    roles: [],
-    profile: {},
-    disabled: false,
-    reauthRequired: false,
-    totpSecret: null,
-    totpPendingSecret: null,
-    totpLastStep: null,
-    createdAtMs: nowMs,
-    updatedAtMs: nowMs,
-  };
+  const user = newUserRecord({ email, passwordHash }, nowMs);
   const session = newSession(ctx, user.id, client, ['pwd'], nowMs);
   if ((await ctx.store.createUser(user, { session })) !== 'created') {
     throw new TesseraError('email_taken', 'An account with this email already exists.', { field: 'email' });
@@ -199,13 +206,5 @@ export async function login(ctx: EngineContext, input: LoginInput): Promise<Toke
   }
   if (user.disabled) throw new TesseraError('account_disabled', 'This account is disabled.');
   if (ctx.limits) await forgetAttempts(ctx, key, ctx.limits.loginFailuresPerAccount);
-  if (user.reauthRequired) {
-    // Every session from before the flag must re-authenticate too, not only this device.
-    const nowMs = ctx.clock.now();
-    const revoked = await ctx.store.revokeUserSessions(user.id, nowMs, 'reauthentication_required');
-    await announceRevoked(ctx, revoked, 'reauthentication_required');
-    const cleared = await ctx.store.updateUser(user.id, { reauthRequired: false, updatedAtMs: nowMs });
-    return startSession(ctx, cleared && cleared !== 'email_taken' ? cleared : user, client, amr);
-  }
-  return startSession(ctx, user, client, amr);
+  return openSession(ctx, user, client, amr);
 }

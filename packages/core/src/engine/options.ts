@@ -7,6 +7,7 @@ import type { Store } from '../store/store.ts';
 import type { SigningAlg } from '../tokens/keyring.ts';
 import type { PolicyName } from './policies/registry.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limits.ts';
+import type { ResolvedTrustedIssuer, TrustedIssuer, TrustedIssuerFetch } from './trusted-issuers.ts';
 
 /**
  * Options of {@link createEngine}, checked by {@link resolveEngineOptions}. Durations are whole seconds.
@@ -74,6 +75,12 @@ export interface EngineOptions {
   passwordHasher?: PasswordHasher | undefined;
   /** Receives audit events. */
   onEvent?: EventListener | undefined;
+  /** Identity providers whose ID tokens `exchangeIdToken` accepts (RFC 8693). Default none. */
+  trustedIssuers?: readonly TrustedIssuer[] | undefined;
+  /** How providers' discovery documents and keys are fetched and cached. */
+  trustedIssuerFetch?: Partial<TrustedIssuerFetch> | undefined;
+  /** An ID token issued longer ago than this (its `iat`) is refused: 60 s to 1 day. Default 3600. */
+  idTokenMaxAgeSeconds?: number | undefined;
 }
 
 /** {@link EngineOptions} resolved: every default filled in, every value checked. Frozen. */
@@ -105,6 +112,9 @@ export interface ResolvedEngineOptions {
   /** `null`: the built-in argon2id hasher with `argon2`. */
   readonly passwordHasher: PasswordHasher | null;
   readonly onEvent: EventListener | null;
+  readonly trustedIssuers: readonly ResolvedTrustedIssuer[];
+  readonly trustedIssuerFetch: Readonly<TrustedIssuerFetch>;
+  readonly idTokenMaxAgeSeconds: number;
 }
 
 /**
@@ -125,6 +135,8 @@ export const ENGINE_DEFAULTS: Readonly<{
   profileFields: readonly string[];
   argon2: Readonly<Argon2Params>;
   rateLimits: Readonly<RateLimits>;
+  trustedIssuerFetch: Readonly<TrustedIssuerFetch>;
+  idTokenMaxAgeSeconds: number;
 }> = Object.freeze({
   clientId: 'tessera',
   signingAlg: 'EdDSA',
@@ -139,4 +151,6 @@ export const ENGINE_DEFAULTS: Readonly<{
   profileFields: Object.freeze(['name', 'phone_number']),
   argon2: OWASP_ARGON2ID,
   rateLimits: DEFAULT_RATE_LIMITS,
+  trustedIssuerFetch: Object.freeze({ timeoutSeconds: 5, cacheSeconds: 600, cooldownSeconds: 30 }),
+  idTokenMaxAgeSeconds: 3600,
 });

@@ -16,6 +16,8 @@ export interface RateLimits {
   refreshPerIp: RateLimitRule[];
   /** Refreshes per session. */
   refreshPerSession: RateLimitRule[];
+  /** ID-token exchanges per external identity (`iss`, `sub`), counted once the token is verified. */
+  externalLoginPerIdentity: RateLimitRule[];
 }
 
 function freezeRules(rules: readonly RateLimitRule[]): RateLimitRule[] {
@@ -39,6 +41,10 @@ export const DEFAULT_RATE_LIMITS: Readonly<RateLimits> = Object.freeze({
   ]),
   refreshPerIp: freezeRules([{ limit: 1200, windowSeconds: 60 }]),
   refreshPerSession: freezeRules([{ limit: 60, windowSeconds: 60 }]),
+  externalLoginPerIdentity: freezeRules([
+    { limit: 10, windowSeconds: 60 },
+    { limit: 100, windowSeconds: 3600 },
+  ]),
 });
 
 const MAX_WINDOW_SECONDS = 31 * 86_400;

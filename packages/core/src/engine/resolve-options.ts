@@ -10,6 +10,7 @@ import { SIGNING_ALGS } from '../tokens/keyring.ts';
 import { ENGINE_DEFAULTS, type EngineOptions, type ResolvedEngineOptions } from './options.ts';
 import { POLICY_NAMES, policyNamed } from './policies/registry.ts';
 import { rateLimitsOption } from './rate-limits.ts';
+import { resolveTrustedIssuerFetch, resolveTrustedIssuers } from './trusted-issuers.ts';
 
 const DAY = 86_400;
 const MAX_SESSION_SECONDS = 400 * DAY;
@@ -20,6 +21,7 @@ const RANGES = {
   clockLeewaySeconds: [0, MAX_CLOCK_LEEWAY_SECONDS, 'seconds'],
   maxSessionsPerUser: [0, 1_000_000, ''],
   maxLoginAgeSeconds: [0, MAX_SESSION_SECONDS, 'seconds'],
+  idTokenMaxAgeSeconds: [60, DAY, 'seconds'],
 } as const;
 const MAX_PROFILE_FIELDS = 32;
 const PROFILE_FIELD = /^[a-z][a-z0-9_]{0,63}$/;
@@ -64,7 +66,12 @@ const STORE_METHODS = [
   'createUser',
   'findUserById',
   'findUserByEmail',
+  'listUsers',
   'updateUser',
+  'linkIdentity',
+  'unlinkIdentity',
+  'findUserByIdentity',
+  'listIdentities',
   'createSession',
   'findSession',
   'rotateSession',
@@ -278,5 +285,11 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     argon2,
     passwordHasher: part<PasswordHasher>('passwordHasher', ['hash', 'verify', 'verifyDummy']) ?? null,
     onEvent,
+    trustedIssuers: resolveTrustedIssuers(options.trustedIssuers),
+    trustedIssuerFetch: resolveTrustedIssuerFetch(
+      options.trustedIssuerFetch,
+      ENGINE_DEFAULTS.trustedIssuerFetch,
+    ),
+    idTokenMaxAgeSeconds: ranged('idTokenMaxAgeSeconds'),
   });
 }

@@ -35,6 +35,8 @@ export interface AccessTokenInput {
   tokenVersion: number;
   authTimeMs: number;
   amr: string[];
+  /** The session's authentication context class; left out when `null`. */
+  acr?: string | null;
   roles: string[];
   /** Public profile claims; `null` values are left out. */
   profile: Record<string, string | null>;
@@ -62,6 +64,7 @@ export async function mintAccessToken(
     ver: input.tokenVersion,
     auth_time: Math.floor(input.authTimeMs / 1000),
     amr: input.amr,
+    ...(input.acr ? { acr: input.acr } : {}),
     roles: input.roles,
   };
   // Registered claims last, so neither policy extras nor profile fields can override them.

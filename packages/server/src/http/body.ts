@@ -92,20 +92,10 @@ export function validateFields(
   options: { ignoreUnknown?: boolean } = {},
 ): ParsedBody {
   const out: ParsedBody = {};
-  for (const name of Object.keys(value)) {
-    if (!Object.hasOwn(schema, name) && !options.ignoreUnknown) {
-      throw new TesseraError('invalid_request', `Unknown field "${name.slice(0, 64)}".`, {
-        field: name.slice(0, 64),
-      });
-    }
-  }
+  if (!options.ignoreUnknown) refuseUnknownFields(value, schema);
   for (const [name, spec] of Object.entries(schema)) {
-    const field = Object.hasOwn(value, name) ? value[name] : undefined;
-    if (field === undefined) {
-      if (!spec.optional)
-        throw new TesseraError('invalid_request', `The field "${name}" is required.`, { field: name });
-      continue;
-    }
+    const field = readField(value, name, spec.optional === true);
+    if (field === undefined) continue;
     if (field === null && spec.nullable) {
       out[name] = null;
       continue;
@@ -115,6 +105,96 @@ export function validateFields(
     }
     if (field.length > spec.maxLength) {
       throw new TesseraError('invalid_request', `The field "${name}" is too long.`, { field: name });
+    }
+    out[name] = field;
+  }
+  return out;
+}
+
+/** The field `name` of `value`, or `undefined` when it is absent and optional. Throws `invalid_request` when a required one is absent. */
+function readField(value: Record<string, unknown>, name: string, optional: boolean): unknown {
+  const field = Object.hasOwn(value, name) ? value[name] : undefined;
+  if (field === undefined && !optional) {
+    throw new TesseraError('invalid_request', `The field "${name}" is required.`, { field: name });
+  }
+  return field;
+}
+
+function refuseUnknownFields(
+  value: Record<string, unknown>,
+  schema: Readonly<Record<string, unknown>>,
+): void {
+  for (const name of Object.keys(value)) {
+    if (!Object.hasOwn(schema, name)) {
+      throw new TesseraError('invalid_request', `Unknown field "${name.slice(0, 64)}".`, {
+        field: name.slice(0, 64),
+      });
+    }
+  }
+}
+
+/** The JSON type a field of a typed body must have. */
+export type JsonFieldKind = 'string' | 'boolean' | 'integer' | 'string-list' | 'object';
+
+/** One field of a typed JSON body (admin routes): its JSON type, and for strings a length cap. */
+export interface JsonFieldSpec {
+  kind: JsonFieldKind;
+  /** Strings: the longest accepted; lists: the most items. */
+  maxLength?: number;
+  optional?: boolean;
+  nullable?: boolean;
+}
+
+function hasKind(value: unknown, spec: JsonFieldSpec): boolean {
+  switch (spec.kind) {
+    case 'string':
+      return typeof value === 'string' && value.length <= (spec.maxLength ?? Number.POSITIVE_INFINITY);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'integer':
+      return Number.isSafeInteger(value);
+    case 'string-list':
+      return (
+        Array.isArray(value) &&
+        value.length <= (spec.maxLength ?? Number.POSITIVE_INFINITY) &&
+        value.every((item) => typeof item === 'string')
+      );
+    case 'object':
+      return typeof value === 'object' && value !== null && !Array.isArray(value);
+  }
+}
+
+const KIND_NAMES: Readonly<Record<JsonFieldKind, string>> = {
+  string: 'a string',
+  boolean: 'true or false',
+  integer: 'a whole number',
+  'string-list': 'a list of strings',
+  object: 'an object',
+};
+
+/**
+ * Checks a JSON body whose fields are not all strings: no unknown fields, required fields present, each
+ * of its declared JSON type (and within its cap). Deeper rules (role names, profile values) are the
+ * engine's. Throws `invalid_request` naming the field.
+ */
+export function validateJsonFields(
+  value: Record<string, unknown>,
+  schema: Readonly<Record<string, JsonFieldSpec>>,
+): Record<string, unknown> {
+  refuseUnknownFields(value, schema);
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(schema)) {
+    const field = readField(value, name, spec.optional === true);
+    if (field === undefined) continue;
+    if (!(field === null && spec.nullable) && !hasKind(field, spec)) {
+      const cap = spec.maxLength === undefined ? '' : ` (at most ${spec.maxLength})`;
+      throw new TesseraError(
+        'invalid_request',
+        `The field "${name}" must be ${KIND_NAMES[spec.kind]}${cap}.`,
+        {
+          field: name,
+        },
+      );
     }
     out[name] = field;
   }

@@ -20,6 +20,8 @@ export interface HandlerOptions {
   authPath?: string;
   /** Base path of the OAuth routes below the mount prefix. Default `/oauth`. */
   oauthPath?: string;
+  /** Base path of the admin API (service routes) below the mount prefix; `false` leaves it out. Default `/admin`. */
+  adminPath?: string | false;
   /** Where the routes are mounted in the host app (e.g. `/api`). Default ''. */
   prefix?: string;
   /** The public base URL clients reach the server at (for RFC 8414 metadata). Default: the issuer's origin. */
@@ -60,6 +62,8 @@ export interface ResolvedRoutes {
   engine: Engine;
   authPath: string;
   oauthPath: string;
+  /** `null`: no admin API. */
+  adminPath: string | null;
   prefix: string;
   publicUrl: string;
   cookie: CookieSettings;
@@ -96,17 +100,20 @@ export interface Route {
 /**
  * Renders a token response (RFC 6749 §5.1 plus `session_id`). The refresh token (or, under
  * `expired-token-exchange`, the session handle) goes where `transport` says: an HttpOnly cookie or the body.
+ * `extras` add fields (`issued_token_type` of RFC 8693 §2.2.1).
  */
 export function tokenResponse(
-  ctx: RouteContext,
+  ctx: Pick<RouteContext, 'routes'>,
   tokens: TokenSet,
   transport: Transport,
   status = 200,
+  extras: Record<string, unknown> = {},
 ): HttpResponse {
   const body: Record<string, unknown> = {
     token_type: tokens.tokenType,
     access_token: tokens.accessToken,
     expires_in: tokens.expiresIn,
+    ...extras,
   };
   if (tokens.softExpiresIn !== null) body.soft_expires_in = tokens.softExpiresIn;
   const headers: Record<string, string | string[]> = {};

@@ -31,6 +31,7 @@ export function resolveSettings(options: HandlerOptions): ResolvedRoutes {
     engine: options.engine,
     authPath,
     oauthPath: options.oauthPath ?? '/oauth',
+    adminPath: options.adminPath === false ? null : (options.adminPath ?? '/admin'),
     prefix,
     publicUrl: (options.publicUrl ?? new URL(issuer).origin).replace(/\/+$/, ''),
     cookie: {

@@ -1,3 +1,4 @@
+import { TOKEN_EXCHANGE_GRANT } from '@tessera/core';
 import { json } from '../http/error-response.ts';
 import type { Route, RouteContext } from '../http/route.ts';
 import type { HttpResponse } from '../http/types.ts';
@@ -7,7 +8,8 @@ const METADATA_PATH = '/.well-known/oauth-authorization-server';
 
 /**
  * RFC 8414 §2 metadata, with Tessera's extension `tessera_revocations_endpoint` (the revocation
- * snapshot; the stream is that URL plus `/stream`), so a verifier discovers every URL from it.
+ * snapshot; the stream is that URL plus `/stream`), so a verifier discovers every URL from it. The
+ * RFC 8693 grant is listed when an identity provider is trusted.
  */
 function metadata(ctx: RouteContext, authPath: string, oauthPath: string): HttpResponse {
   const base = `${ctx.routes.publicUrl}${ctx.routes.prefix}`;
@@ -19,7 +21,10 @@ function metadata(ctx: RouteContext, authPath: string, oauthPath: string): HttpR
       jwks_uri: `${base}/.well-known/jwks.json`,
       revocation_endpoint: `${base}${oauthPath}/revoke`,
       introspection_endpoint: `${base}${oauthPath}/introspect`,
-      grant_types_supported: ['refresh_token'],
+      grant_types_supported:
+        ctx.routes.engine.settings.trustedIssuers.length > 0
+          ? ['refresh_token', TOKEN_EXCHANGE_GRANT]
+          : ['refresh_token'],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['none'],
       revocation_endpoint_auth_methods_supported: ['none'],
