@@ -1,8 +1,8 @@
 import { Secret, TOTP } from 'otpauth';
 
-// RFC 6238 over the maintained `otpauth` library (HOTP truncation, base32, the key URI), rather than
-// code of our own: what it handles (RFC 4648 padding and case, the dynamic truncation offset, the
-// counter's 8-byte big-endian encoding past 2^32) is pinned by the RFC's own vectors in totp.test.ts.
+// RFC 6238 over the maintained `otpauth` library (HOTP's dynamic truncation, the 8-byte counter, base32,
+// the key URI, constant-time comparison) rather than code of our own. totp.test.ts holds it to the
+// RFC's test vectors and to an independent implementation (counters past 2^32 included).
 
 /** Seconds per TOTP time step (RFC 6238 §4.1 `X`, the default every authenticator app uses). */
 export const TOTP_PERIOD_SECONDS = 30;
