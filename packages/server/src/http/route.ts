@@ -90,6 +90,12 @@ export interface Route {
   root?: boolean;
   /** `bearer`: an access token is required; `service`: the service token or loopback. */
   auth: 'none' | 'bearer' | 'service';
+  /**
+   * A sensitive bearer route (RFC 9470 step-up): the token's `auth_time` must be within the engine's
+   * `reauthMaxAgeSeconds`, else 401 `insufficient_user_authentication` with the `max_age` challenge,
+   * before the route runs.
+   */
+  recentAuth?: boolean;
   handle(ctx: RouteContext): Promise<HttpResponse>;
 }
 
