@@ -9,7 +9,8 @@ import { Claims, requireAuth } from '@tessera/verify/nestjs';
 import { runFromCommandLine } from '../verify-env.ts';
 
 /**
- * Builds the Nest app: `GET /me` answers the verified claims.
+ * Builds the Nest app: `GET /me` answers the verified claims; `GET /recent` only to a user who signed in
+ * (or re-authenticated) within the last 5 minutes (RFC 9470 step-up: otherwise 401 with `max_age=300`).
  * @example
  * const app = await createApp(verifierFromEnv());
  */
@@ -25,8 +26,19 @@ export async function createApp(verifier: Verifier) {
   Reflect.defineMetadata('design:paramtypes', [Object], MeController.prototype, 'me');
   UseGuards(requireAuth(verifier))(MeController);
   Controller()(MeController);
+  class RecentController {
+    recent(claims: VerifiedClaims) {
+      return { framework: 'nestjs', claims };
+    }
+  }
+  const recent = Object.getOwnPropertyDescriptor(RecentController.prototype, 'recent') as PropertyDescriptor;
+  Claims()(RecentController.prototype, 'recent', 0);
+  Get('recent')(RecentController.prototype, 'recent', recent);
+  Reflect.defineMetadata('design:paramtypes', [Object], RecentController.prototype, 'recent');
+  UseGuards(requireAuth(verifier, { maxAge: 300 }))(RecentController);
+  Controller()(RecentController);
   class AppModule {}
-  Module({ controllers: [MeController] })(AppModule);
+  Module({ controllers: [MeController, RecentController] })(AppModule);
   return NestFactory.create(AppModule, { logger: false });
 }
 
