@@ -15,30 +15,31 @@ import { runFromCommandLine } from '../verify-env.ts';
  * const app = await createApp(verifierFromEnv());
  */
 export async function createApp(verifier: Verifier) {
-  class MeController {
-    me(claims: VerifiedClaims) {
-      return { framework: 'nestjs', claims };
+  /** A controller answering `GET /<path>` with the claims, behind `guard`. */
+  const claimsController = (path: string, guard: ReturnType<typeof requireAuth>) => {
+    class ClaimsController {
+      claims(claims: VerifiedClaims) {
+        return { framework: 'nestjs', claims };
+      }
     }
-  }
-  const descriptor = Object.getOwnPropertyDescriptor(MeController.prototype, 'me') as PropertyDescriptor;
-  Claims()(MeController.prototype, 'me', 0);
-  Get('me')(MeController.prototype, 'me', descriptor);
-  Reflect.defineMetadata('design:paramtypes', [Object], MeController.prototype, 'me');
-  UseGuards(requireAuth(verifier))(MeController);
-  Controller()(MeController);
-  class RecentController {
-    recent(claims: VerifiedClaims) {
-      return { framework: 'nestjs', claims };
-    }
-  }
-  const recent = Object.getOwnPropertyDescriptor(RecentController.prototype, 'recent') as PropertyDescriptor;
-  Claims()(RecentController.prototype, 'recent', 0);
-  Get('recent')(RecentController.prototype, 'recent', recent);
-  Reflect.defineMetadata('design:paramtypes', [Object], RecentController.prototype, 'recent');
-  UseGuards(requireAuth(verifier, { maxAge: 300 }))(RecentController);
-  Controller()(RecentController);
+    const descriptor = Object.getOwnPropertyDescriptor(
+      ClaimsController.prototype,
+      'claims',
+    ) as PropertyDescriptor;
+    Claims()(ClaimsController.prototype, 'claims', 0);
+    Get(path)(ClaimsController.prototype, 'claims', descriptor);
+    Reflect.defineMetadata('design:paramtypes', [Object], ClaimsController.prototype, 'claims');
+    UseGuards(guard)(ClaimsController);
+    Controller()(ClaimsController);
+    return ClaimsController;
+  };
   class AppModule {}
-  Module({ controllers: [MeController, RecentController] })(AppModule);
+  Module({
+    controllers: [
+      claimsController('me', requireAuth(verifier)),
+      claimsController('recent', requireAuth(verifier, { maxAge: 300 })),
+    ],
+  })(AppModule);
   return NestFactory.create(AppModule, { logger: false });
 }
 

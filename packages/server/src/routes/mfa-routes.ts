@@ -1,16 +1,9 @@
-import type { Authenticated } from '@tessera/core';
-import { TesseraError } from '@tessera/core';
 import { readBody, validateFields } from '../http/body.ts';
 import { empty, json } from '../http/error-response.ts';
-import type { Route, RouteContext } from '../http/route.ts';
+import { bearerAuth, type Route } from '../http/route.ts';
 
 // A TOTP code is six digits and a recovery code 19 characters; the cap only keeps junk out early.
 const CODE = { code: { maxLength: 64 } } as const;
-
-function authOf(ctx: RouteContext): Authenticated {
-  if (!ctx.auth) throw new TesseraError('invalid_token', 'An access token is required.');
-  return ctx.auth;
-}
 
 /**
  * Two-factor login (RFC 6238 TOTP with recovery codes): `GET /auth/mfa`, `POST /auth/mfa/totp/enroll`,
@@ -24,7 +17,7 @@ export function mfaRoutes(base: string): Route[] {
       path: `${base}/mfa`,
       auth: 'bearer',
       async handle(ctx) {
-        const status = await ctx.routes.engine.getTwoFactorStatus(authOf(ctx).user.id);
+        const status = await ctx.routes.engine.getTwoFactorStatus(bearerAuth(ctx).user.id);
         return json(200, {
           enabled: status.enabled,
           pending: status.pending,
@@ -39,7 +32,7 @@ export function mfaRoutes(base: string): Route[] {
       recentAuth: true,
       async handle(ctx) {
         validateFields(readBody(ctx.request, 'json').value, {});
-        const { secret, uri } = await ctx.routes.engine.enrollTotp(authOf(ctx));
+        const { secret, uri } = await ctx.routes.engine.enrollTotp(bearerAuth(ctx));
         return json(200, { secret, otpauth_uri: uri });
       },
     },
@@ -50,7 +43,7 @@ export function mfaRoutes(base: string): Route[] {
       recentAuth: true,
       async handle(ctx) {
         const body = validateFields(readBody(ctx.request, 'json').value, CODE);
-        const { recoveryCodes } = await ctx.routes.engine.confirmTotp(authOf(ctx), body.code as string);
+        const { recoveryCodes } = await ctx.routes.engine.confirmTotp(bearerAuth(ctx), body.code as string);
         return json(200, { recovery_codes: recoveryCodes });
       },
     },
@@ -61,7 +54,7 @@ export function mfaRoutes(base: string): Route[] {
       recentAuth: true,
       async handle(ctx) {
         const body = validateFields(readBody(ctx.request, 'json').value, CODE);
-        await ctx.routes.engine.disableTotp(authOf(ctx), body.code as string);
+        await ctx.routes.engine.disableTotp(bearerAuth(ctx), body.code as string);
         return empty(204);
       },
     },
@@ -72,7 +65,7 @@ export function mfaRoutes(base: string): Route[] {
       recentAuth: true,
       async handle(ctx) {
         validateFields(readBody(ctx.request, 'json').value, {});
-        const { recoveryCodes } = await ctx.routes.engine.regenerateRecoveryCodes(authOf(ctx));
+        const { recoveryCodes } = await ctx.routes.engine.regenerateRecoveryCodes(bearerAuth(ctx));
         return json(200, { recovery_codes: recoveryCodes });
       },
     },

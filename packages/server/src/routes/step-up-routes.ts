@@ -1,6 +1,5 @@
-import { TesseraError } from '@tessera/core';
 import { readBody, validateFields } from '../http/body.ts';
-import { clientInfo, type Route, tokenResponse } from '../http/route.ts';
+import { bearerAuth, clientInfo, type Route, tokenResponse } from '../http/route.ts';
 import { chooseTransport } from '../http/transport.ts';
 
 /**
@@ -16,14 +15,13 @@ export function stepUpRoutes(base: string): Route[] {
       path: `${base}/reauthenticate`,
       auth: 'bearer',
       async handle(ctx) {
-        if (!ctx.auth) throw new TesseraError('invalid_token', 'An access token is required.');
         const body = validateFields(readBody(ctx.request, 'json').value, {
           password: { maxLength: 16_384, optional: true },
           totp: { maxLength: 64, optional: true },
           recovery_code: { maxLength: 64, optional: true },
         });
         const tokens = await ctx.routes.engine.reauthenticate(
-          ctx.auth,
+          bearerAuth(ctx),
           {
             password: body.password ?? undefined,
             totp: body.totp ?? undefined,
