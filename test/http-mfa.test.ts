@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { requireSession as webRequireSession } from '@tessera/server';
+import { requireSession as expressRequireSession } from '@tessera/server/express';
+import express from 'express';
 import { call, PASSWORD, registerUser, startTestServer, type TestServer } from './helpers/server.ts';
 import { authenticatorCode, jwtPayload, otherCode } from './helpers/totp.ts';
 
@@ -341,5 +344,49 @@ describe('step-up (RFC 9470) on every sensitive route', () => {
     assert.equal(anonymous.status, 401);
     assert.equal(anonymous.headers.get('www-authenticate'), 'Bearer realm="tessera"');
     assert.deepEqual(await t.server.store.findSession(user.session_id), session);
+  });
+});
+
+describe("requireSession({ maxAge, acr }) on an app's own routes", () => {
+  it('answers the same RFC 9470 challenge as Tessera’s routes, in the web core and the Node hosts', async () => {
+    const engine = t.server.engine;
+    const web = webRequireSession(engine, { maxAge: 300 });
+    const strong = webRequireSession(engine, { acr: '2' });
+    const app = express();
+    app.get('/payouts', expressRequireSession(engine, { maxAge: 300 }), (req, res) => {
+      res.json({ sub: req.auth?.sub });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const appUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const user = await registerUser(t.url);
+      const request = (token: string) =>
+        new Request('http://app/payouts', { headers: { authorization: `Bearer ${token}` } });
+      assert.ok(!((await web(request(user.access_token))) instanceof Response), 'a fresh sign-in passes');
+      assert.equal((await call(appUrl, 'GET', '/payouts', { token: user.access_token })).status, 200);
+      const weak = await strong(request(user.access_token));
+      assert.ok(weak instanceof Response);
+      assert.equal(weak.status, 401);
+      assert.match(
+        weak.headers.get('www-authenticate') ?? '',
+        /error="insufficient_user_authentication".*acr_values="2"$/,
+      );
+
+      t.clock.advance(301_000);
+      const stale = await web(request(user.access_token));
+      assert.ok(stale instanceof Response);
+      assert.match(stale.headers.get('www-authenticate') ?? '', CHALLENGE);
+      assert.equal((await stale.json()).max_age, 300);
+      assertChallenge(await call(appUrl, 'GET', '/payouts', { token: user.access_token }), 'express');
+
+      const reauth = await post('/auth/reauthenticate', user.access_token, { password: PASSWORD });
+      assert.ok(!((await web(request(reauth.body.access_token))) instanceof Response));
+      assert.equal((await call(appUrl, 'GET', '/payouts', { token: reauth.body.access_token })).status, 200);
+      assert.throws(() => webRequireSession(engine, { maxAge: -1 }), TypeError);
+      assert.throws(() => expressRequireSession(engine, { acr: 'two factors' }), TypeError);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -30,4 +30,5 @@ export {
   INSUFFICIENT_USER_AUTHENTICATION,
   readStepUpChallenge,
   stepUpChallenge,
+  stepUpOptions,
 } from './step-up.ts';

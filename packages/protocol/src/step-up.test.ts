@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { checkStepUp, readStepUpChallenge, stepUpChallenge } from './index.ts';
+import { checkStepUp, readStepUpChallenge, stepUpChallenge, stepUpOptions } from './index.ts';
 
 const NOW_MS = 1_700_000_000_000;
 const NOW = NOW_MS / 1000;
@@ -109,5 +109,28 @@ describe('stepUpChallenge and readStepUpChallenge', () => {
         },
       ),
     );
+  });
+});
+
+describe('stepUpOptions', () => {
+  it('turns { maxAge, acr } into a requirement, and names a bad option', () => {
+    assert.deepEqual(stepUpOptions('x', {}), { maxAgeSeconds: undefined, acrValues: undefined });
+    assert.deepEqual(stepUpOptions('x', { maxAge: 0, acr: '2' }), { maxAgeSeconds: 0, acrValues: ['2'] });
+    assert.deepEqual(stepUpOptions('x', { acr: ['2', 'urn:x:gold'] }).acrValues, ['2', 'urn:x:gold']);
+    for (const options of [
+      { maxAge: -1 },
+      { maxAge: 2.5 },
+      { maxAge: '60' },
+      { acr: '' },
+      { acr: 'a b' },
+      { acr: ['"'] },
+      { acr: 2 },
+    ]) {
+      assert.throws(
+        () => stepUpOptions('requireThing', options),
+        /^TypeError: requireThing: /,
+        JSON.stringify(options),
+      );
+    }
   });
 });

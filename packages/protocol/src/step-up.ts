@@ -16,6 +16,34 @@ export interface StepUpRequirement {
   acrValues?: readonly string[] | undefined;
 }
 
+const ACR_VALUE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+
+/**
+ * The requirement of a middleware's `{ maxAge, acr }` options (`@tessera/verify`'s `requireAuth`,
+ * `@tessera/server`'s `requireSession`), checked once when the middleware is made: `maxAge` a whole
+ * number of seconds (0 or more), `acr` one value or a list of printable ASCII values without spaces,
+ * quotes or backslashes (they go into a challenge). Throws a `TypeError` naming `owner` and the option.
+ */
+export function stepUpOptions(
+  owner: string,
+  options: { maxAge?: unknown; acr?: unknown },
+): StepUpRequirement {
+  const { maxAge, acr } = options;
+  if (maxAge !== undefined && !(Number.isSafeInteger(maxAge) && (maxAge as number) >= 0)) {
+    throw new TypeError(
+      `${owner}: maxAge must be a whole number of seconds (0 or more); got ${String(maxAge)}.`,
+    );
+  }
+  const values = acr === undefined ? undefined : typeof acr === 'string' ? [acr] : acr;
+  if (
+    values !== undefined &&
+    (!Array.isArray(values) || !values.every((v) => typeof v === 'string' && ACR_VALUE.test(v)))
+  ) {
+    throw new TypeError(`${owner}: acr must be a value or a list of values without spaces or quotes.`);
+  }
+  return { maxAgeSeconds: maxAge as number | undefined, acrValues: values as string[] | undefined };
+}
+
 /**
  * Checks the claims of an already verified token against a requirement (RFC 9470 §3): `auth_time`
  * (seconds) no older than `maxAgeSeconds` at `nowMs`, and `acr` one of `acrValues`. A token without

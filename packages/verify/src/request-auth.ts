@@ -5,6 +5,7 @@ import {
   parseAuthorization,
   type StepUpRequirement,
   stepUpChallenge,
+  stepUpOptions,
 } from '@tessera/protocol';
 import type { VerifiedClaims, Verifier } from './create-verifier.ts';
 import { VerifyError } from './errors.ts';
@@ -114,8 +115,6 @@ export function refusalFor(error: unknown, realm = 'api'): AuthRefusal {
   };
 }
 
-const ACR_VALUE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
-
 /**
  * Checks `requireAuth` options once, when the middleware is made: `maxAge` a whole number of seconds
  * (0 or more), `acr` one or more printable ASCII values without spaces, quotes or backslashes, `realm`
@@ -124,27 +123,11 @@ const ACR_VALUE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 export function checkRequireAuthOptions(options: RequireAuthOptions = {}): RequireAuthOptions {
   if (typeof options !== 'object' || options === null)
     throw new TypeError('requireAuth options must be an object.');
-  const { realm, maxAge, acr } = options;
-  if (realm !== undefined && typeof realm !== 'string')
+  if (options.realm !== undefined && typeof options.realm !== 'string') {
     throw new TypeError('requireAuth: realm must be a string.');
-  if (maxAge !== undefined && !(Number.isSafeInteger(maxAge) && maxAge >= 0)) {
-    throw new TypeError(
-      `requireAuth: maxAge must be a whole number of seconds (0 or more); got ${String(maxAge)}.`,
-    );
   }
-  const values = acr === undefined ? [] : typeof acr === 'string' ? [acr] : acr;
-  if (!Array.isArray(values) || values.some((value) => typeof value !== 'string' || !ACR_VALUE.test(value))) {
-    throw new TypeError('requireAuth: acr must be a value or a list of values without spaces or quotes.');
-  }
+  stepUpOptions('requireAuth', options);
   return options;
-}
-
-function requirementOf(options: RequireAuthOptions): StepUpRequirement {
-  const { maxAge, acr } = options;
-  return {
-    maxAgeSeconds: maxAge,
-    acrValues: acr === undefined ? undefined : typeof acr === 'string' ? [acr] : acr,
-  };
 }
 
 /** RFC 9470 §3: 401 `insufficient_user_authentication` with what the route requires. */
@@ -201,7 +184,7 @@ export async function authenticateRequest(
   } catch (error) {
     return { refusal: refusalFor(error, realm) };
   }
-  const requirement = requirementOf(options);
+  const requirement = stepUpOptions('requireAuth', options);
   const nowMs = typeof verifier.now === 'function' ? verifier.now() : Date.now();
   const problem = checkStepUp(claims, requirement, nowMs);
   return problem === null ? { claims } : { refusal: stepUpRefusal(problem, requirement, realm) };

@@ -126,8 +126,10 @@ export interface Engine {
   /**
    * Throws `insufficient_user_authentication` (carrying the requirement for the RFC 9470 challenge)
    * unless the presented token's `auth_time` is within `maxAgeSeconds` (default
-   * `settings.reauthMaxAgeSeconds`) and its `acr` is one of `acrValues` (default: any). For an app's own
-   * sensitive operations; the engine's two-factor operations call it themselves.
+   * `settings.reauthMaxAgeSeconds`; `null`: no limit) and its `acr` is one of `acrValues` (default:
+   * any). For an app's own sensitive operations (an `auth` from `engine.authenticate`;
+   * `requireSession(engine, { maxAge, acr })` checks the same on the app's routes); the engine's
+   * two-factor operations call it themselves.
    */
   assertRecentAuthentication(auth: Authenticated, requirement?: AuthenticationRequirement): void;
   /** Emergency revoke-all: every session and token issued before now. */

@@ -47,7 +47,7 @@ describe('assertRecentAuthentication (RFC 9470)', () => {
   });
 
   it('checks acr when asked, and refuses a bad requirement or an authentication it did not make', async () => {
-    const { engine } = await createEngineFixture();
+    const { engine, clock } = await createEngineFixture();
     const tokens = await engine.register({ email: EMAIL, password: PASSWORD });
     const auth = await engine.authenticate(tokens.accessToken);
     engine.assertRecentAuthentication(auth, { acrValues: ['1', '2'] });
@@ -67,6 +67,17 @@ describe('assertRecentAuthentication (RFC 9470)', () => {
       });
     }
     assert.throws(() => engine.assertRecentAuthentication({ ...auth }), { code: 'invalid_token' });
+    // `maxAgeSeconds: null`: the class alone, however old the authentication.
+    clock.advance(86_400_000);
+    engine.assertRecentAuthentication(auth, { maxAgeSeconds: null, acrValues: ['1'] });
+    assert.throws(() => engine.assertRecentAuthentication(auth, { maxAgeSeconds: null, acrValues: ['2'] }), {
+      code: 'insufficient_user_authentication',
+      maxAgeSeconds: undefined,
+      acrValues: ['2'],
+    });
+    assert.throws(() => engine.assertRecentAuthentication(auth), {
+      code: 'insufficient_user_authentication',
+    });
   });
 
   it('defaults to 10 minutes and refuses a max age outside 1 s to 400 days', async () => {

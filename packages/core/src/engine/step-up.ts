@@ -6,8 +6,11 @@ import type { EngineContext } from './context.ts';
 
 /** What an operation requires of the authentication behind a token (RFC 9470 §3). */
 export interface AuthenticationRequirement {
-  /** Seconds since the user last authenticated, at most. Default: the engine's `reauthMaxAgeSeconds`. */
-  maxAgeSeconds?: number | undefined;
+  /**
+   * Seconds since the user last authenticated, at most; `null` for no limit (an `acr` check alone).
+   * Default: the engine's `reauthMaxAgeSeconds`.
+   */
+  maxAgeSeconds?: number | null | undefined;
   /** Acceptable `acr` values (`'1'`: one factor, `'2'`: two; or a value a sign-in named). Default: any. */
   acrValues?: readonly string[] | undefined;
 }
@@ -23,15 +26,19 @@ export function sessionAcr(session: Pick<SessionRecord, 'acr' | 'amr'>): string 
 function checkedRequirement(
   ctx: EngineContext,
   requirement: unknown,
-): { maxAgeSeconds: number; acrValues: readonly string[] } {
+): { maxAgeSeconds?: number; acrValues?: readonly string[] } {
   const given = (typeof requirement === 'object' && requirement !== null ? requirement : {}) as Record<
     string,
     unknown
   >;
-  const maxAgeSeconds = given.maxAgeSeconds ?? ctx.options.reauthMaxAgeSeconds;
+  const maxAgeSeconds =
+    given.maxAgeSeconds === undefined ? ctx.options.reauthMaxAgeSeconds : given.maxAgeSeconds;
   const acrValues = given.acrValues ?? [];
-  if (typeof maxAgeSeconds !== 'number' || !Number.isSafeInteger(maxAgeSeconds) || maxAgeSeconds < 0) {
-    throw new TesseraError('invalid_request', 'maxAgeSeconds must be a whole number of seconds.');
+  if (
+    maxAgeSeconds !== null &&
+    (typeof maxAgeSeconds !== 'number' || !Number.isSafeInteger(maxAgeSeconds) || maxAgeSeconds < 0)
+  ) {
+    throw new TesseraError('invalid_request', 'maxAgeSeconds must be a whole number of seconds, or null.');
   }
   if (
     !Array.isArray(acrValues) ||
@@ -39,14 +46,18 @@ function checkedRequirement(
   ) {
     throw new TesseraError('invalid_request', 'acrValues must be a list of printable ASCII strings.');
   }
-  return { maxAgeSeconds, acrValues };
+  return {
+    ...(maxAgeSeconds === null ? {} : { maxAgeSeconds }),
+    ...(acrValues.length > 0 ? { acrValues } : {}),
+  };
 }
 
 /**
  * RFC 9470 step-up for sensitive operations (password change, two-factor changes, email change): throws
  * `insufficient_user_authentication` ({@link InsufficientUserAuthenticationError}, carrying the
  * requirement for the `WWW-Authenticate` challenge) unless the presented token's `auth_time` is at
- * most `maxAgeSeconds` old (default `reauthMaxAgeSeconds`, 10 minutes) and its `acr` is acceptable.
+ * most `maxAgeSeconds` old (default `reauthMaxAgeSeconds`, 10 minutes; `null`: no limit) and its `acr`
+ * is acceptable.
  * `POST /auth/reauthenticate` (`engine.reauthenticate`) renews `auth_time`. Returns the records.
  * Throws `invalid_token` for an `auth` this engine did not make, `invalid_request` for a bad requirement.
  */
@@ -59,10 +70,7 @@ export function assertRecentAuthentication(
   const checked = checkedRequirement(ctx, requirement);
   const problem = checkStepUp(records.claims, checked, ctx.clock.now());
   if (problem !== null) {
-    throw new InsufficientUserAuthenticationError(problem, {
-      maxAgeSeconds: checked.maxAgeSeconds,
-      ...(checked.acrValues.length > 0 ? { acrValues: checked.acrValues } : {}),
-    });
+    throw new InsufficientUserAuthenticationError(problem, checked);
   }
   return records;
 }
