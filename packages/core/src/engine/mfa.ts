@@ -117,7 +117,7 @@ export async function confirmTotp(
   }
   await forgetCodeAttempts(ctx, key);
   const { codes, hashes } = newRecoveryCodes();
-  // Webhooks: the lead wires the `mfa.enabled` event here, as `emit` of this write.
+  // The `mfa.enabled` webhook event belongs in this write's `emit`: it then exists if and only if the change does.
   const confirmed = await ctx.store.setRecoveryCodes(user.id, hashes, { confirmTotp: true, atMs: nowMs });
   if (!confirmed) {
     throw new TesseraError('mfa_not_enabled', 'The enrolment was replaced or cancelled; enrol again.');
@@ -159,7 +159,7 @@ export async function disableTotp(ctx: EngineContext, auth: Authenticated, code:
   if (!(await acceptSecondFactor(ctx, user, factor))) throw secondFactorRefused(factor, 'code');
   await forgetCodeAttempts(ctx, key);
   const nowMs = ctx.clock.now();
-  // Webhooks: the lead wires the `mfa.disabled` event here, as `emit` of this write.
+  // The `mfa.disabled` webhook event belongs in this write's `emit` (the third argument), like `mfa.enabled`.
   const updated = await ctx.store.updateUser(user.id, {
     totpSecret: null,
     totpPendingSecret: null,
