@@ -46,6 +46,11 @@ const JSON_ROUTES: Array<{
   { method: 'PATCH', path: '/auth/me', bearer: true, fields: { name: 'Bob' } },
   { method: 'POST', path: '/auth/logout-all', bearer: true, fields: {} },
   { method: 'POST', path: '/auth/renew', bearer: true, fields: {} },
+  { method: 'POST', path: '/auth/reauthenticate', bearer: true, fields: { password: PASSWORD } },
+  { method: 'POST', path: '/auth/mfa/totp/enroll', bearer: true, fields: {} },
+  { method: 'POST', path: '/auth/mfa/totp/confirm', bearer: true, fields: { code: '123456' } },
+  { method: 'DELETE', path: '/auth/mfa/totp', bearer: true, fields: { code: '123456' } },
+  { method: 'POST', path: '/auth/mfa/recovery-codes', bearer: true, fields: {} },
 ];
 const OAUTH_ROUTES = ['/oauth/token', '/oauth/revoke', '/oauth/introspect'];
 

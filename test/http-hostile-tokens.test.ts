@@ -24,6 +24,12 @@ const BEARER_ROUTES: Array<[string, string, unknown?]> = [
   ['POST', '/auth/password', { current_password: PASSWORD, new_password: 'another long passphrase' }],
   ['GET', '/auth/me'],
   ['PATCH', '/auth/me', { name: 'Mallory' }],
+  ['GET', '/auth/mfa'],
+  ['POST', '/auth/mfa/totp/enroll', {}],
+  ['POST', '/auth/mfa/totp/confirm', { code: '123456' }],
+  ['DELETE', '/auth/mfa/totp', { code: '123456' }],
+  ['POST', '/auth/mfa/recovery-codes', {}],
+  ['POST', '/auth/reauthenticate', { password: PASSWORD }],
 ];
 
 function b64(value: unknown): string {

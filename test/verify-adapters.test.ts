@@ -8,7 +8,7 @@ import { listen as hono } from '../examples/verify-hono/server.ts';
 import { listen as koa } from '../examples/verify-koa/server.ts';
 import { listen as nestjs } from '../examples/verify-nestjs/server.ts';
 import { freePort } from './helpers/child-server.ts';
-import { call, registerUser, startTestServer, type TestServer } from './helpers/server.ts';
+import { call, PASSWORD, registerUser, startTestServer, type TestServer } from './helpers/server.ts';
 
 const FRAMEWORKS = { express, koa, fastify, nestjs, hono };
 
@@ -26,6 +26,8 @@ function verifierFor(server: TestServer): Verifier {
     audience: 'http://127.0.0.1:4000',
     jwksUrl: `${server.url}/.well-known/jwks.json`,
     revocationsUrl: `${server.url}/auth/revocations`,
+    // Moving the server's clock makes the feed look stale; tokens are then introspected here.
+    introspectionUrl: `${server.url}/oauth/introspect`,
     now: () => server.clock.now(),
   });
 }
@@ -122,6 +124,34 @@ for (const [framework, listen] of Object.entries(FRAMEWORKS)) {
         assert.match(server.headers.get('www-authenticate') ?? '', /error_description="token_soft_expired"/);
       } finally {
         soft.clock.advance(-(600_000 + 2_000));
+      }
+    });
+
+    it('asks for a recent authentication (RFC 9470) with maxAge, and passes once the user re-authenticated', async () => {
+      const fresh = await registerUser(t.url);
+      assert.equal((await call(url, 'GET', '/recent', { token: fresh.access_token })).status, 200);
+      t.clock.advance(301_000); // the route takes 300 s; the token itself lives 600 s
+      try {
+        const old = await call(url, 'GET', '/recent', { token: fresh.access_token });
+        assert.equal(old.status, 401, old.text);
+        assert.match(
+          old.headers.get('www-authenticate') ?? '',
+          /^Bearer realm="api", error="insufficient_user_authentication", error_description="[^"]+", max_age=300$/,
+        );
+        assert.equal(old.body.error, 'insufficient_user_authentication');
+        assert.equal(old.body.max_age, 300);
+        assert.equal((await call(url, 'GET', '/me', { token: fresh.access_token })).status, 200);
+        const reauth = await call(t.url, 'POST', '/auth/reauthenticate', {
+          token: fresh.access_token,
+          json: { password: PASSWORD },
+        });
+        assert.equal(reauth.status, 200, reauth.text);
+        const passed = await call(url, 'GET', '/recent', { token: reauth.body.access_token });
+        assert.equal(passed.status, 200, passed.text);
+        assert.equal(passed.body.claims.auth_time, Math.floor(t.clock.now() / 1000));
+        assert.deepEqual(passed.body.claims.amr, ['pwd']);
+      } finally {
+        t.clock.advance(-301_000);
       }
     });
 

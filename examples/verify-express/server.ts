@@ -7,7 +7,8 @@ import express from 'express';
 import { runFromCommandLine } from '../verify-env.ts';
 
 /**
- * Builds the app: `GET /me` answers the verified claims.
+ * Builds the app: `GET /me` answers the verified claims; `GET /recent` only to a user who signed in (or
+ * re-authenticated) within the last 5 minutes (RFC 9470 step-up: otherwise 401 with `max_age=300`).
  * @example
  * const app = createApp(verifierFromEnv());
  */
@@ -15,6 +16,9 @@ export function createApp(verifier: Verifier) {
   const app = express();
   app.get('/me', requireAuth(verifier), (req, res) => {
     res.json({ framework: 'express', claims: req.auth }); // req.auth is typed by @tessera/verify/express
+  });
+  app.get('/recent', requireAuth(verifier, { maxAge: 300 }), (req, res) => {
+    res.json({ framework: 'express', claims: req.auth });
   });
   return app;
 }

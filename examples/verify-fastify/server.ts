@@ -6,7 +6,8 @@ import Fastify from 'fastify';
 import { runFromCommandLine } from '../verify-env.ts';
 
 /**
- * Builds the app: `GET /me` answers the verified claims.
+ * Builds the app: `GET /me` answers the verified claims; `GET /recent` only to a user who signed in (or
+ * re-authenticated) within the last 5 minutes (RFC 9470 step-up: otherwise 401 with `max_age=300`).
  * @example
  * const app = createApp(verifierFromEnv());
  */
@@ -15,6 +16,10 @@ export function createApp(verifier: Verifier) {
   app.get('/me', { preHandler: requireAuth(verifier) }, async (request) => ({
     framework: 'fastify',
     claims: request.auth, // typed by @tessera/verify/fastify
+  }));
+  app.get('/recent', { preHandler: requireAuth(verifier, { maxAge: 300 }) }, async (request) => ({
+    framework: 'fastify',
+    claims: request.auth,
   }));
   return app;
 }

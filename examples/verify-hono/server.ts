@@ -9,13 +9,17 @@ import { Hono } from 'hono';
 import { runFromCommandLine } from '../verify-env.ts';
 
 /**
- * Builds the app: `GET /me` answers the verified claims.
+ * Builds the app: `GET /me` answers the verified claims; `GET /recent` only to a user who signed in (or
+ * re-authenticated) within the last 5 minutes (RFC 9470 step-up: otherwise 401 with `max_age=300`).
  * @example
  * const app = createApp(verifierFromEnv());
  */
 export function createApp(verifier: Verifier) {
   const app = new Hono();
   app.get('/me', requireAuth(verifier), (c) => c.json({ framework: 'hono', claims: c.get('auth') }));
+  app.get('/recent', requireAuth(verifier, { maxAge: 300 }), (c) =>
+    c.json({ framework: 'hono', claims: c.get('auth') }),
+  );
   return app;
 }
 

@@ -6,15 +6,20 @@ import Koa from 'koa';
 import { runFromCommandLine } from '../verify-env.ts';
 
 /**
- * Builds the app: `GET /me` answers the verified claims.
+ * Builds the app: `GET /me` answers the verified claims; `GET /recent` only to a user who signed in (or
+ * re-authenticated) within the last 5 minutes (RFC 9470 step-up: otherwise 401 with `max_age=300`).
  * @example
  * const app = createApp(verifierFromEnv());
  */
 export function createApp(verifier: Verifier) {
   const app = new Koa();
-  const guard = requireAuth(verifier);
+  const guards: Record<string, ReturnType<typeof requireAuth>> = {
+    '/me': requireAuth(verifier),
+    '/recent': requireAuth(verifier, { maxAge: 300 }),
+  };
   app.use(async (ctx, next) => {
-    if (ctx.path !== '/me') return next();
+    const guard = Object.hasOwn(guards, ctx.path) ? guards[ctx.path] : undefined;
+    if (!guard) return next();
     await guard(ctx, async () => {
       ctx.body = { framework: 'koa', claims: ctx.state.auth };
     });

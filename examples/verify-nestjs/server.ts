@@ -9,24 +9,37 @@ import { Claims, requireAuth } from '@tessera/verify/nestjs';
 import { runFromCommandLine } from '../verify-env.ts';
 
 /**
- * Builds the Nest app: `GET /me` answers the verified claims.
+ * Builds the Nest app: `GET /me` answers the verified claims; `GET /recent` only to a user who signed in
+ * (or re-authenticated) within the last 5 minutes (RFC 9470 step-up: otherwise 401 with `max_age=300`).
  * @example
  * const app = await createApp(verifierFromEnv());
  */
 export async function createApp(verifier: Verifier) {
-  class MeController {
-    me(claims: VerifiedClaims) {
-      return { framework: 'nestjs', claims };
+  /** A controller answering `GET /<path>` with the claims, behind `guard`. */
+  const claimsController = (path: string, guard: ReturnType<typeof requireAuth>) => {
+    class ClaimsController {
+      claims(claims: VerifiedClaims) {
+        return { framework: 'nestjs', claims };
+      }
     }
-  }
-  const descriptor = Object.getOwnPropertyDescriptor(MeController.prototype, 'me') as PropertyDescriptor;
-  Claims()(MeController.prototype, 'me', 0);
-  Get('me')(MeController.prototype, 'me', descriptor);
-  Reflect.defineMetadata('design:paramtypes', [Object], MeController.prototype, 'me');
-  UseGuards(requireAuth(verifier))(MeController);
-  Controller()(MeController);
+    const descriptor = Object.getOwnPropertyDescriptor(
+      ClaimsController.prototype,
+      'claims',
+    ) as PropertyDescriptor;
+    Claims()(ClaimsController.prototype, 'claims', 0);
+    Get(path)(ClaimsController.prototype, 'claims', descriptor);
+    Reflect.defineMetadata('design:paramtypes', [Object], ClaimsController.prototype, 'claims');
+    UseGuards(guard)(ClaimsController);
+    Controller()(ClaimsController);
+    return ClaimsController;
+  };
   class AppModule {}
-  Module({ controllers: [MeController] })(AppModule);
+  Module({
+    controllers: [
+      claimsController('me', requireAuth(verifier)),
+      claimsController('recent', requireAuth(verifier, { maxAge: 300 })),
+    ],
+  })(AppModule);
   return NestFactory.create(AppModule, { logger: false });
 }
 

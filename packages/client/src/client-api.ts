@@ -57,9 +57,18 @@ export interface TesseraClient {
    * `fetch` with the bearer token. A 401 the policy can cure (an expired token under
    * `rotating-refresh`, `token_soft_expired` under `soft-expiry`, an expired token under
    * `expired-token-exchange`) renews once and retries once; under `sliding-single-token` a
-   * renewed token in the response's `Tessera-Access-Token` header is taken.
+   * renewed token in the response's `Tessera-Access-Token` header is taken. A 401 whose challenge says
+   * `insufficient_user_authentication` (RFC 9470) is returned as it is and emits `stepUpRequired`.
    */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>;
+  /**
+   * Step-up (RFC 9470): proves the user's identity again within this session (`POST /auth/reauthenticate`
+   * with `{ password }`, `{ totp }` or `{ recovery_code }`; with two-factor login on, a code is required)
+   * and takes the fresh access token it returns (emitting `tokenRenewed`, and sharing it with other
+   * tabs). Rejects with a {@link TesseraClientError} (`invalid_credentials`, `totp_required`,
+   * `invalid_totp`, …) and keeps the current token then.
+   */
+  reauthenticate(credentials: Record<string, string>): Promise<void>;
   on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
   state(): ClientState;
   /** Stops every timer, removes every page listener, closes the tab channel and forgets listeners. */

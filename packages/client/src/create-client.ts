@@ -1,6 +1,7 @@
 import {
   RENEWED_TOKEN_EXPIRES_HEADER,
   RENEWED_TOKEN_HEADER,
+  readStepUpChallenge,
   TOKEN_SOFT_EXPIRED,
   TRANSPORT_HEADER,
 } from '@tessera/protocol';
@@ -240,6 +241,16 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     if (access && !usable(access)) getAccessToken().catch(() => undefined);
   });
 
+  /** The error a refused sign-in or re-authentication rejects with: the server's code and sentence. */
+  async function failure(response: Response): Promise<TesseraClientError> {
+    const error = (await response.json().catch(() => ({}))) as { error?: string; error_description?: string };
+    return new TesseraClientError(
+      error.error ?? 'server_error',
+      error.error_description ?? 'Request failed.',
+      response.status,
+    );
+  }
+
   async function start(
     path: string,
     email: string,
@@ -247,17 +258,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     extra: Record<string, string> = {},
   ): Promise<void> {
     const response = await post(path, { email, password, ...extra });
-    if (!response.ok) {
-      const error = (await response.json().catch(() => ({}))) as {
-        error?: string;
-        error_description?: string;
-      };
-      throw new TesseraClientError(
-        error.error ?? 'server_error',
-        error.error_description ?? 'Request failed.',
-        response.status,
-      );
-    }
+    if (!response.ok) throw await failure(response);
     await takeTokens(response, true);
   }
 
@@ -300,11 +301,23 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
         takeRenewedHeader(response);
         return response;
       };
-      const response = await send(await getAccessToken());
-      if (response.status !== 401 || !curable(response)) return response;
+      let response = await send(await getAccessToken());
       // Once, never more: a second 401 goes back to the app as it is.
-      const renewed = await renew().catch(() => false);
-      return renewed && access ? send(access.token) : response;
+      if (response.status === 401 && curable(response) && (await renew().catch(() => false)) && access)
+        response = await send(access.token);
+      const stepUp = response.status === 401 && readStepUpChallenge(response.headers.get('www-authenticate'));
+      if (stepUp) events.emit('stepUpRequired', stepUp);
+      return response;
+    },
+    async reauthenticate(credentials) {
+      const token = await getAccessToken();
+      const response = await post(
+        '/reauthenticate',
+        credentials,
+        token ? { authorization: `Bearer ${token}` } : {},
+      );
+      if (!response.ok) throw await failure(response);
+      await takeTokens(response, false);
     },
     on: (event, listener) => events.on(event, listener),
     state: () => ({ signedIn: access !== null, expiresAt: access?.expiresAt ?? null }),

@@ -155,3 +155,18 @@ export class StorageFullError extends TesseraError {
     });
   }
 }
+
+/**
+ * RFC 9470 §3: the access token is valid, but the authentication behind it is too old (or too weak) for
+ * this operation. `maxAgeSeconds` and `acrValues` are what the operation requires; the server answers
+ * 401 with `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=…`.
+ */
+export class InsufficientUserAuthenticationError extends TesseraError {
+  readonly maxAgeSeconds: number | undefined;
+  readonly acrValues: readonly string[] | undefined;
+  constructor(message: string, requirement: { maxAgeSeconds?: number; acrValues?: readonly string[] }) {
+    super('insufficient_user_authentication', message);
+    this.maxAgeSeconds = requirement.maxAgeSeconds;
+    this.acrValues = requirement.acrValues;
+  }
+}

@@ -14,7 +14,12 @@ export type TesseraEvent =
   | { type: 'login.failed'; userId: string | null; atMs: number }
   | { type: 'user.password_changed'; userId: string; atMs: number }
   | { type: 'user.updated'; userId: string; tokenVersion: number; atMs: number }
-  | { type: 'revocation.emergency'; notBeforeMs: number; atMs: number };
+  | { type: 'revocation.emergency'; notBeforeMs: number; atMs: number }
+  | { type: 'mfa.enabled'; userId: string; atMs: number }
+  | { type: 'mfa.disabled'; userId: string; atMs: number }
+  | { type: 'mfa.recovery_codes_regenerated'; userId: string; atMs: number }
+  | { type: 'mfa.recovery_code_used'; userId: string; atMs: number }
+  | { type: 'session.reauthenticated'; sessionId: string; userId: string; amr: string[]; atMs: number };
 
 /** Receives engine events. Must not throw; must not block (queue slow work). */
 export type EventListener = (event: TesseraEvent) => void;

@@ -17,6 +17,7 @@ export type { Identity } from './engine/identities.ts';
 export type { IntrospectionResult } from './engine/introspect.ts';
 export type { AccessGrant, TokenSet } from './engine/issue-tokens.ts';
 export type { ClientInfo, LoginInput, RegisterInput } from './engine/login.ts';
+export type { TotpEnrollment, TwoFactorStatus } from './engine/mfa.ts';
 export type { EngineOptions, ResolvedEngineOptions } from './engine/options.ts';
 export { ENGINE_DEFAULTS } from './engine/options.ts';
 export type { PolicyName } from './engine/policies/registry.ts';
@@ -28,6 +29,7 @@ export {
 export type { PolicyRenewal, RenewClient } from './engine/policies/session-policy.ts';
 export type { RateLimits } from './engine/rate-limits.ts';
 export { DEFAULT_RATE_LIMITS } from './engine/rate-limits.ts';
+export type { ReauthenticateInput } from './engine/reauthenticate.ts';
 export { resolveEngineOptions } from './engine/resolve-options.ts';
 export type { RefreshInput } from './engine/rotate-refresh-token.ts';
 export type { StartSessionInput } from './engine/start-session.ts';
@@ -39,10 +41,12 @@ export type {
 } from './engine/trusted-issuers.ts';
 export { ID_TOKEN_ALGORITHMS, resolveTrustedIssuers } from './engine/trusted-issuers.ts';
 export type { CreateUserInput, ListUsersOptions, UserPage } from './engine/users.ts';
+export type { AuthenticationRequirement } from './engine/step-up.ts';
 export type { Profile, SessionInfo, SessionView } from './engine/views.ts';
 export type { SessionEndedReason, TesseraErrorCode, TesseraErrorOptions } from './errors.ts';
 export {
   ERROR_STATUS,
+  InsufficientUserAuthenticationError,
   isTesseraError,
   StorageFullError,
   StoreUnavailableError,

@@ -1,53 +1,60 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Secret, TOTP } from 'otpauth';
 
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-const STEP_SECONDS = 30;
+// RFC 6238 over the maintained `otpauth` library (HOTP's dynamic truncation, the 8-byte counter, base32,
+// the key URI, constant-time comparison) rather than code of our own. totp.test.ts holds it to the
+// RFC's test vectors and to an independent implementation (counters past 2^32 included).
 
-/** A new random TOTP secret: 20 bytes, base32 (RFC 4648) without padding. */
+/** Seconds per TOTP time step (RFC 6238 §4.1 `X`, the default every authenticator app uses). */
+export const TOTP_PERIOD_SECONDS = 30;
+/** Digits of a code. */
+export const TOTP_DIGITS = 6;
+/** Steps accepted either side of the current one (RFC 6238 §5.2: one step of network delay or clock drift). */
+export const TOTP_WINDOW_STEPS = 1;
+
+const CODE = /^\d{6}$/;
+
+/** A new random TOTP secret: 20 bytes (RFC 4226 §4's recommended 160 bits), base32 (RFC 4648) without padding. */
 export function newTotpSecret(): string {
-  let bits = '';
-  for (const byte of randomBytes(20)) bits += byte.toString(2).padStart(8, '0');
-  let out = '';
-  for (let i = 0; i + 5 <= bits.length; i += 5) out += BASE32[Number.parseInt(bits.slice(i, i + 5), 2)];
-  return out;
+  return new Secret({ size: 20 }).base32;
 }
 
-function decodeBase32(secret: string): Buffer {
-  let bits = '';
-  for (const char of secret.replace(/=+$/, '').toUpperCase()) {
-    const index = BASE32.indexOf(char);
-    if (index < 0) throw new Error('invalid base32');
-    bits += index.toString(2).padStart(5, '0');
-  }
-  const bytes: number[] = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(Number.parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(bytes);
+/** The time step (RFC 6238 §4.2 `T`) of `nowMs`: whole 30-second periods since the epoch. */
+export function totpStep(nowMs: number): number {
+  return Math.floor(nowMs / 1000 / TOTP_PERIOD_SECONDS);
 }
 
-/** The 6-digit TOTP code (RFC 6238, HMAC-SHA1, 30 s steps) of `secret` at `nowMs`. */
+/** The 6-digit TOTP code (RFC 6238, HMAC-SHA1, 30 s steps) of a base32 `secret` at `nowMs`. */
 export function totpCode(secret: string, nowMs: number): string {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(nowMs / 1000 / STEP_SECONDS)));
-  const mac = createHmac('sha1', decodeBase32(secret)).update(counter).digest();
-  const offset = (mac[mac.length - 1] ?? 0) & 0x0f;
-  const value = (mac.readUInt32BE(offset) & 0x7fff_ffff) % 1_000_000;
-  return value.toString().padStart(6, '0');
+  return TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: nowMs });
 }
 
-/** True when `code` is the TOTP of `secret` for the current 30 s step or one step either side. */
-export function verifyTotp(secret: string, code: string, nowMs: number): boolean {
-  if (!/^\d{6}$/.test(code)) return false;
-  let ok = false;
-  for (const drift of [-1, 0, 1]) {
-    const expected = totpCode(secret, nowMs + drift * STEP_SECONDS * 1000);
-    // Check every step in constant time, so timing does not tell which one matched.
-    ok = timingSafeEqual(Buffer.from(expected), Buffer.from(code)) || ok;
-  }
-  return ok;
+/**
+ * The time step whose code `code` is, searching the step of `nowMs` and {@link TOTP_WINDOW_STEPS}
+ * either side (RFC 6238 §5.2), or `null` when it is none of them or not six digits. Compares in
+ * constant time per step. The caller must still accept the step once per user (replay, §5.2).
+ */
+export function matchTotpStep(secret: string, code: unknown, nowMs: number): number | null {
+  if (typeof code !== 'string' || !CODE.test(code)) return null;
+  const delta = TOTP.validate({
+    token: code,
+    secret: Secret.fromBase32(secret),
+    timestamp: nowMs,
+    window: TOTP_WINDOW_STEPS,
+  });
+  return delta === null ? null : totpStep(nowMs) + delta;
 }
 
-/** An `otpauth://` URI for authenticator apps. */
+/**
+ * The `otpauth://totp/…` key URI authenticator apps scan (Google Authenticator's Key Uri Format):
+ * `issuer` and `account` label it, and the parameters are RFC 6238's defaults stated explicitly.
+ */
 export function totpUri(secret: string, issuer: string, account: string): string {
-  const label = encodeURIComponent(`${issuer}:${account}`);
-  return `otpauth://totp/${label}?secret=${secret}&issuer=${encodeURIComponent(issuer)}&algorithm=SHA1&digits=6&period=30`;
+  return new TOTP({
+    issuer,
+    label: account,
+    secret: Secret.fromBase32(secret),
+    period: TOTP_PERIOD_SECONDS,
+    digits: TOTP_DIGITS,
+    algorithm: 'SHA1',
+  }).toString();
 }

@@ -22,3 +22,13 @@ export {
   REVOCATION_STREAM_SUFFIX,
   REVOCATIONS_ENDPOINT_METADATA,
 } from './revocation.ts';
+export type { StepUpRequest, StepUpRequirement } from './step-up.ts';
+export {
+  ACR_ONE_FACTOR,
+  ACR_TWO_FACTOR,
+  checkStepUp,
+  INSUFFICIENT_USER_AUTHENTICATION,
+  readStepUpChallenge,
+  stepUpChallenge,
+  stepUpOptions,
+} from './step-up.ts';

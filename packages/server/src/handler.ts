@@ -16,10 +16,12 @@ import { adminRoutes } from './routes/admin-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
 import { discoveryRoutes } from './routes/discovery-routes.ts';
 import { externalLoginRoutes } from './routes/external-login-routes.ts';
+import { mfaRoutes } from './routes/mfa-routes.ts';
 import { oauthRoutes } from './routes/oauth-routes.ts';
 import { opsRoutes } from './routes/ops-routes.ts';
 import { policyRoutes } from './routes/policy-routes.ts';
 import { revocationRoutes } from './routes/revocation-routes.ts';
+import { stepUpRoutes } from './routes/step-up-routes.ts';
 
 /**
  * Tessera's HTTP layer as one web-standard function: give it a `Request`, get a `Response`. Every
@@ -81,6 +83,8 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
   const routes: Route[] = [
     ...authRoutes(settings.authPath),
     ...accountRoutes(settings.authPath),
+    ...mfaRoutes(settings.authPath),
+    ...stepUpRoutes(settings.authPath),
     ...revocations.routes,
     ...policyRoutes(settings.authPath),
     ...oauthRoutes(settings.oauthPath),
@@ -140,6 +144,7 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
         const token = readBearerToken(request.headers);
         if (token === null) return missingTokenResponse();
         auth = await settings.engine.authenticate(token);
+        if (route.recentAuth) settings.engine.assertRecentAuthentication(auth);
       } else if (route.auth === 'service') {
         const refusal = checkServiceCaller(request, incoming.headers.get('host'), settings);
         if (refusal) return refusal;

@@ -37,8 +37,10 @@ describe('resolveConfig', () => {
     assert.equal(config.keepAliveTimeoutSeconds, 5);
     assert.equal(config.feedStreamsPerCaller, 16);
     assert.equal(config.feedStreamsTotal, 1000);
+    assert.equal(config.reauthMaxAgeSeconds, 600);
     assert.deepEqual(config.deprecations, []);
     assert.ok(Object.isFrozen(config));
+    assert.equal(resolveConfig({ env: { TESSERA_REAUTH_MAX_AGE: '2m' }, cwd }).reauthMaxAgeSeconds, 120);
   });
 
   it('reads the HTTP hardening settings and names a bad one', () => {
@@ -145,6 +147,9 @@ describe('resolveConfig', () => {
         /out of range/,
       ],
       [{ TESSERA_MAX_LOGIN_AGE: 'forever' }, 'TESSERA_MAX_LOGIN_AGE', /not a duration/],
+      [{ TESSERA_REAUTH_MAX_AGE: 'soon' }, 'TESSERA_REAUTH_MAX_AGE', /not a duration/],
+      [{ TESSERA_REAUTH_MAX_AGE: '0' }, 'TESSERA_REAUTH_MAX_AGE', /out of range/],
+      [{ TESSERA_REAUTH_MAX_AGE: '401d' }, 'TESSERA_REAUTH_MAX_AGE', /out of range/],
       [{ TESSERA_POLICY: 'whatever' }, 'TESSERA_POLICY', /must be one of/],
     ];
     for (const [env, setting, message] of bad) {

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import {
+  ENGINE_DEFAULTS,
+  formatDurationSeconds,
   POLICY_DEFAULT_ACCESS_TTL_SECONDS,
   POLICY_NAMES,
   type PolicyName,
@@ -46,6 +48,8 @@ export interface TesseraConfig {
   readonly maxLoginAgeSeconds: number;
   /** End the user's other sessions on a password change. */
   readonly endSessionsOnPasswordChange: boolean;
+  /** How recent an authentication sensitive routes need (RFC 9470 step-up). */
+  readonly reauthMaxAgeSeconds: number;
   readonly maxSessionsPerUser: number;
   /** From TESSERA_TRUST_PROXY: `null` (no proxy), a hop count, or the proxies' addresses and CIDRs. */
   readonly trustProxy: TrustProxy;
@@ -93,6 +97,7 @@ export const DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_POLICY: 'rotating-refresh',
   TESSERA_SOFT_TTL: '',
   TESSERA_MAX_LOGIN_AGE: '0',
+  TESSERA_REAUTH_MAX_AGE: formatDurationSeconds(ENGINE_DEFAULTS.reauthMaxAgeSeconds),
   TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE: 'true',
   TESSERA_MAX_SESSIONS_PER_USER: '0',
   TESSERA_TRUST_PROXY: '0',
@@ -252,6 +257,12 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     throw new ConfigError('TESSERA_SOFT_TTL', 'must be shorter than TESSERA_ACCESS_TTL.');
   }
   const maxLoginAgeSeconds = duration('TESSERA_MAX_LOGIN_AGE', raw('TESSERA_MAX_LOGIN_AGE'), 0, 400 * 86_400);
+  const reauthMaxAgeSeconds = duration(
+    'TESSERA_REAUTH_MAX_AGE',
+    raw('TESSERA_REAUTH_MAX_AGE'),
+    1,
+    400 * 86_400,
+  );
   const endSessionsOnPasswordChange = bool(
     'TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE',
     raw('TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE'),
@@ -428,6 +439,7 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     softTtlSeconds,
     maxLoginAgeSeconds,
     endSessionsOnPasswordChange,
+    reauthMaxAgeSeconds,
     maxSessionsPerUser: Number(capText),
     trustProxy,
     allowedHosts: allowedHosts === null ? null : Object.freeze(allowedHosts),

@@ -108,6 +108,7 @@ export async function createTesseraServer(
     softTtlSeconds: config.softTtlSeconds,
     maxLoginAgeSeconds: config.maxLoginAgeSeconds,
     endSessionsOnPasswordChange: config.endSessionsOnPasswordChange,
+    reauthMaxAgeSeconds: config.reauthMaxAgeSeconds,
     refreshIdleTtlSeconds: config.refreshIdleTtlSeconds,
     refreshAbsoluteTtlSeconds: config.refreshAbsoluteTtlSeconds,
     reuseGraceSeconds: config.reuseGraceSeconds,

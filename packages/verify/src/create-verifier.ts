@@ -61,6 +61,8 @@ export interface Verifier {
    */
   ready(): Promise<void>;
   status(): VerifierStatus;
+  /** The verifier's clock (ms since the epoch; the `now` option): what `requireAuth`'s `maxAge` is measured on. */
+  now(): number;
   close(): Promise<void>;
 }
 
@@ -215,6 +217,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         jwksError: keyStatus?.lastError ?? null,
       };
     },
+    now: () => now(),
     async close() {
       stopping.abort();
       setup.close();

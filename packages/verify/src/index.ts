@@ -1,3 +1,5 @@
+// Tessera's `acr` values, for `requireAuth(verifier, { acr })`.
+export { ACR_ONE_FACTOR, ACR_TWO_FACTOR } from '@tessera/protocol';
 export type { VerifiedClaims, Verifier, VerifierStatus } from './create-verifier.ts';
 export { createVerifier } from './create-verifier.ts';
 export type { VerifyErrorCode } from './errors.ts';
@@ -9,7 +11,7 @@ export type {
   RequestParts,
   RequireAuthOptions,
 } from './request-auth.ts';
-export { authenticateRequest, refusalFor, refusalResponse } from './request-auth.ts';
+export { authenticateRequest, checkRequireAuthOptions, refusalFor, refusalResponse } from './request-auth.ts';
 export type { RevocationSet } from './revocation-set.ts';
 export { createRevocationSet } from './revocation-set.ts';
 export type { VerifierOptions } from './verifier-options.ts';

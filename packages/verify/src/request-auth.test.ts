@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { VerifiedClaims, Verifier } from './create-verifier.ts';
 import { VerifyError } from './errors.ts';
-import { authenticateRequest, refusalResponse } from './request-auth.ts';
+import { authenticateRequest, checkRequireAuthOptions, refusalResponse } from './request-auth.ts';
 
 const claims = {
   sub: 'u1',
@@ -82,6 +82,79 @@ describe('authenticateRequest (the web-standard core of every adapter)', () => {
     assert.deepEqual(await response.json(), {
       error: 'invalid_token',
       error_description: 'The access token expired.',
+    });
+  });
+});
+
+describe('authenticateRequest with maxAge and acr (RFC 9470)', () => {
+  const NOW_MS = 1_700_000_000_000;
+  const signedInAt = NOW_MS / 1000 - 300;
+  const stepUp = {
+    async verify(token: string) {
+      if (token === 'mfa') return { ...claims, auth_time: signedInAt, acr: '2' };
+      if (token === 'old') return { ...claims, auth_time: signedInAt - 1, acr: '1' };
+      return claims; // no auth_time, no acr
+    },
+    now: () => NOW_MS,
+  } as Verifier;
+  const headers = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+
+  it('accepts an authentication exactly maxAge old and refuses an older one with the challenge', async () => {
+    assert.equal((await authenticateRequest(stepUp, headers('mfa'), { maxAge: 300 })).claims?.acr, '2');
+    const { refusal } = await authenticateRequest(stepUp, headers('old'), { maxAge: 300, realm: 'orders' });
+    assert.equal(refusal?.status, 401);
+    assert.equal(
+      refusal?.headers['www-authenticate'],
+      'Bearer realm="orders", error="insufficient_user_authentication", error_description="This needs an authentication within the last 300 seconds; authenticate again.", max_age=300',
+    );
+    assert.deepEqual(refusal?.body, {
+      error: 'insufficient_user_authentication',
+      error_description: 'This needs an authentication within the last 300 seconds; authenticate again.',
+      max_age: 300,
+    });
+    const none = await authenticateRequest(stepUp, headers('plain'), { maxAge: 3600 });
+    assert.equal(none.refusal?.body.error, 'insufficient_user_authentication', 'no auth_time: refused');
+    assert.equal((await authenticateRequest(stepUp, headers('plain'))).claims?.sid, 's1', 'no requirement');
+  });
+
+  it('requires acr to be one of the values, saying acr_values', async () => {
+    assert.ok((await authenticateRequest(stepUp, headers('mfa'), { acr: '2' })).claims);
+    assert.ok((await authenticateRequest(stepUp, headers('old'), { acr: ['2', '1'] })).claims);
+    const { refusal } = await authenticateRequest(stepUp, headers('old'), { acr: '2', maxAge: 600 });
+    assert.equal(refusal?.status, 401);
+    assert.match(refusal?.headers['www-authenticate'] ?? '', /max_age=600, acr_values="2"$/);
+    assert.equal(refusal?.body.acr_values, '2');
+  });
+
+  it('checks a bad token first (invalid_token, not a step-up), and measures time on the verifier clock', async () => {
+    const { refusal } = await authenticateRequest(verifier, headers('expired'), { maxAge: 1 });
+    assert.equal(refusal?.body.error, 'invalid_token');
+    // A verifier made without `now` (a stand-in) is measured on Date.now.
+    const wall = {
+      async verify() {
+        return { ...claims, auth_time: Date.now() / 1000 - 10 };
+      },
+    } as unknown as Verifier;
+    assert.ok((await authenticateRequest(wall, headers('x'), { maxAge: 60 })).claims);
+    assert.ok((await authenticateRequest(wall, headers('x'), { maxAge: 5 })).refusal);
+  });
+
+  it('refuses bad options when the middleware is made', () => {
+    for (const options of [
+      { maxAge: -1 },
+      { maxAge: 1.5 },
+      { maxAge: '300' },
+      { acr: '' },
+      { acr: 'a b' },
+      { acr: 'a"b' },
+      { acr: [2] },
+      { realm: 5 },
+    ]) {
+      assert.throws(() => checkRequireAuthOptions(options as never), TypeError, JSON.stringify(options));
+    }
+    assert.deepEqual(checkRequireAuthOptions({ maxAge: 0, acr: ['1', 'urn:x:gold'] }), {
+      maxAge: 0,
+      acr: ['1', 'urn:x:gold'],
     });
   });
 });

@@ -1,4 +1,12 @@
-import { challenge, parseAuthorization } from '@tessera/protocol';
+import {
+  challenge,
+  checkStepUp,
+  INSUFFICIENT_USER_AUTHENTICATION,
+  parseAuthorization,
+  type StepUpRequirement,
+  stepUpChallenge,
+  stepUpOptions,
+} from '@tessera/protocol';
 import type { VerifiedClaims, Verifier } from './create-verifier.ts';
 import { VerifyError } from './errors.ts';
 
@@ -6,14 +14,29 @@ import { VerifyError } from './errors.ts';
 export interface RequireAuthOptions {
   /** The realm in `WWW-Authenticate`. Default `api`. */
   realm?: string;
+  /**
+   * RFC 9470 step-up: the longest time, in seconds, since the user last authenticated (the token's
+   * `auth_time`, on the verifier's clock). An older authentication is refused with
+   * `insufficient_user_authentication` and `max_age`; the user re-authenticates at Tessera
+   * (`POST /auth/reauthenticate`) and retries with the fresh token. Default: no limit.
+   */
+  maxAge?: number;
+  /**
+   * RFC 9470 step-up: the acceptable `acr` values (Tessera's are `'1'`, one factor, and `'2'`, two), one
+   * or a list; a token with another `acr` is refused with `acr_values`. Default: any.
+   */
+  acr?: string | readonly string[];
 }
 
 /** A refused request as plain data: what any framework sends back (or {@link refusalResponse} builds). */
 export interface AuthRefusal {
-  /** 400 malformed header, 401 no or bad token, 503 the verifier cannot vouch for tokens now. */
+  /**
+   * 400 malformed header, 401 no or bad token (or, RFC 9470, an authentication too old or too weak),
+   * 503 the verifier cannot vouch for tokens now.
+   */
   status: 400 | 401 | 503;
   headers: Record<string, string>;
-  body: { error?: string; error_description: string };
+  body: { error?: string; error_description: string; max_age?: number; acr_values?: string };
 }
 
 /** The claims of an accepted request, or the refusal to send. */
@@ -93,12 +116,45 @@ export function refusalFor(error: unknown, realm = 'api'): AuthRefusal {
 }
 
 /**
+ * Checks `requireAuth` options once, when the middleware is made: `maxAge` a whole number of seconds
+ * (0 or more), `acr` one or more printable ASCII values without spaces, quotes or backslashes, `realm`
+ * a string. Returns them; throws a `TypeError` naming the bad option.
+ */
+export function checkRequireAuthOptions(options: RequireAuthOptions = {}): RequireAuthOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('requireAuth options must be an object.');
+  if (options.realm !== undefined && typeof options.realm !== 'string') {
+    throw new TypeError('requireAuth: realm must be a string.');
+  }
+  stepUpOptions('requireAuth', options);
+  return options;
+}
+
+/** RFC 9470 §3: 401 `insufficient_user_authentication` with what the route requires. */
+function stepUpRefusal(description: string, requirement: StepUpRequirement, realm: string): AuthRefusal {
+  const body: AuthRefusal['body'] = {
+    error: INSUFFICIENT_USER_AUTHENTICATION,
+    error_description: description,
+  };
+  if (requirement.maxAgeSeconds !== undefined) body.max_age = requirement.maxAgeSeconds;
+  if (requirement.acrValues?.length) body.acr_values = requirement.acrValues.join(' ');
+  return {
+    status: 401,
+    headers: { 'www-authenticate': stepUpChallenge(realm, description, requirement) },
+    body,
+  };
+}
+
+/**
  * The whole check of a request, framework-free: reads `Authorization: Bearer` (RFC 6750 §2.1),
  * verifies the token, and answers the claims or the refusal to send (RFC 6750 §3.1: 401 without an
  * error code when no token was sent, 400 for a malformed header, 401 `invalid_token` for a bad,
  * expired, soft-expired or revoked token, 503 when revocations cannot be vouched for). A
  * DPoP-bound token (`cnf.jkt`) is refused: this verifier does not check DPoP proofs, and accepting
- * it as a Bearer token would undo the binding. Every framework adapter is a thin wrapper over it.
+ * it as a Bearer token would undo the binding. With `maxAge` or `acr`, a valid token whose
+ * authentication is too old (`auth_time`) or of another class (`acr`) gets RFC 9470's 401
+ * `insufficient_user_authentication` with `max_age` / `acr_values`. Every framework adapter is a thin
+ * wrapper over it.
  * @example
  * const outcome = await authenticateRequest(verifier, request);
  * if (outcome.refusal) return refusalResponse(outcome.refusal);
@@ -115,8 +171,9 @@ export async function authenticateRequest(
   const parsed = parseAuthorization(header);
   if (parsed.kind === 'none' || parsed.scheme !== 'Bearer') return { refusal: headerRefusal('none', realm) };
   if (parsed.kind === 'malformed') return { refusal: headerRefusal('malformed', realm) };
+  let claims: VerifiedClaims;
   try {
-    const claims = await verifier.verify(parsed.token);
+    claims = await verifier.verify(parsed.token);
     const cnf = claims.cnf as { jkt?: unknown } | undefined;
     if (cnf?.jkt !== undefined) {
       throw new VerifyError(
@@ -124,10 +181,13 @@ export async function authenticateRequest(
         'The access token is bound to a DPoP key; this service takes Bearer tokens.',
       );
     }
-    return { claims };
   } catch (error) {
     return { refusal: refusalFor(error, realm) };
   }
+  const requirement = stepUpOptions('requireAuth', options);
+  const nowMs = typeof verifier.now === 'function' ? verifier.now() : Date.now();
+  const problem = checkStepUp(claims, requirement, nowMs);
+  return problem === null ? { claims } : { refusal: stepUpRefusal(problem, requirement, realm) };
 }
 
 /**

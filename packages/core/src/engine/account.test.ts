@@ -80,10 +80,13 @@ describe('register and login', () => {
   it('requires and checks a TOTP code once the user enrolled', async () => {
     const { engine, clock } = await createEngineFixture();
     const tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
-    const { secret, uri } = await engine.beginTotpEnrollment(tokens.userId);
+    const auth = await engine.authenticate(tokens.accessToken);
+    const { secret, uri } = await engine.enrollTotp(auth);
     assert.match(uri, /^otpauth:\/\/totp\//);
-    await rejectsWith(engine.confirmTotp(tokens.userId, secret, '000000'), 'invalid_totp');
-    await engine.confirmTotp(tokens.userId, secret, totpCode(secret, clock.now()));
+    const right = totpCode(secret, clock.now());
+    await rejectsWith(engine.confirmTotp(auth, right === '000000' ? '111111' : '000000'), 'invalid_totp');
+    await engine.confirmTotp(auth, right);
+    clock.advance(30_000);
     await rejectsWith(engine.login({ email: 'ada@example.com', password: PASSWORD }), 'totp_required');
     await rejectsWith(
       engine.login({ email: 'ada@example.com', password: PASSWORD, totp: '12345x' }),
@@ -94,7 +97,7 @@ describe('register and login', () => {
       password: PASSWORD,
       totp: totpCode(secret, clock.now()),
     });
-    assert.deepEqual((await engine.authenticate(ok.accessToken)).claims.amr, ['pwd', 'otp']);
+    assert.deepEqual((await engine.authenticate(ok.accessToken)).claims.amr, ['pwd', 'otp', 'mfa']);
   });
 });
 

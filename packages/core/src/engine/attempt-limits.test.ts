@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isTesseraError } from '../errors.ts';
 import { createPasswordHasher, type PasswordHasher } from '../password.ts';
-import { createEngineFixture, TEST_ARGON2 } from '../testing/engine-fixture.ts';
+import { createEngineFixture, enableTwoFactor, TEST_ARGON2 } from '../testing/engine-fixture.ts';
 import { totpCode } from '../totp.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -87,13 +87,13 @@ describe('per-account attempt limits under concurrency', () => {
 
   it('evaluates at most the limit of 60 parallel wrong TOTP codes', async () => {
     const { hasher, verifications } = countingHasher();
-    const { engine, clock, events } = await createEngineFixture({
+    const fixture = await createEngineFixture({
       passwordHasher: hasher,
       rateLimits: { loginPerIp: WIDE, loginFailuresPerAccount: [{ limit: 5, windowSeconds: 60 }] },
     });
+    const { engine, clock, events } = fixture;
     const tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
-    const { secret } = await engine.beginTotpEnrollment(tokens.userId);
-    await engine.confirmTotp(tokens.userId, secret, totpCode(secret, clock.now()));
+    const { secret } = await enableTwoFactor(fixture, tokens.accessToken);
     const right = totpCode(secret, clock.now());
     const wrong = right === '000000' ? '111111' : '000000';
     const before = verifications();

@@ -13,8 +13,10 @@ import { exchangeIdToken } from './id-token-exchange.ts';
 import { findUserByIdentity, linkIdentity, listIdentities, unlinkIdentity } from './identities.ts';
 import { introspect } from './introspect.ts';
 import { login, register } from './login.ts';
+import { confirmTotp, disableTotp, enrollTotp, regenerateRecoveryCodes, twoFactorStatus } from './mfa.ts';
 import type { EngineOptions } from './options.ts';
 import { policyNamed } from './policies/registry.ts';
+import { reauthenticate } from './reauthenticate.ts';
 import { resolveEngineOptions } from './resolve-options.ts';
 import { listRevocationsSince } from './revocations.ts';
 import {
@@ -28,7 +30,7 @@ import {
 } from './revoke.ts';
 import { refreshSession } from './rotate-refresh-token.ts';
 import { startSession } from './start-session.ts';
-import { beginTotpEnrollment, confirmTotp } from './totp-enrollment.ts';
+import { assertRecentAuthentication } from './step-up.ts';
 import { createTrustedIssuerRegistry } from './trusted-issuers.ts';
 import { createUser, getUser, listUsers } from './users.ts';
 import { toProfile, toSessionInfo } from './views.ts';
@@ -102,6 +104,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     reuseGraceSeconds: resolved.reuseGraceSeconds,
     clockLeewaySeconds: resolved.clockLeewaySeconds,
     maxLoginAgeSeconds: resolved.maxLoginAgeSeconds,
+    reauthMaxAgeSeconds: resolved.reauthMaxAgeSeconds,
     maxSessionsPerUser: resolved.maxSessionsPerUser,
     profileFields: resolved.profileFields,
     issuesRefreshToken: policy.issuesRefreshToken,
@@ -158,12 +161,17 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       const user = await ctx.store.findUserByEmail(normalized);
       return user ? toProfile(user, ctx.profileFields) : null;
     },
-    async beginTotpEnrollment(userId) {
-      const user = await ctx.store.findUserById(userId);
-      if (!user) throw new TesseraError('not_found', 'No such user.');
-      return beginTotpEnrollment(ctx, user);
+    enrollTotp: (auth) => enrollTotp(ctx, auth),
+    confirmTotp: (auth, code) => confirmTotp(ctx, auth, code),
+    regenerateRecoveryCodes: (auth) => regenerateRecoveryCodes(ctx, auth),
+    disableTotp: (auth, code) => disableTotp(ctx, auth, code),
+    getTwoFactorStatus: (userId) => twoFactorStatus(ctx, userId),
+    async reauthenticate(auth, input, client = {}) {
+      return reauthenticate(ctx, auth, input, clientDetails(client));
     },
-    confirmTotp: (userId, secret, code) => confirmTotp(ctx, userId, secret, code),
+    assertRecentAuthentication(auth, requirement) {
+      assertRecentAuthentication(ctx, auth, requirement);
+    },
     emergencyRevokeAll: () => emergencyRevokeAll(ctx),
     introspect: (token) => introspect(ctx, token),
     revokeToken: (token) => revokeToken(ctx, token),

@@ -8,10 +8,13 @@ import type { Identity } from './identities.ts';
 import type { IntrospectionResult } from './introspect.ts';
 import type { AccessGrant, TokenSet } from './issue-tokens.ts';
 import type { LoginInput, RegisterInput } from './login.ts';
+import type { TotpEnrollment, TwoFactorStatus } from './mfa.ts';
 import type { ResolvedEngineOptions } from './options.ts';
 import type { PolicyRenewal, RenewClient } from './policies/session-policy.ts';
+import type { ReauthenticateInput } from './reauthenticate.ts';
 import type { RefreshInput } from './rotate-refresh-token.ts';
 import type { StartSessionInput } from './start-session.ts';
+import type { AuthenticationRequirement } from './step-up.ts';
 import type { CreateUserInput, ListUsersOptions, UserPage } from './users.ts';
 import type { Profile, SessionView } from './views.ts';
 
@@ -29,9 +32,10 @@ export interface Engine {
    */
   register(input: RegisterInput): Promise<TokenSet>;
   /**
-   * Starts a session from an email and password (and TOTP when enrolled). Throws `invalid_email`,
-   * `invalid_password`, `invalid_request`, `rate_limited`, `invalid_credentials`, `totp_required`,
-   * `invalid_totp`, `account_disabled`.
+   * Starts a session from an email and password (and, with two-factor login on, a TOTP code accepted
+   * once or a recovery code). Throws `invalid_email`, `invalid_password`, `invalid_request`,
+   * `rate_limited`, `invalid_credentials`, `account_disabled`, `totp_required`, `invalid_totp`,
+   * `invalid_recovery_code`.
    */
   login(input: LoginInput): Promise<TokenSet>;
   /** Rotates a refresh token (RFC 6749 §6, with reuse detection). Throws `invalid_grant`, `rate_limited`. */
@@ -94,10 +98,45 @@ export interface Engine {
   updateUser(userId: string, update: UserUpdate): Promise<UserUpdateResult>;
   /** Looks a user up by email, normalized as at registration (for admin tools); null if none. */
   findUserByEmail(email: string): Promise<Profile | null>;
-  /** Starts TOTP enrollment for a user: a new secret and its `otpauth://` URI. Throws `not_found`. */
-  beginTotpEnrollment(userId: string): Promise<{ secret: string; uri: string }>;
-  /** Confirms TOTP enrollment with a code from the user's app. Throws `invalid_request`, `invalid_totp`, `not_found`. */
-  confirmTotp(userId: string, secret: string, code: string): Promise<void>;
+  /**
+   * Starts TOTP enrolment for the authenticated user: a new secret (stored sealed, pending) and its
+   * `otpauth://` URI. Needs a recent authentication. Throws `insufficient_user_authentication`,
+   * `mfa_already_enabled`.
+   */
+  enrollTotp(auth: Authenticated): Promise<TotpEnrollment>;
+  /**
+   * Confirms enrolment with a code from the user's app: two-factor login on, ten recovery codes returned
+   * (once). Needs a recent authentication. Throws `insufficient_user_authentication`, `invalid_request`,
+   * `mfa_already_enabled`, `mfa_not_enabled`, `rate_limited`, `invalid_totp`.
+   */
+  confirmTotp(auth: Authenticated, code: string): Promise<{ recoveryCodes: string[] }>;
+  /** Ten new recovery codes replacing the old ones. Throws `insufficient_user_authentication`, `mfa_not_enabled`. */
+  regenerateRecoveryCodes(auth: Authenticated): Promise<{ recoveryCodes: string[] }>;
+  /**
+   * Turns two-factor login off after a TOTP or recovery code. Needs a recent authentication. Throws
+   * `insufficient_user_authentication`, `invalid_request`, `mfa_not_enabled`, `rate_limited`,
+   * `invalid_totp`, `invalid_recovery_code`.
+   */
+  disableTotp(auth: Authenticated, code: string): Promise<void>;
+  /** The user's two-factor state. Throws `not_found`. */
+  getTwoFactorStatus(userId: string): Promise<TwoFactorStatus>;
+  /**
+   * RFC 9470 step-up: the user proves who they are again (password; with two-factor login on, a TOTP or
+   * recovery code), renewing the session's `auth_time` and `amr`; returns a fresh access token that
+   * expires no later than the presented one (no refresh token, nothing rotated). Throws
+   * `invalid_request`, `invalid_password`, `mfa_not_enabled`, `totp_required`, `rate_limited`,
+   * `invalid_credentials`, `invalid_totp`, `invalid_recovery_code`, `invalid_token`.
+   */
+  reauthenticate(auth: Authenticated, input: ReauthenticateInput, client?: RenewClient): Promise<TokenSet>;
+  /**
+   * Throws `insufficient_user_authentication` (carrying the requirement for the RFC 9470 challenge)
+   * unless the presented token's `auth_time` is within `maxAgeSeconds` (default
+   * `settings.reauthMaxAgeSeconds`; `null`: no limit) and its `acr` is one of `acrValues` (default:
+   * any). For an app's own sensitive operations (an `auth` from `engine.authenticate`;
+   * `requireSession(engine, { maxAge, acr })` checks the same on the app's routes); the engine's
+   * two-factor operations call it themselves.
+   */
+  assertRecentAuthentication(auth: Authenticated, requirement?: AuthenticationRequirement): void;
   /** Emergency revoke-all: every session and token issued before now. */
   emergencyRevokeAll(): Promise<{ notBefore: Date; sessions: number }>;
   /** RFC 7662 introspection of an access or refresh token. */
@@ -188,6 +227,7 @@ export interface EngineSettings
     | 'reuseGraceSeconds'
     | 'clockLeewaySeconds'
     | 'maxLoginAgeSeconds'
+    | 'reauthMaxAgeSeconds'
     | 'maxSessionsPerUser'
     | 'profileFields'
   > {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isTesseraError } from '../errors.ts';
-import { createEngineFixture } from '../testing/engine-fixture.ts';
+import { createEngineFixture, enableTwoFactor } from '../testing/engine-fixture.ts';
 import type { Engine } from './engine.ts';
 import { POLICY_NAMES } from './policies/registry.ts';
 
@@ -52,7 +52,15 @@ const calls = (
       .record({ email, password, deviceName: anyValue, ip: anyValue, userAgent: anyValue })
       .map((input) => ({ name: 'register', run: (e: Engine) => e.register(input as never) })),
     fc
-      .record({ email, password, totp: anyValue, deviceName: anyValue, ip: anyValue, userAgent: anyValue })
+      .record({
+        email,
+        password,
+        totp: anyValue,
+        recoveryCode: anyValue,
+        deviceName: anyValue,
+        ip: anyValue,
+        userAgent: anyValue,
+      })
       .map((input) => ({ name: 'login', run: (e: Engine) => e.login(input as never) })),
     anyValue.map((input) => ({ name: 'login(any)', run: (e: Engine) => e.login(input as never) })),
     fc
@@ -107,9 +115,34 @@ const calls = (
         name: 'updateUser',
         run: (e: Engine) => e.updateUser(id as never, update as never),
       })),
-    fc.tuple(either(good.userId), anyValue, anyValue).map(([id, secret, code]) => ({
+    anyValue.map((code) => ({
       name: 'confirmTotp',
-      run: (e: Engine) => e.confirmTotp(id as never, secret as never, code as never),
+      run: (e: Engine, a: unknown) => e.confirmTotp(a as never, code as never),
+    })),
+    anyValue.map((code) => ({
+      name: 'disableTotp',
+      run: (e: Engine, a: unknown) => e.disableTotp(a as never, code as never),
+    })),
+    fc
+      .oneof(
+        anyValue,
+        fc.record(
+          { password: either(PASSWORD), totp: anyValue, recoveryCode: anyValue },
+          { requiredKeys: [] },
+        ),
+      )
+      .map((input) => ({
+        name: 'reauthenticate',
+        run: (e: Engine, a: unknown) => e.reauthenticate(a as never, input as never, input as never),
+      })),
+    fc.tuple(anyValue, anyValue).map(([maxAgeSeconds, acrValues]) => ({
+      name: 'assertRecentAuthentication',
+      run: async (e: Engine, a: unknown) =>
+        e.assertRecentAuthentication(a as never, { maxAgeSeconds, acrValues } as never),
+    })),
+    anyValue.map((id) => ({
+      name: 'getTwoFactorStatus',
+      run: (e: Engine) => e.getTwoFactorStatus(id as never),
     })),
     anyValue.map((a) => ({ name: 'slide', run: (e: Engine) => e.slide(a as never) })),
   );
@@ -118,11 +151,14 @@ const calls = (
 describe('hostile input to every engine method (property-based)', () => {
   for (const policy of POLICY_NAMES) {
     it(`${policy}: never throws anything but a 4xx TesseraError, and a refusal changes nothing`, async () => {
-      const { engine, store } = await createEngineFixture({
+      const fixture = await createEngineFixture({
         policy,
         rateLimits: { loginPerIp: [{ limit: 1_000_000, windowSeconds: 60 }] },
       });
+      const { engine, store } = fixture;
       const tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
+      // Two-factor login on, so hostile codes reach the TOTP and recovery-code checks.
+      await enableTwoFactor(fixture, tokens.accessToken);
       const auth = await engine.authenticate(tokens.accessToken);
       const snapshot = async () => ({
         users: await store.listUsers(null, 100),

@@ -3,6 +3,7 @@ import { mintAccessToken } from '../tokens/access-token.ts';
 import type { ActiveSigningKey } from '../tokens/keyring.ts';
 import { mintRefreshToken, mintSessionHandle } from '../tokens/refresh-token.ts';
 import { type EngineContext, sessionLimitMs } from './context.ts';
+import { sessionAcr } from './step-up.ts';
 import { profileClaims } from './views.ts';
 
 /** Access and refresh tokens for one session, as the token endpoint returns them. */
@@ -27,6 +28,8 @@ export interface TokenSet {
 export interface AccessGrant {
   accessToken: string;
   expiresIn: number;
+  /** Seconds until its soft expiry, under a policy with one (`soft-expiry`). */
+  softExpiresIn?: number;
 }
 
 /**
@@ -105,11 +108,13 @@ export async function signAccessToken(
     tokenVersion: user.tokenVersion,
     authTimeMs: session.authTimeMs,
     amr: session.amr,
-    acr: session.acr,
+    acr: sessionAcr(session),
     roles: user.roles,
     profile: profileClaims(user, ctx.profileFields),
   });
-  return { accessToken: access.token, expiresIn: exp - iat };
+  const grant: AccessGrant = { accessToken: access.token, expiresIn: exp - iat };
+  if (typeof extraClaims.softexp === 'number') grant.softExpiresIn = extraClaims.softexp - iat;
+  return grant;
 }
 
 /** Mints only an access token for `session` at `generation` (default: its current one), full lifetime. */

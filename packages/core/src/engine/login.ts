@@ -6,7 +6,6 @@ import { assertAcceptablePassword, assertPasswordText, PASSWORD_MAX_LENGTH } fro
 import type { SessionRecord, UserRecord } from '../store/store.ts';
 import { codePointLength, normalizeDisplayText, sanitizeHeaderText } from '../text.ts';
 import { newSessionId, newSessionSalt } from '../tokens/refresh-token.ts';
-import { verifyTotp } from '../totp.ts';
 import {
   accountKey,
   announceRevoked,
@@ -19,6 +18,12 @@ import {
 } from './context.ts';
 import { issueTokens, type TokenSet } from './issue-tokens.ts';
 import { newUserRecord } from './users.ts';
+import {
+  acceptSecondFactor,
+  authenticationMethods,
+  presentedSecondFactor,
+  secondFactorRefused,
+} from './second-factor.ts';
 
 /** Where a request came from; stored on the session for the device list. */
 export interface ClientInfo {
@@ -43,8 +48,10 @@ export interface RegisterInput extends ClientInfo {
 export interface LoginInput extends ClientInfo {
   email: string;
   password: string;
-  /** A 6-digit TOTP code, required when the user enrolled in two-factor login. */
+  /** A 6-digit TOTP code: with two-factor login on, this or `recoveryCode` is required (ignored otherwise). */
   totp?: string | undefined;
+  /** One of the user's unused recovery codes, instead of `totp` (used up). */
+  recoveryCode?: string | undefined;
 }
 
 /** Longest device name, in code points. */
@@ -157,12 +164,14 @@ export async function register(ctx: EngineContext, input: RegisterInput): Promis
 }
 
 /**
- * Checks an email and password (and TOTP when enrolled) and starts a session. The attempt is counted
- * against the account before the argon2id verification (and forgotten after a success), so parallel
- * guesses cannot all be evaluated; an unknown email or a user without a password costs the same
- * verification and gets the same answer. Throws `invalid_email`, `invalid_password`,
- * `invalid_request`, `rate_limited`, `invalid_credentials`, `totp_required`, `invalid_totp` or
- * `account_disabled`.
+ * Checks an email and password (and, with two-factor login on, a TOTP or recovery code) and starts a
+ * session. The attempt is counted against the account before the argon2id verification and the code
+ * check (and forgotten after a success), so parallel guesses cannot all be evaluated; an unknown email
+ * or a user without a password costs the same verification and gets the same answer. A TOTP code is
+ * accepted once per user (never its step again, nor an earlier one), a recovery code once; either makes
+ * `amr` `["pwd", "otp", "mfa"]`. Throws `invalid_email`, `invalid_password`, `invalid_request`,
+ * `rate_limited`, `invalid_credentials`, `account_disabled`, `totp_required`, `invalid_totp` or
+ * `invalid_recovery_code`.
  */
 export async function login(ctx: EngineContext, input: LoginInput): Promise<TokenSet> {
   // Shape checks first (a 400 says nothing about which accounts exist), then the credentials.
@@ -179,6 +188,7 @@ export async function login(ctx: EngineContext, input: LoginInput): Promise<Toke
     );
   }
   const client = sessionClient(input);
+  const factor = presentedSecondFactor(input.totp, input.recoveryCode);
   const key = accountKey(email, null);
   if (ctx.limits) {
     await countAttempt(ctx, ipKey('login', input.ip), ctx.limits.loginPerIp);
@@ -193,18 +203,18 @@ export async function login(ctx: EngineContext, input: LoginInput): Promise<Toke
     throw error;
   };
   if (!user || !passwordOk) return fail(new TesseraError('invalid_credentials', INVALID_CREDENTIALS));
-  const amr = ['pwd'];
+  // Before the second factor, so a refused login never uses up a code.
+  if (user.disabled) throw new TesseraError('account_disabled', 'This account is disabled.');
+  const methods = ['pwd'];
   if (user.totpSecret) {
     // Still counted: asking for the code must not refund the attempt, or guesses would be free.
-    if (input.totp === undefined) {
+    if (factor === null) {
       throw new TesseraError('totp_required', 'This account requires a one-time code.', { field: 'totp' });
     }
-    if (typeof input.totp !== 'string' || !verifyTotp(user.totpSecret, input.totp, ctx.clock.now())) {
-      return fail(new TesseraError('invalid_totp', 'The one-time code is incorrect.', { field: 'totp' }));
-    }
-    amr.push('otp');
+    if (!(await acceptSecondFactor(ctx, user, factor))) return fail(secondFactorRefused(factor));
+    methods.push('otp');
   }
-  if (user.disabled) throw new TesseraError('account_disabled', 'This account is disabled.');
+  const amr = authenticationMethods(methods);
   if (ctx.limits) await forgetAttempts(ctx, key, ctx.limits.loginFailuresPerAccount);
   return openSession(ctx, user, client, amr);
 }

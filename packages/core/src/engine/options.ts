@@ -54,6 +54,11 @@ export interface EngineOptions {
   /** End the user's other sessions on a password change. Default true. */
   endSessionsOnPasswordChange?: boolean | undefined;
   /**
+   * How recent an authentication sensitive operations need (RFC 9470 step-up: password change,
+   * two-factor changes, email change): 1 s to 400 days. Default 600 (10 minutes).
+   */
+  reauthMaxAgeSeconds?: number | undefined;
+  /**
    * Profile fields a user may set and tokens carry: names matching `^[a-z][a-z0-9_]{0,63}$`, never a
    * registered or Tessera claim. Default `name`, `phone_number`.
    */
@@ -103,6 +108,7 @@ export interface ResolvedEngineOptions {
   readonly maxSessionsPerUser: number;
   readonly maxLoginAgeSeconds: number;
   readonly endSessionsOnPasswordChange: boolean;
+  readonly reauthMaxAgeSeconds: number;
   readonly profileFields: readonly string[];
   readonly clock: Clock;
   readonly bus: RevocationBus;
@@ -132,6 +138,7 @@ export const ENGINE_DEFAULTS: Readonly<{
   maxSessionsPerUser: number;
   maxLoginAgeSeconds: number;
   endSessionsOnPasswordChange: boolean;
+  reauthMaxAgeSeconds: number;
   profileFields: readonly string[];
   argon2: Readonly<Argon2Params>;
   rateLimits: Readonly<RateLimits>;
@@ -148,6 +155,7 @@ export const ENGINE_DEFAULTS: Readonly<{
   maxSessionsPerUser: 0,
   maxLoginAgeSeconds: 0,
   endSessionsOnPasswordChange: true,
+  reauthMaxAgeSeconds: 600,
   profileFields: Object.freeze(['name', 'phone_number']),
   argon2: OWASP_ARGON2ID,
   rateLimits: DEFAULT_RATE_LIMITS,

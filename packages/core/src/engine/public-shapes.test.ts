@@ -4,8 +4,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { isTesseraError, StoreUnavailableError } from '../errors.ts';
 import { createMemoryStore } from '../store/memory-store.ts';
 import type { Store } from '../store/store.ts';
-import { createEngineFixture, must } from '../testing/engine-fixture.ts';
-import { totpCode } from '../totp.ts';
+import { createEngineFixture, enableTwoFactor, must } from '../testing/engine-fixture.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -20,10 +19,10 @@ const SECRET_KEYS = ['passwordHash', 'totpSecret', 'totpPendingSecret', 'salt', 
 
 describe('methods return public shapes', () => {
   it('never hands out a password hash, a TOTP secret or a session salt', async () => {
-    const { engine, clock } = await createEngineFixture();
+    const fixture = await createEngineFixture();
+    const { engine } = fixture;
     const tokens = await engine.register({ email: 'ada@example.com', password: PASSWORD });
-    const { secret } = await engine.beginTotpEnrollment(tokens.userId);
-    await engine.confirmTotp(tokens.userId, secret, totpCode(secret, clock.now()));
+    await enableTwoFactor(fixture, tokens.accessToken);
     const auth = await engine.authenticate(tokens.accessToken);
     const results: unknown[] = [
       tokens,
@@ -34,6 +33,11 @@ describe('methods return public shapes', () => {
       await engine.findUserByEmail('ada@example.com'),
       await engine.listSessions(tokens.userId, tokens.sessionId),
       await engine.introspect(tokens.accessToken),
+      await engine.getTwoFactorStatus(tokens.userId),
+      await engine.regenerateRecoveryCodes(auth),
+      await engine.reauthenticate(auth, {
+        recoveryCode: (await engine.regenerateRecoveryCodes(auth)).recoveryCodes[0],
+      }),
     ];
     for (const result of results) {
       const keys = keysDeep(result);

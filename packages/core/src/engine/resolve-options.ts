@@ -22,6 +22,7 @@ const RANGES = {
   maxSessionsPerUser: [0, 1_000_000, ''],
   maxLoginAgeSeconds: [0, MAX_SESSION_SECONDS, 'seconds'],
   idTokenMaxAgeSeconds: [60, DAY, 'seconds'],
+  reauthMaxAgeSeconds: [1, MAX_SESSION_SECONDS, 'seconds'],
 } as const;
 const MAX_PROFILE_FIELDS = 32;
 const PROFILE_FIELD = /^[a-z][a-z0-9_]{0,63}$/;
@@ -72,9 +73,14 @@ const STORE_METHODS = [
   'unlinkIdentity',
   'findUserByIdentity',
   'listIdentities',
+  'acceptTotpStep',
+  'setRecoveryCodes',
+  'useRecoveryCode',
+  'countRecoveryCodes',
   'createSession',
   'findSession',
   'rotateSession',
+  'updateSessionAuth',
   'revokeSession',
   'revokeUserSessions',
   'listLiveSessions',
@@ -161,6 +167,7 @@ function argon2Option(value: unknown): Readonly<Argon2Params> {
  * Resolves and checks the options of an engine: the one place their defaults ({@link ENGINE_DEFAULTS},
  * the policy's token lifetimes) and rules live. Ranges: access TTL from 1 s to the policy's maximum,
  * soft TTL shorter than it, idle ≤ absolute ≤ 400 days, grace 0–300 s, leeway 0–60 s, caps ≥ 0,
+ * re-authentication max age 1 s to 400 days,
  * argon2id at least OWASP's minimums; strings: issuer and audience, client id, profile field names.
  * Returns a frozen, fully resolved object.
  * Throws {@link TesseraError} `invalid_configuration` whose `field` names the option.
@@ -273,6 +280,7 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     clockLeewaySeconds: ranged('clockLeewaySeconds'),
     maxSessionsPerUser: ranged('maxSessionsPerUser'),
     maxLoginAgeSeconds: ranged('maxLoginAgeSeconds'),
+    reauthMaxAgeSeconds: ranged('reauthMaxAgeSeconds'),
     endSessionsOnPasswordChange: boolean(
       'endSessionsOnPasswordChange',
       options.endSessionsOnPasswordChange ?? ENGINE_DEFAULTS.endSessionsOnPasswordChange,

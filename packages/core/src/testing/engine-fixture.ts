@@ -4,6 +4,7 @@ import type { EngineOptions } from '../engine/options.ts';
 import type { TesseraEvent } from '../events.ts';
 import { createMemoryStore } from '../store/memory-store.ts';
 import type { Store } from '../store/store.ts';
+import { TOTP_PERIOD_SECONDS, totpCode } from '../totp.ts';
 
 /** argon2id parameters for tests only: fast, same code path, explicitly below OWASP's. Production uses OWASP's. */
 export const TEST_ARGON2: Readonly<{
@@ -52,4 +53,20 @@ export async function createEngineFixture(options: Partial<EngineOptions> = {}):
 export function must<T>(value: T | null | undefined): T {
   if (value === null || value === undefined) throw new Error('expected a value');
   return value;
+}
+
+/**
+ * Turns two-factor login on for the user of `accessToken` through the engine (enrol, confirm with the
+ * current code), then moves the fixture's clock to the next TOTP step, so the next code is one the
+ * engine has not accepted yet. Returns the secret and the recovery codes.
+ */
+export async function enableTwoFactor(
+  fixture: Pick<EngineFixture, 'engine' | 'clock'>,
+  accessToken: string,
+): Promise<{ secret: string; recoveryCodes: string[] }> {
+  const auth = await fixture.engine.authenticate(accessToken);
+  const { secret } = await fixture.engine.enrollTotp(auth);
+  const { recoveryCodes } = await fixture.engine.confirmTotp(auth, totpCode(secret, fixture.clock.now()));
+  fixture.clock.advance(TOTP_PERIOD_SECONDS * 1000);
+  return { secret, recoveryCodes };
 }

@@ -1,7 +1,7 @@
 export type { TmpfsOptions } from './disk-full.ts';
 export { fillDisk, mountTmpfs, unmountTmpfs } from './disk-full.ts';
 export type { EngineFixture } from './engine-fixture.ts';
-export { createEngineFixture, must, TEST_ARGON2, TEST_SECRET } from './engine-fixture.ts';
+export { createEngineFixture, enableTwoFactor, must, TEST_ARGON2, TEST_SECRET } from './engine-fixture.ts';
 export type { TestIdentityProvider, TestProviderKey } from './identity-provider.ts';
 export { startTestIdentityProvider } from './identity-provider.ts';
 export type { ConformanceStore, ConformanceTest } from './store-conformance.ts';

@@ -20,6 +20,8 @@ export interface AccessTokenClaims extends TesseraClaims {
   auth_time: number;
   /** Authentication methods (RFC 8176). */
   amr: string[];
+  /** Authentication context class: `'1'` one factor, `'2'` two, or the one a sign-in named. */
+  acr: string;
   roles: string[];
 }
 
@@ -35,8 +37,7 @@ export interface AccessTokenInput {
   tokenVersion: number;
   authTimeMs: number;
   amr: string[];
-  /** The session's authentication context class; left out when `null`. */
-  acr?: string | null;
+  acr: string;
   roles: string[];
   /** Public profile claims; `null` values are left out. */
   profile: Record<string, string | null>;
@@ -64,7 +65,7 @@ export async function mintAccessToken(
     ver: input.tokenVersion,
     auth_time: Math.floor(input.authTimeMs / 1000),
     amr: input.amr,
-    ...(input.acr ? { acr: input.acr } : {}),
+    acr: input.acr,
     roles: input.roles,
   };
   // Registered claims last, so neither policy extras nor profile fields can override them.

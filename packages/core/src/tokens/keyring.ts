@@ -1,15 +1,8 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createPrivateKey,
-  type JsonWebKey,
-  type KeyObject,
-  randomBytes,
-  type webcrypto,
-} from 'node:crypto';
+import { createPrivateKey, type JsonWebKey, type KeyObject, randomBytes, type webcrypto } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { SigningKeyRecord, Store } from '../store/store.ts';
+import { seal, unseal } from './sealed-box.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
 
@@ -75,20 +68,11 @@ interface LoadedKey {
 }
 
 function encryptPrivateJwk(kek: Uint8Array, kid: string, jwk: JWK): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', kek, iv);
-  cipher.setAAD(Buffer.from(kid));
-  const body = Buffer.concat([cipher.update(JSON.stringify(jwk), 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+  return seal(kek, kid, JSON.stringify(jwk));
 }
 
 function decryptPrivateJwk(kek: Uint8Array, kid: string, sealed: string): JWK {
-  const bytes = Buffer.from(sealed, 'base64url');
-  const decipher = createDecipheriv('aes-256-gcm', kek, bytes.subarray(0, 12));
-  decipher.setAAD(Buffer.from(kid));
-  decipher.setAuthTag(bytes.subarray(bytes.length - 16));
-  const plain = Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]);
-  return JSON.parse(plain.toString('utf8')) as JWK;
+  return JSON.parse(unseal(kek, kid, sealed)) as JWK;
 }
 
 /** Makes a new key pair of `alg` and its stored record, private half encrypted under `kek`. */

@@ -6,6 +6,8 @@ export interface DerivedKeys {
   refreshMacKey: KeyObject;
   /** AES-256-GCM key that encrypts private signing keys at rest. */
   keyEncryptionKey: Buffer;
+  /** AES-256-GCM key that encrypts users' TOTP secrets at rest. */
+  totpSecretKey: Buffer;
 }
 
 /**
@@ -18,5 +20,6 @@ export function deriveKeys(rootSecret: Uint8Array): DerivedKeys {
   return {
     refreshMacKey: createSecretKey(derive('refresh-token-mac')),
     keyEncryptionKey: derive('signing-key-encryption'),
+    totpSecretKey: derive('totp-secret-encryption'),
   };
 }

@@ -1,5 +1,5 @@
 import { isTesseraError, type TesseraError } from '@tessera/core';
-import { challenge } from '@tessera/protocol';
+import { challenge, type StepUpRequirement, stepUpChallenge } from '@tessera/protocol';
 import type { HttpResponse } from './types.ts';
 
 /** How a route wants failures rendered. */
@@ -13,7 +13,8 @@ const REALM = 'tessera';
 /**
  * The one place errors become HTTP. A {@link TesseraError} becomes its status with
  * `{ error, error_description }` (RFC 6749 §5.2 shape on every route); anything else is a
- * 500 `server_error` with no detail. Bearer failures carry `WWW-Authenticate` (RFC 6750 §3.1), built
+ * 500 `server_error` with no detail. Bearer failures carry `WWW-Authenticate` (RFC 6750 §3.1; RFC 9470
+ * §3 for `insufficient_user_authentication`, with `max_age` and `acr_values` in the body too), built
  * only by `@tessera/protocol`'s `challenge`, so no client input can break the header.
  */
 export function errorResponse(error: unknown, style: ErrorStyle = {}): HttpResponse {
@@ -27,6 +28,10 @@ export function errorResponse(error: unknown, style: ErrorStyle = {}): HttpRespo
   const body: Record<string, unknown> = { error: e.code, error_description: e.message };
   if (e.field !== undefined) body.field = e.field;
   if (e.sessionEnded !== undefined) body.session_ended = e.sessionEnded;
+  const requirement = stepUpRequirement(e);
+  // In the body too, so a caller that cannot read the header (a page on another origin) still knows.
+  if (requirement.maxAgeSeconds !== undefined) body.max_age = requirement.maxAgeSeconds;
+  if (requirement.acrValues?.length) body.acr_values = requirement.acrValues.join(' ');
   const response = json(e.status, body);
   if (e.retryAfterSeconds !== undefined) response.headers['retry-after'] = String(e.retryAfterSeconds);
   if (e.code === 'invalid_token' || (style.bearer && e.code === 'invalid_request')) {
@@ -36,9 +41,22 @@ export function errorResponse(error: unknown, style: ErrorStyle = {}): HttpRespo
       error_description: e.message,
     });
   }
+  if (e.code === 'insufficient_user_authentication') {
+    response.headers['www-authenticate'] = stepUpChallenge(REALM, e.message, requirement);
+  }
   if (e.code === 'invalid_client')
     response.headers['www-authenticate'] = challenge('Bearer', { realm: REALM });
   return response;
+}
+
+/** What an `insufficient_user_authentication` error says the operation requires (RFC 9470 §3). */
+function stepUpRequirement(error: TesseraError): StepUpRequirement {
+  if (error.code !== 'insufficient_user_authentication') return {};
+  const { maxAgeSeconds, acrValues } = error as { maxAgeSeconds?: unknown; acrValues?: unknown };
+  return {
+    maxAgeSeconds: typeof maxAgeSeconds === 'number' ? maxAgeSeconds : undefined,
+    acrValues: Array.isArray(acrValues) ? acrValues.filter((v) => typeof v === 'string') : undefined,
+  };
 }
 
 /** A 401 challenge for a request that carried no bearer token (RFC 6750 §3.1: no error code). */

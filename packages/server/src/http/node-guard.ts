@@ -2,7 +2,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Engine } from '@tessera/core';
 import { createClientIpResolver } from './client-ip.ts';
 import { fromNodeRequest } from './node-io.ts';
-import { guardRequest, type RequireSessionOptions, type SessionAuth } from './require-session.ts';
+import {
+  guardRequest,
+  type RequireSessionOptions,
+  type SessionAuth,
+  sessionRequirement,
+} from './require-session.ts';
 import type { HttpResponse } from './types.ts';
 
 /**
@@ -14,12 +19,14 @@ export function nodeSessionGuard(
   options: RequireSessionOptions = {},
 ): (message: IncomingMessage) => Promise<SessionAuth | HttpResponse> {
   const resolveIp = createClientIpResolver(options.trustProxy ?? null);
+  const requirement = sessionRequirement(options);
   return (message) => {
     const incoming = fromNodeRequest(message);
     return guardRequest(
       engine,
       incoming.headers,
       resolveIp(incoming.peer, incoming.headers.get('x-forwarded-for')),
+      requirement,
     );
   };
 }

@@ -1,5 +1,10 @@
 import type { Authenticated, Engine } from '@tessera/core';
-import { RENEWED_TOKEN_EXPIRES_HEADER, RENEWED_TOKEN_HEADER } from '@tessera/protocol';
+import {
+  RENEWED_TOKEN_EXPIRES_HEADER,
+  RENEWED_TOKEN_HEADER,
+  type StepUpRequirement,
+  stepUpOptions,
+} from '@tessera/protocol';
 import { readBearerToken } from './bearer.ts';
 import { createClientIpResolver, type TrustProxy } from './client-ip.ts';
 import { errorResponse, missingTokenResponse } from './error-response.ts';
@@ -21,24 +26,46 @@ export interface SessionAuth extends Authenticated {
 export interface RequireSessionOptions {
   /** Proxies trusted to write `X-Forwarded-For` (for the address a renewal records). Default: none. */
   trustProxy?: TrustProxy;
+  /**
+   * RFC 9470 step-up for a sensitive route of the app: the most seconds since the user last
+   * authenticated (the token's `auth_time`), e.g. `engine.settings.reauthMaxAgeSeconds`. An older
+   * authentication gets 401 `insufficient_user_authentication` with `max_age`. Default: no limit.
+   */
+  maxAge?: number;
+  /** RFC 9470: the acceptable `acr` values (`'1'` one factor, `'2'` two), one or a list. Default: any. */
+  acr?: string | readonly string[];
+}
+
+/** The step-up requirement of `requireSession` options, checked when the guard is made (a `TypeError` otherwise). */
+export function sessionRequirement(options: RequireSessionOptions): StepUpRequirement {
+  return stepUpOptions('requireSession', options);
 }
 
 /**
  * The core every framework's `requireSession` wraps: authenticates the bearer token of a request with
- * the engine and renews it under `sliding-single-token`. Resolves to the session, or to the RFC 6750
- * refusal to send instead (401 with `WWW-Authenticate`, 400 for a malformed header), security headers
- * included.
+ * the engine, checks the step-up `requirement` (RFC 9470) and renews the token under
+ * `sliding-single-token`. Resolves to the session, or to the refusal to send instead (RFC 6750: 401
+ * with `WWW-Authenticate`, 400 for a malformed header; RFC 9470: 401 `insufficient_user_authentication`
+ * with `max_age` / `acr_values`), security headers included.
  */
 export async function guardRequest(
   engine: Engine,
   headers: HeaderReader,
   ip: string,
+  requirement: StepUpRequirement = {},
 ): Promise<SessionAuth | HttpResponse> {
   let auth: Authenticated;
   try {
     const token = readBearerToken(headers);
     if (token === null) return decorate(missingTokenResponse(), null, []);
     auth = await engine.authenticate(token);
+    if (requirement.maxAgeSeconds !== undefined || requirement.acrValues?.length) {
+      // The engine's clock and error, so app routes answer exactly as Tessera's own sensitive routes.
+      engine.assertRecentAuthentication(auth, {
+        maxAgeSeconds: requirement.maxAgeSeconds ?? null,
+        acrValues: requirement.acrValues,
+      });
+    }
   } catch (error) {
     return decorate(errorResponse(error, { bearer: true }), null, []);
   }
@@ -76,9 +103,10 @@ export function requireSession(
   options: RequireSessionOptions = {},
 ): (request: Request, info?: { ip?: string }) => Promise<SessionAuth | Response> {
   const resolveIp = createClientIpResolver(options.trustProxy ?? null);
+  const requirement = sessionRequirement(options);
   return async (request, info = {}) => {
     const ip = resolveIp(info.ip ?? '', request.headers.get('x-forwarded-for'));
-    const result = await guardRequest(engine, request.headers, ip);
+    const result = await guardRequest(engine, request.headers, ip, requirement);
     return isRefusal(result) ? toResponse(result, request.method === 'HEAD') : result;
   };
 }

@@ -1,4 +1,4 @@
-import type { Authenticated, Clock, Engine, TokenSet } from '@tessera/core';
+import { type Authenticated, type Clock, type Engine, TesseraError, type TokenSet } from '@tessera/core';
 import type { ClientIpResolver, TrustProxy } from './client-ip.ts';
 import { json } from './error-response.ts';
 import { type CookieSettings, refreshCookie, sessionCookie, type Transport } from './transport.ts';
@@ -94,6 +94,12 @@ export interface Route {
   root?: boolean;
   /** `bearer`: an access token is required; `service`: the service token or loopback. */
   auth: 'none' | 'bearer' | 'service';
+  /**
+   * A sensitive bearer route (RFC 9470 step-up): the token's `auth_time` must be within the engine's
+   * `reauthMaxAgeSeconds`, else 401 `insufficient_user_authentication` with the `max_age` challenge,
+   * before the route runs.
+   */
+  recentAuth?: boolean;
   handle(ctx: RouteContext): Promise<HttpResponse>;
 }
 
@@ -130,6 +136,12 @@ export function tokenResponse(
   if (cookies.length > 0) headers['set-cookie'] = cookies;
   body.session_id = tokens.sessionId;
   return json(status, body, headers);
+}
+
+/** The authentication of a bearer route's request; throws `invalid_token` if the route had none. */
+export function bearerAuth(ctx: RouteContext): Authenticated {
+  if (!ctx.auth) throw new TesseraError('invalid_token', 'An access token is required.');
+  return ctx.auth;
 }
 
 /** The client info stored on a session. */

@@ -65,6 +65,7 @@ export function accountRoutes(base: string): Route[] {
       method: 'POST',
       path: `${base}/password`,
       auth: 'bearer',
+      recentAuth: true,
       async handle(ctx) {
         const auth = authOf(ctx);
         const transport = chooseTransport(ctx.request.headers);

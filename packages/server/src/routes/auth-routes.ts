@@ -80,6 +80,7 @@ export function authRoutes(base: string): Route[] {
         const body = validateFields(readBody(ctx.request, 'json').value, {
           ...CREDENTIALS,
           totp: { maxLength: 16, optional: true },
+          recovery_code: { maxLength: 64, optional: true },
           device_name: DEVICE_NAME,
         });
         const tokens = await ctx.routes.engine.login({
@@ -87,6 +88,7 @@ export function authRoutes(base: string): Route[] {
           password: body.password as string,
           deviceName: deviceName(body.device_name),
           ...(body.totp ? { totp: body.totp } : {}),
+          ...(body.recovery_code ? { recoveryCode: body.recovery_code } : {}),
           ...clientInfo(ctx.request),
         });
         return tokenResponse(ctx, tokens, transport);

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { VerifiedClaims, Verifier } from '../create-verifier.ts';
-import { authenticateRequest, type RequireAuthOptions } from '../request-auth.ts';
+import { authenticateRequest, checkRequireAuthOptions, type RequireAuthOptions } from '../request-auth.ts';
 
 export type { RequireAuthOptions } from '../request-auth.ts';
 
@@ -13,7 +13,8 @@ declare module 'fastify' {
 
 /**
  * A Fastify `preHandler` hook: verifies `Authorization: Bearer`, sets `request.auth`, or answers per
- * RFC 6750 through {@link authenticateRequest}.
+ * RFC 6750 (and RFC 9470 with `maxAge` / `acr`) through {@link authenticateRequest}. Throws a
+ * `TypeError` for a bad option.
  * @example
  * app.get('/me', { preHandler: requireAuth(verifier) }, async (request) => request.auth);
  */
@@ -21,6 +22,7 @@ export function requireAuth(
   verifier: Verifier,
   options: RequireAuthOptions = {},
 ): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
+  checkRequireAuthOptions(options);
   return async (request, reply) => {
     const { claims, refusal } = await authenticateRequest(verifier, request, options);
     if (refusal) return reply.code(refusal.status).headers(refusal.headers).send(refusal.body);

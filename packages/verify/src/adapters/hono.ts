@@ -1,6 +1,11 @@
 import type { MiddlewareHandler } from 'hono';
 import type { VerifiedClaims, Verifier } from '../create-verifier.ts';
-import { authenticateRequest, type RequireAuthOptions, refusalResponse } from '../request-auth.ts';
+import {
+  authenticateRequest,
+  checkRequireAuthOptions,
+  type RequireAuthOptions,
+  refusalResponse,
+} from '../request-auth.ts';
 
 export type { RequireAuthOptions } from '../request-auth.ts';
 
@@ -18,7 +23,8 @@ export interface AuthEnv {
 
 /**
  * Hono middleware: verifies `Authorization: Bearer` on the web `Request`, makes the claims
- * `c.get('auth')`, or answers per RFC 6750 through {@link authenticateRequest}.
+ * `c.get('auth')`, or answers per RFC 6750 (and RFC 9470 with `maxAge` / `acr`) through
+ * {@link authenticateRequest}. Throws a `TypeError` for a bad option.
  * @example
  * app.get('/me', requireAuth(verifier), (c) => c.json(c.get('auth')));
  */
@@ -26,6 +32,7 @@ export function requireAuth(
   verifier: Verifier,
   options: RequireAuthOptions = {},
 ): MiddlewareHandler<AuthEnv> {
+  checkRequireAuthOptions(options);
   return async (c, next) => {
     const { claims, refusal } = await authenticateRequest(verifier, c.req.raw, options);
     if (refusal) return refusalResponse(refusal);

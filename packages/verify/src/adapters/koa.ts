@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type { VerifiedClaims, Verifier } from '../create-verifier.ts';
-import { authenticateRequest, type RequireAuthOptions } from '../request-auth.ts';
+import { authenticateRequest, checkRequireAuthOptions, type RequireAuthOptions } from '../request-auth.ts';
 
 export type { RequireAuthOptions } from '../request-auth.ts';
 
@@ -16,11 +16,13 @@ export interface AuthState {
 
 /**
  * Koa middleware: verifies `Authorization: Bearer`, sets `ctx.state.auth`, or answers per RFC 6750
- * through {@link authenticateRequest}.
+ * (and RFC 9470 with `maxAge` / `acr`) through {@link authenticateRequest}. Throws a `TypeError` for a
+ * bad option.
  * @example
  * router.get('/me', requireAuth(verifier), (ctx) => { ctx.body = ctx.state.auth; });
  */
 export function requireAuth(verifier: Verifier, options: RequireAuthOptions = {}): Middleware<AuthState> {
+  checkRequireAuthOptions(options);
   return async (ctx, next) => {
     const { claims, refusal } = await authenticateRequest(verifier, ctx.req, options);
     if (refusal) {

@@ -1,6 +1,11 @@
 import { type CanActivate, createParamDecorator, type ExecutionContext, HttpException } from '@nestjs/common';
 import type { VerifiedClaims, Verifier } from '../create-verifier.ts';
-import { authenticateRequest, type RequestParts, type RequireAuthOptions } from '../request-auth.ts';
+import {
+  authenticateRequest,
+  checkRequireAuthOptions,
+  type RequestParts,
+  type RequireAuthOptions,
+} from '../request-auth.ts';
 
 export type { RequireAuthOptions } from '../request-auth.ts';
 
@@ -17,8 +22,8 @@ interface HttpResponseLike {
 /**
  * A NestJS guard: verifies `Authorization: Bearer` through {@link authenticateRequest}, puts the
  * claims on `request.auth` (read them with the {@link Claims} parameter decorator), or answers per
- * RFC 6750 (the challenge header is set on the response, the status and JSON body come from an
- * `HttpException`).
+ * RFC 6750 and, with `maxAge` / `acr`, RFC 9470 (the challenge header is set on the response, the
+ * status and JSON body come from an `HttpException`). Throws a `TypeError` for a bad option.
  */
 export class TesseraAuthGuard implements CanActivate {
   readonly #verifier: Verifier;
@@ -26,7 +31,7 @@ export class TesseraAuthGuard implements CanActivate {
 
   constructor(verifier: Verifier, options: RequireAuthOptions = {}) {
     this.#verifier = verifier;
-    this.#options = options;
+    this.#options = checkRequireAuthOptions(options);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
