@@ -137,3 +137,11 @@ export function parseSetting<T>(
   const where = issue && issue.path.length > 0 ? ` (at ${issue.path.join('.')})` : '';
   return throws(`${issue?.message ?? 'is not valid.'}${where}`);
 }
+
+/** Decodes a secret given as base64url (or base64); `null` when it is under 32 bytes or not base64. */
+export function decodeSecret(text: string): Uint8Array | null {
+  const trimmed = text.trim();
+  if (!/^[A-Za-z0-9_\-+/]+=*$/.test(trimmed)) return null;
+  const bytes = Buffer.from(trimmed.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''), 'base64url');
+  return bytes.length >= 32 ? new Uint8Array(bytes) : null;
+}
