@@ -172,6 +172,30 @@ describe('packages as published, installed from their tarballs', { skip, timeout
     });
   }
 
+  it('runs the tessera command of @tessera/standalone on SQLite under both Node versions', async () => {
+    const bin = join(fullApp, 'node_modules/@tessera/standalone/dist/bin/tessera.js');
+    for (const node of Object.values(NODE_BINARIES)) {
+      const dataDir = mkdtempSync(join(work, 'standalone-'));
+      const env = { TESSERA_DATA_DIR: dataDir, TESSERA_LOG_LEVEL: 'warn' };
+      const migrated = await run(node, ['--no-warnings', bin, 'migrate'], fullApp, 60_000, env);
+      assert.match(migrated.stdout, /schema is up to date/);
+      const rotated = await run(node, ['--no-warnings', bin, 'keys', 'rotate'], fullApp, 60_000, env);
+      assert.match(rotated.stdout, /New signing key \S+ \(EdDSA\)/);
+      const listed = await run(node, ['--no-warnings', bin, 'keys', 'list'], fullApp, 60_000, env);
+      // The key the engine made when it first opened, retired by the rotation, and the new one.
+      const states = listed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split('\t')[3]?.split(' ')[0]);
+      assert.deepEqual(states.sort(), ['retired', 'signing'], listed.stdout);
+      // A bad setting is refused by the engine's rules, named by its variable (exit 78).
+      await assert.rejects(
+        run(node, ['--no-warnings', bin, 'migrate'], fullApp, 60_000, { ...env, TESSERA_CLOCK_LEEWAY: '2m' }),
+        /TESSERA_CLOCK_LEEWAY: must be a whole number from 0 to 60 seconds/,
+      );
+    }
+  });
+
   for (const resolution of ['nodenext', 'bundler'] as const) {
     it(`type-checks a TypeScript consumer under moduleResolution ${resolution}, skipLibCheck false`, async () => {
       const specifiers = packed.flatMap((entry) => exportSpecifiers(fullApp, entry.name));

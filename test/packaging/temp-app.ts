@@ -41,20 +41,27 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * Runs `command` with `args` in `cwd`; rejects with its output when it exits non-zero or outlives
- * `timeoutMs`.
+ * Runs `command` with `args` in `cwd` (`env` added to the environment); rejects with its output when
+ * it exits non-zero or outlives `timeoutMs`.
  */
 export function run(
   command: string,
   args: readonly string[],
   cwd: string,
   timeoutMs = 120_000,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<CommandOutput> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       command,
       args,
-      { cwd, env: cleanEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+      {
+        cwd,
+        env: { ...cleanEnv(), ...env },
+        timeout: timeoutMs,
+        maxBuffer: 64 * 1024 * 1024,
+        encoding: 'utf8',
+      },
       (error, stdout, stderr) => {
         if (error) {
           const what = `${command} ${args.join(' ')} (in ${cwd})`;
