@@ -164,25 +164,17 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     throw new ConfigError('TESSERA_HEADERS_TIMEOUT', 'must not be longer than TESSERA_REQUEST_TIMEOUT.');
   }
 
+  // Every setting with a default arrives as parsed; those without one are derived or null here.
   return Object.freeze({
+    ...settings,
     engine: engineConfig,
-    port: settings.port,
-    host,
+    dataDir,
     databaseUrl: settings.databaseUrl ?? `sqlite:${resolve(dataDir, 'tessera.db')}`,
     redisUrl: settings.redisUrl ?? null,
-    dataDir,
     secret: settings.secret ?? null,
-    cookieSecure: settings.cookieSecure,
     allowedOrigins: Object.freeze(allowedOrigins),
     serviceToken,
-    trustProxy: settings.trustProxy,
     allowedHosts: settings.allowedHosts ? Object.freeze(settings.allowedHosts) : null,
-    requestTimeoutSeconds: settings.requestTimeoutSeconds,
-    headersTimeoutSeconds: settings.headersTimeoutSeconds,
-    keepAliveTimeoutSeconds: settings.keepAliveTimeoutSeconds,
-    feedStreamsPerCaller: settings.feedStreamsPerCaller,
-    feedStreamsTotal: settings.feedStreamsTotal,
-    logLevel: settings.logLevel,
     deprecations: Object.freeze(deprecations),
   });
 }
