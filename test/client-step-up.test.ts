@@ -23,8 +23,8 @@ before(async () => {
     { demo: true },
   );
   verifier = createVerifier({
-    issuer: t.server.config.issuer,
-    audience: t.server.config.issuer,
+    issuer: t.server.engine.settings.issuer,
+    audience: t.server.engine.settings.issuer,
     jwksUrl: `${t.url}/.well-known/jwks.json`,
     feed: false,
     now: () => t.clock.now(),

@@ -34,6 +34,7 @@ export { resolveEngineOptions } from './engine/resolve-options.ts';
 export type { RefreshInput } from './engine/rotate-refresh-token.ts';
 export type { StartSessionInput } from './engine/start-session.ts';
 export { AMR_VALUES } from './engine/start-session.ts';
+export type { AuthenticationRequirement } from './engine/step-up.ts';
 export type {
   ResolvedTrustedIssuer,
   TrustedIssuer,
@@ -41,7 +42,6 @@ export type {
 } from './engine/trusted-issuers.ts';
 export { ID_TOKEN_ALGORITHMS, resolveTrustedIssuers } from './engine/trusted-issuers.ts';
 export type { CreateUserInput, ListUsersOptions, UserPage } from './engine/users.ts';
-export type { AuthenticationRequirement } from './engine/step-up.ts';
 export type { Profile, SessionInfo, SessionView } from './engine/views.ts';
 export type { SessionEndedReason, TesseraErrorCode, TesseraErrorOptions } from './errors.ts';
 export {

@@ -1,3 +1,3 @@
 export { MIGRATIONS } from './migrations.ts';
-export type { PostgresStoreOptions } from './postgres-store.ts';
+export type { MigrationClient, PostgresStoreOptions } from './postgres-store.ts';
 export { createPostgresStore, migratePostgres } from './postgres-store.ts';

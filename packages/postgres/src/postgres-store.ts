@@ -2,7 +2,7 @@ import type { Store } from '@tessera/core';
 import { StoreUnavailableError } from '@tessera/core';
 import pg from 'pg';
 import { MIGRATIONS } from './migrations.ts';
-import { createPostgresContext, type Queryable } from './postgres-context.ts';
+import { createPostgresContext } from './postgres-context.ts';
 import { toStoreError } from './postgres-errors.ts';
 import { postgresOutboxMethods } from './postgres-outbox.ts';
 import { postgresSessionMethods } from './postgres-sessions.ts';
@@ -37,10 +37,19 @@ const TYPES = {
 };
 
 /**
- * Applies pending migrations under a transaction-scoped advisory lock, so several instances starting
- * at once migrate exactly once. Returns the schema version.
+ * What {@link migratePostgres} needs of a connection: `query`, as a `pg` client has it. Stated here so
+ * the published declarations do not need `pg`'s types.
  */
-export async function migratePostgres(client: Queryable, schema: string): Promise<number> {
+export interface MigrationClient {
+  query(text: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
+}
+
+/**
+ * Applies pending migrations under a transaction-scoped advisory lock, so several instances starting
+ * at once migrate exactly once. `client` is one connection (a `pg` `PoolClient` or `Client`), never a
+ * pool: the migration is one transaction. Returns the schema version.
+ */
+export async function migratePostgres(client: MigrationClient, schema: string): Promise<number> {
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tessera-migrate:${schema}`]);

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createEngine } from '@tessera/core';
+import { createEngine, ENGINE_DEFAULTS, type SigningAlg } from '@tessera/core';
 import { ConfigError, resolveConfig, type TesseraConfig } from './config.ts';
 import { openStore } from './open-store.ts';
 import { loadOrCreateSecret } from './secret-file.ts';
@@ -32,16 +32,13 @@ async function withEngine<T>(
     const { secret } = loadOrCreateSecret(config);
     // An admin command must not rotate keys as a side effect: keep the algorithm that signs now.
     const current = (await store.listSigningKeys()).find((key) => key.retiredAtMs === null);
+    // The server's engine options (the policy and token lifetime set how long the keyring keeps
+    // retired keys), but the algorithm that signs now.
     const engine = await createEngine({
+      ...config.engine,
       store,
       secret,
-      issuer: config.issuer,
-      audience: config.audience,
-      signingAlg: (current?.alg as typeof config.signingAlg | undefined) ?? config.signingAlg,
-      // The policy sets the token lifetime the keyring keeps retired keys for.
-      policy: config.policy,
-      accessTtlSeconds: config.accessTtlSeconds,
-      clockLeewaySeconds: config.clockLeewaySeconds,
+      signingAlg: (current?.alg as SigningAlg | undefined) ?? config.engine.signingAlg,
     });
     try {
       return await work(engine);
@@ -106,7 +103,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     }
     case 'keys': {
       if (sub === 'rotate') {
-        const alg = values.alg ?? config.signingAlg;
+        const alg = values.alg ?? config.engine.signingAlg ?? ENGINE_DEFAULTS.signingAlg;
         if (!['EdDSA', 'ES256', 'RS256'].includes(alg)) {
           process.stderr.write('tessera: --alg must be EdDSA, ES256 or RS256\n');
           return 2;

@@ -1,35 +1,45 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, resolveConfig } from './config.ts';
+import { createEngine, createMemoryStore, ENGINE_DEFAULTS, resolveEngineOptions } from '@tessera/core';
+import { ConfigError, DEFAULTS, resolveConfig } from './config.ts';
 
 const cwd = '/srv/app';
+const secret = new Uint8Array(32).fill(1);
+
+/** The engine's view of a config's options: what `createEngine` will run with. */
+function engineView(config: ReturnType<typeof resolveConfig>) {
+  return resolveEngineOptions({ ...config.engine, store: createMemoryStore(), secret });
+}
 
 describe('resolveConfig', () => {
-  it('fills every default of the design', () => {
+  it('fills every default of the design: the server settings here, the engine options in the engine', () => {
     const config = resolveConfig({ env: {}, cwd });
+    // Only what the environment says (and the issuer the server derives) reaches the engine.
+    assert.deepEqual(config.engine, { issuer: 'http://127.0.0.1:4000' });
+    const engine = engineView(config);
+    assert.equal(engine.issuer, 'http://127.0.0.1:4000');
+    assert.equal(engine.audience, 'http://127.0.0.1:4000');
+    assert.equal(engine.signingAlg, 'EdDSA');
+    assert.equal(engine.accessTtlSeconds, 600);
+    assert.equal(engine.refreshIdleTtlSeconds, 14 * 86_400);
+    assert.equal(engine.refreshAbsoluteTtlSeconds, 30 * 86_400);
+    assert.equal(engine.reuseGraceSeconds, 10);
+    assert.equal(engine.clockLeewaySeconds, 2);
+    assert.deepEqual(engine.rateLimits, ENGINE_DEFAULTS.rateLimits);
+    assert.equal(engine.policy, 'rotating-refresh');
+    assert.equal(engine.signOffThread, availableParallelism() > 1);
     assert.equal(config.port, 4000);
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.databaseUrl, 'sqlite:/srv/app/.tessera/tessera.db');
     assert.equal(config.redisUrl, null);
-    assert.equal(config.issuer, 'http://127.0.0.1:4000');
-    assert.equal(config.audience, 'http://127.0.0.1:4000');
-    assert.equal(config.signingAlg, 'EdDSA');
-    assert.equal(config.accessTtlSeconds, 600);
-    assert.equal(config.refreshIdleTtlSeconds, 14 * 86_400);
-    assert.equal(config.refreshAbsoluteTtlSeconds, 30 * 86_400);
-    assert.equal(config.reuseGraceSeconds, 10);
     assert.equal(config.dataDir, '/srv/app/.tessera');
     assert.equal(config.secret, null);
     assert.equal(config.cookieSecure, true);
     assert.deepEqual(config.allowedOrigins, ['http://127.0.0.1:4000', 'http://localhost:4000']);
-    assert.equal(config.clockLeewaySeconds, 2);
-    assert.equal(config.rateLimit, true);
     assert.equal(config.serviceToken, null);
-    assert.equal(config.policy, 'rotating-refresh');
-    assert.equal(config.signingThread, null);
     assert.equal(config.trustProxy, null);
     assert.equal(config.allowedHosts, null);
     assert.equal(config.requestTimeoutSeconds, 30);
@@ -37,10 +47,13 @@ describe('resolveConfig', () => {
     assert.equal(config.keepAliveTimeoutSeconds, 5);
     assert.equal(config.feedStreamsPerCaller, 16);
     assert.equal(config.feedStreamsTotal, 1000);
-    assert.equal(config.reauthMaxAgeSeconds, 600);
+    assert.equal(config.logLevel, 'info');
     assert.deepEqual(config.deprecations, []);
     assert.ok(Object.isFrozen(config));
-    assert.equal(resolveConfig({ env: { TESSERA_REAUTH_MAX_AGE: '2m' }, cwd }).reauthMaxAgeSeconds, 120);
+    assert.ok(Object.isFrozen(config.engine));
+    // The table holds the server's own defaults only; no engine setting has one here.
+    assert.equal(DEFAULTS.TESSERA_ACCESS_TTL, undefined);
+    assert.equal(DEFAULTS.TESSERA_PORT, '4000');
   });
 
   it('reads the HTTP hardening settings and names a bad one', () => {
@@ -106,17 +119,124 @@ describe('resolveConfig', () => {
       },
     });
     assert.equal(config.port, 8080);
-    assert.equal(config.signingThread, false);
-    assert.equal(config.issuer, 'https://auth.example.com');
-    assert.equal(config.audience, 'api');
-    assert.equal(config.accessTtlSeconds, 300);
-    assert.equal(config.refreshIdleTtlSeconds, 43_200);
-    assert.equal(config.refreshAbsoluteTtlSeconds, 604_800);
-    assert.equal(config.reuseGraceSeconds, 30);
+    assert.equal(config.databaseUrl, 'postgres://db/tessera');
+    assert.equal(config.redisUrl, 'redis://127.0.0.1:6379');
+    assert.equal(config.dataDir, '/var/lib/tessera');
     assert.equal(config.cookieSecure, false);
     assert.deepEqual(config.allowedOrigins, ['https://app.example.com', 'https://admin.example.com']);
-    assert.equal(config.clockLeewaySeconds, 60);
-    assert.equal(config.rateLimit, false);
+    assert.deepEqual(config.engine, {
+      issuer: 'https://auth.example.com',
+      audience: 'api',
+      signingAlg: 'RS256',
+      signOffThread: false,
+      policy: 'rotating-refresh',
+      accessTtlSeconds: 300,
+      refreshIdleTtlSeconds: 43_200,
+      refreshAbsoluteTtlSeconds: 604_800,
+      reuseGraceSeconds: 30,
+      clockLeewaySeconds: 60,
+      rateLimits: false,
+    });
+  });
+
+  it('hands the engine options the server and the CLI spread into createEngine', async () => {
+    const config = resolveConfig({
+      cwd,
+      env: {
+        TESSERA_POLICY: 'long-lived-token',
+        TESSERA_ACCESS_TTL: '30d',
+        TESSERA_MAX_SESSIONS_PER_USER: '3',
+        TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE: 'no',
+        TESSERA_MAX_LOGIN_AGE: '60d',
+        TESSERA_SIGNING_THREAD: 'off',
+      },
+    });
+    const engine = await createEngine({ ...config.engine, store: createMemoryStore(), secret });
+    try {
+      assert.equal(engine.settings.policy, 'long-lived-token');
+      assert.equal(engine.settings.accessTtlSeconds, 30 * 86_400);
+      // No refresh lifetimes set: the engine's defaults stretch to the one token's life (the table
+      // used to pass 14 d explicitly, which the engine refuses under this policy).
+      assert.equal(engine.settings.refreshIdleTtlSeconds, 30 * 86_400);
+      assert.equal(engine.settings.maxSessionsPerUser, 3);
+      assert.equal(engine.settings.maxLoginAgeSeconds, 60 * 86_400);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('treats an empty value as unset: the value from the file, else the default', () => {
+    const config = resolveConfig({
+      env: { TESSERA_PORT: '', TESSERA_CLIENT_ID: ' ', TESSERA_ACCESS_TTL: '' },
+      cwd,
+    });
+    assert.equal(config.port, 4000);
+    assert.deepEqual(config.engine, { issuer: 'http://127.0.0.1:4000' });
+  });
+
+  it('names the setting when the engine refuses a value, and speaks of settings in the message', () => {
+    const refused = (env: Record<string, string>): ConfigError => {
+      try {
+        resolveConfig({ env, cwd });
+      } catch (error) {
+        assert.ok(error instanceof ConfigError, String(error));
+        return error;
+      }
+      assert.fail(`accepted ${JSON.stringify(env)}`);
+    };
+    const idle = refused({ TESSERA_REFRESH_IDLE_TTL: '2d', TESSERA_REFRESH_ABSOLUTE_TTL: '1d' });
+    assert.equal(idle.setting, 'TESSERA_REFRESH_IDLE_TTL');
+    assert.equal(
+      idle.message,
+      'TESSERA_REFRESH_IDLE_TTL: must not be longer than TESSERA_REFRESH_ABSOLUTE_TTL (86400); got 172800.',
+    );
+    const soft = refused({
+      TESSERA_POLICY: 'soft-expiry',
+      TESSERA_ACCESS_TTL: '10m',
+      TESSERA_SOFT_TTL: '10m',
+    });
+    assert.equal(soft.setting, 'TESSERA_SOFT_TTL');
+    assert.match(soft.message, /shorter than TESSERA_ACCESS_TTL \(600\)/);
+    assert.doesNotMatch(soft.message, /TtlSeconds/);
+    const client = refused({ TESSERA_CLIENT_ID: 'a b' });
+    assert.equal(client.setting, 'TESSERA_CLIENT_ID');
+    const lived = refused({
+      TESSERA_POLICY: 'long-lived-token',
+      TESSERA_ACCESS_TTL: '7d',
+      TESSERA_REFRESH_IDLE_TTL: '1d',
+    });
+    assert.equal(lived.setting, 'TESSERA_REFRESH_IDLE_TTL');
+    assert.match(lived.message, /at least TESSERA_ACCESS_TTL/);
+  });
+
+  it('reads the step-up age and the trusted issuers (DESIGN.md keys) into engine options', () => {
+    const config = resolveConfig({
+      env: {
+        TESSERA_REAUTH_MAX_AGE: '2m',
+        TESSERA_TRUSTED_ISSUERS: JSON.stringify([
+          {
+            issuer: 'https://id.example',
+            audience: 'app',
+            jwks_uri: 'https://id.example/keys',
+            merge_by_email: true,
+          },
+        ]),
+      },
+      cwd,
+    });
+    assert.equal(config.engine.reauthMaxAgeSeconds, 120);
+    assert.deepEqual(config.engine.trustedIssuers, [
+      {
+        issuer: 'https://id.example',
+        audience: 'app',
+        jwksUri: 'https://id.example/keys',
+        mergeByEmail: true,
+      },
+    ]);
+    const engine = engineView(config);
+    assert.equal(engine.reauthMaxAgeSeconds, 120);
+    assert.equal(engine.trustedIssuers[0]?.jwksUri, 'https://id.example/keys');
+    assert.equal(engineView(resolveConfig({ env: {}, cwd })).reauthMaxAgeSeconds, 600);
   });
 
   it('refuses bad settings with a message naming the setting', () => {
@@ -125,8 +245,18 @@ describe('resolveConfig', () => {
       [{ TESSERA_PORT: 'abc' }, 'TESSERA_PORT', /port number/],
       [{ TESSERA_ACCESS_TTL: '10 minutes' }, 'TESSERA_ACCESS_TTL', /not a duration/],
       [{ TESSERA_ACCESS_TTL: '-5s' }, 'TESSERA_ACCESS_TTL', /not a duration/],
-      [{ TESSERA_ACCESS_TTL: '0' }, 'TESSERA_ACCESS_TTL', /out of range/],
-      [{ TESSERA_CLOCK_LEEWAY: '61s' }, 'TESSERA_CLOCK_LEEWAY', /out of range/],
+      // Ranges of engine options are the engine's; its messages give them in seconds.
+      [{ TESSERA_ACCESS_TTL: '0' }, 'TESSERA_ACCESS_TTL', /from 1 to 86400 seconds/],
+      [{ TESSERA_CLOCK_LEEWAY: '61s' }, 'TESSERA_CLOCK_LEEWAY', /from 0 to 60 seconds/],
+      [{ TESSERA_REUSE_GRACE: '6m' }, 'TESSERA_REUSE_GRACE', /from 0 to 300 seconds/],
+      [{ TESSERA_MAX_SESSIONS_PER_USER: 'many' }, 'TESSERA_MAX_SESSIONS_PER_USER', /whole number/],
+      [{ TESSERA_HOST: 'a b' }, 'TESSERA_HOST', /not a host/],
+      [{ TESSERA_LOG_LEVEL: 'loud' }, 'TESSERA_LOG_LEVEL', /silent, error, warn, info or debug/],
+      [
+        { TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE: 'later' },
+        'TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE',
+        /must be one of/,
+      ],
       [{ TESSERA_REFRESH_IDLE_TTL: '31d' }, 'TESSERA_REFRESH_IDLE_TTL', /not be longer/],
       [{ TESSERA_SIGNING_ALG: 'HS256' }, 'TESSERA_SIGNING_ALG', /EdDSA, ES256, RS256/],
       [{ TESSERA_SIGNING_ALG: 'none' }, 'TESSERA_SIGNING_ALG', /one of/],
@@ -144,13 +274,30 @@ describe('resolveConfig', () => {
       [
         { TESSERA_POLICY: 'soft-expiry', TESSERA_ACCESS_TTL: '1h', TESSERA_SOFT_TTL: '2h' },
         'TESSERA_SOFT_TTL',
-        /out of range/,
+        /must be shorter than TESSERA_ACCESS_TTL/,
       ],
       [{ TESSERA_MAX_LOGIN_AGE: 'forever' }, 'TESSERA_MAX_LOGIN_AGE', /not a duration/],
-      [{ TESSERA_REAUTH_MAX_AGE: 'soon' }, 'TESSERA_REAUTH_MAX_AGE', /not a duration/],
-      [{ TESSERA_REAUTH_MAX_AGE: '0' }, 'TESSERA_REAUTH_MAX_AGE', /out of range/],
-      [{ TESSERA_REAUTH_MAX_AGE: '401d' }, 'TESSERA_REAUTH_MAX_AGE', /out of range/],
       [{ TESSERA_POLICY: 'whatever' }, 'TESSERA_POLICY', /must be one of/],
+      [{ TESSERA_REAUTH_MAX_AGE: 'soon' }, 'TESSERA_REAUTH_MAX_AGE', /not a duration/],
+      [{ TESSERA_REAUTH_MAX_AGE: '0' }, 'TESSERA_REAUTH_MAX_AGE', /from 1 to/],
+      [{ TESSERA_REAUTH_MAX_AGE: '401d' }, 'TESSERA_REAUTH_MAX_AGE', /from 1 to/],
+      [{ TESSERA_TRUSTED_ISSUERS: '{' }, 'TESSERA_TRUSTED_ISSUERS', /not JSON/],
+      [{ TESSERA_TRUSTED_ISSUERS: '{"issuer":"x"}' }, 'TESSERA_TRUSTED_ISSUERS', /array/],
+      [
+        { TESSERA_TRUSTED_ISSUERS: '[{"issuer":"https://id.example","audience":"a","jwksUri":"x"}]' },
+        'TESSERA_TRUSTED_ISSUERS',
+        /entry 0: unknown key "jwksUri" \(use issuer, audience, jwks_uri, merge_by_email, algorithms\)/,
+      ],
+      [
+        { TESSERA_TRUSTED_ISSUERS: '[{"issuer":"http://id.example","audience":"app"}]' },
+        'TESSERA_TRUSTED_ISSUERS',
+        /entry 0 issuer.*https/,
+      ],
+      [
+        { TESSERA_TRUSTED_ISSUERS: '[{"issuer":"https://id.example","audience":""}]' },
+        'TESSERA_TRUSTED_ISSUERS',
+        /entry 0 audience/,
+      ],
     ];
     for (const [env, setting, message] of bad) {
       assert.throws(
@@ -167,7 +314,7 @@ describe('resolveConfig', () => {
     const file = join(dir, 'tessera.json');
     writeFileSync(file, JSON.stringify({ TESSERA_ACCESS_TTL: '2m', TESSERA_PORT: 5000 }));
     const config = resolveConfig({ env: { TESSERA_PORT: '6000' }, configFile: file, cwd });
-    assert.equal(config.accessTtlSeconds, 120);
+    assert.equal(config.engine.accessTtlSeconds, 120);
     assert.equal(config.port, 6000);
     writeFileSync(file, JSON.stringify({ TESSERA_NOPE: 1 }));
     assert.throws(() => resolveConfig({ env: {}, configFile: file, cwd }), /TESSERA_NOPE: unknown setting/);

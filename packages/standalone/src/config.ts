@@ -1,115 +1,28 @@
 import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
-  ENGINE_DEFAULTS,
-  formatDurationSeconds,
-  POLICY_DEFAULT_ACCESS_TTL_SECONDS,
+  createMemoryStore,
+  isTesseraError,
   POLICY_NAMES,
   type PolicyName,
-  parseDurationSeconds,
-  type ResolvedTrustedIssuer,
-  resolveTrustedIssuers,
-  SIGNING_ALGS,
-  type SigningAlg,
+  resolveEngineOptions,
 } from '@tessera/core';
-import { parseAllowedHosts, parseTrustProxy, type TrustProxy } from '@tessera/server';
+import { parseSetting } from './config-parsers.ts';
+import {
+  type Derived,
+  type EngineConfig,
+  SETTING_OF_OPTION,
+  SETTINGS,
+  type ServerSettings,
+  type TesseraConfig,
+} from './config-table.ts';
+
+export { decodeSecret } from './config-parsers.ts';
+export type { EngineConfig, TesseraConfig } from './config-table.ts';
+export { DEFAULTS, SETTING_NAMES } from './config-table.ts';
 
 /** Session policies (TESSERA_POLICY). */
 export const POLICIES: readonly PolicyName[] = POLICY_NAMES;
-
-/** The validated, complete server configuration. Durations in seconds. */
-export interface TesseraConfig {
-  readonly port: number;
-  readonly host: string;
-  readonly databaseUrl: string;
-  readonly redisUrl: string | null;
-  readonly issuer: string;
-  readonly audience: string;
-  readonly clientId: string;
-  readonly signingAlg: SigningAlg;
-  /** From TESSERA_SIGNING_THREAD: sign on a worker thread; `null` = when there is more than one core. */
-  readonly signingThread: boolean | null;
-  readonly accessTtlSeconds: number;
-  readonly refreshIdleTtlSeconds: number;
-  readonly refreshAbsoluteTtlSeconds: number;
-  readonly reuseGraceSeconds: number;
-  readonly dataDir: string;
-  /** From TESSERA_SECRET; `null` means read or generate `<dataDir>/secret`. */
-  readonly secret: string | null;
-  readonly cookieSecure: boolean;
-  readonly allowedOrigins: readonly string[];
-  readonly clockLeewaySeconds: number;
-  readonly rateLimit: boolean;
-  readonly serviceToken: string | null;
-  readonly policy: PolicyName;
-  /** `soft-expiry` only: the soft lifetime of access tokens. */
-  readonly softTtlSeconds: number;
-  /** Refuse renewal this long after login whatever the activity; 0 = off. */
-  readonly maxLoginAgeSeconds: number;
-  /** End the user's other sessions on a password change. */
-  readonly endSessionsOnPasswordChange: boolean;
-  /** How recent an authentication sensitive routes need (RFC 9470 step-up). */
-  readonly reauthMaxAgeSeconds: number;
-  readonly maxSessionsPerUser: number;
-  /** From TESSERA_TRUST_PROXY: `null` (no proxy), a hop count, or the proxies' addresses and CIDRs. */
-  readonly trustProxy: TrustProxy;
-  /** From TESSERA_ALLOWED_HOSTS; `null` means the issuer's host (plus loopback names for a loopback issuer). */
-  readonly allowedHosts: readonly string[] | null;
-  /** Longest time a request (headers and body) may take to arrive; 0 = none. */
-  readonly requestTimeoutSeconds: number;
-  /** Longest time the request headers may take to arrive. */
-  readonly headersTimeoutSeconds: number;
-  /** How long an idle keep-alive connection stays open. */
-  readonly keepAliveTimeoutSeconds: number;
-  /** Open revocation streams allowed per client address. */
-  readonly feedStreamsPerCaller: number;
-  /** Open revocation streams allowed in total. */
-  readonly feedStreamsTotal: number;
-  readonly logLevel: 'silent' | 'error' | 'warn' | 'info' | 'debug';
-  /** From TESSERA_TRUSTED_ISSUERS: identity providers whose ID tokens are exchanged for sessions. */
-  readonly trustedIssuers: readonly ResolvedTrustedIssuer[];
-  /** Settings given in a deprecated form, one sentence each (the server logs them at start). */
-  readonly deprecations: readonly string[];
-}
-
-/** Every setting's environment name and default (as text, parsed like user input). */
-export const DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
-  TESSERA_PORT: '4000',
-  TESSERA_HOST: '127.0.0.1',
-  TESSERA_DATABASE_URL: '',
-  TESSERA_REDIS_URL: '',
-  TESSERA_ISSUER: '',
-  TESSERA_AUDIENCE: '',
-  TESSERA_CLIENT_ID: 'tessera',
-  TESSERA_SIGNING_ALG: 'EdDSA',
-  TESSERA_SIGNING_THREAD: 'auto',
-  TESSERA_ACCESS_TTL: '',
-  TESSERA_REFRESH_IDLE_TTL: '14d',
-  TESSERA_REFRESH_ABSOLUTE_TTL: '30d',
-  TESSERA_REUSE_GRACE: '10s',
-  TESSERA_DATA_DIR: './.tessera',
-  TESSERA_SECRET: '',
-  TESSERA_COOKIE_SECURE: 'true',
-  TESSERA_ALLOWED_ORIGINS: '',
-  TESSERA_CLOCK_LEEWAY: '2s',
-  TESSERA_RATE_LIMIT: 'on',
-  TESSERA_SERVICE_TOKEN: '',
-  TESSERA_POLICY: 'rotating-refresh',
-  TESSERA_SOFT_TTL: '',
-  TESSERA_MAX_LOGIN_AGE: '0',
-  TESSERA_REAUTH_MAX_AGE: formatDurationSeconds(ENGINE_DEFAULTS.reauthMaxAgeSeconds),
-  TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE: 'true',
-  TESSERA_MAX_SESSIONS_PER_USER: '0',
-  TESSERA_TRUST_PROXY: '0',
-  TESSERA_ALLOWED_HOSTS: '',
-  TESSERA_REQUEST_TIMEOUT: '30s',
-  TESSERA_HEADERS_TIMEOUT: '10s',
-  TESSERA_KEEP_ALIVE_TIMEOUT: '5s',
-  TESSERA_FEED_STREAMS_PER_CALLER: '16',
-  TESSERA_FEED_STREAMS_TOTAL: '1000',
-  TESSERA_LOG_LEVEL: 'info',
-  TESSERA_TRUSTED_ISSUERS: '[]',
-});
 
 /** A setting that failed validation; the message names the setting and says what is expected. */
 export class ConfigError extends Error {
@@ -142,7 +55,7 @@ function readConfigFile(path: string): Record<string, string> {
   }
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(parsed)) {
-    if (!(key in DEFAULTS)) throw new ConfigError(key, `unknown setting in ${path}.`);
+    if (!(key in SETTINGS)) throw new ConfigError(key, `unknown setting in ${path}.`);
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       throw new ConfigError(key, 'must be a string, number or boolean.');
     }
@@ -151,362 +64,122 @@ function readConfigFile(path: string): Record<string, string> {
   return out;
 }
 
-function duration(name: string, text: string, minSeconds: number, maxSeconds: number): number {
-  const seconds = parseDurationSeconds(text);
-  if (seconds === undefined) {
-    throw new ConfigError(
-      name,
-      `"${text}" is not a duration; use a number of seconds or a suffix s, m, h, d (e.g. 10m).`,
-    );
-  }
-  if (seconds < minSeconds || seconds > maxSeconds) {
-    throw new ConfigError(name, `${seconds}s is out of range (${minSeconds}s to ${maxSeconds}s).`);
-  }
-  return seconds;
-}
-
-function bool(name: string, text: string, truthy: string[], falsy: string[]): boolean {
-  const value = text.trim().toLowerCase();
-  if (truthy.includes(value)) return true;
-  if (falsy.includes(value)) return false;
-  throw new ConfigError(name, `"${text}" must be one of ${[...truthy, ...falsy].join(', ')}.`);
-}
-
-function httpUrl(name: string, text: string): URL {
-  let url: URL;
+/**
+ * Has the engine judge `options` (ranges, relations, names); its refusal becomes a {@link ConfigError}
+ * naming the setting, its message speaking of settings rather than options.
+ */
+function checkEngineOptions(options: EngineConfig): void {
   try {
-    url = new URL(text);
-  } catch {
-    throw new ConfigError(name, `"${text}" is not a URL.`);
+    // Stand-ins for what the server opens later (the store, the secret), so the engine judges every
+    // other option before anything is opened, created or listened on.
+    resolveEngineOptions({ ...options, store: createMemoryStore(), secret: new Uint8Array(32) });
+  } catch (error) {
+    if (!isTesseraError(error) || error.code !== 'invalid_configuration') throw error;
+    const option = error.field ?? 'options';
+    let message = error.message.startsWith(`${option} `)
+      ? error.message.slice(option.length + 1)
+      : error.message;
+    // A nested option (`trustedIssuers[1].audience`) is reported on its setting, naming the entry.
+    const root = option.split(/[[.]/)[0] ?? option;
+    if (root !== option && SETTING_OF_OPTION.has(root)) {
+      message = `${option.slice(root.length).replace(/^\[(\d+)\]\.?/, 'entry $1 ')}${message}`;
+    }
+    for (const [other, setting] of SETTING_OF_OPTION) {
+      message = message.replace(new RegExp(`\\b${other}\\b`, 'g'), setting);
+    }
+    throw new ConfigError(SETTING_OF_OPTION.get(root) ?? option, message);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(name, `"${text}" must be an http or https URL.`);
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    throw new ConfigError(name, `"${text}" must not have a query, fragment or credentials.`);
-  }
-  return url;
 }
 
 const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /**
- * Reads, validates and completes the configuration. Fills defaults from {@link DEFAULTS}; throws
+ * Reads the settings through the table (environment first, then the file named by `configFile` or
+ * `TESSERA_CONFIG`, then the standalone's {@link DEFAULTS}), derives the defaults that depend on other
+ * settings (issuer, database URL, allowed origins), and has the engine judge its options. Throws
  * {@link ConfigError} naming the first bad setting. The result is frozen.
+ * @example
+ * const config = resolveConfig({ env: { TESSERA_ACCESS_TTL: '5m' } });
+ * const engine = await createEngine({ ...config.engine, store, secret });
  */
 export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
   const env = sources.env ?? process.env;
   const cwd = sources.cwd ?? process.cwd();
   const fileName = sources.configFile ?? env.TESSERA_CONFIG;
   const fromFile = fileName ? readConfigFile(resolve(cwd, fileName)) : {};
-  const raw = (name: string): string => env[name] ?? fromFile[name] ?? DEFAULTS[name] ?? '';
+  const given = (name: string): string | undefined =>
+    [env[name], fromFile[name]]
+      .map((value) => value?.trim())
+      .find((value) => value !== undefined && value !== '');
 
-  const port = Number(raw('TESSERA_PORT'));
-  if (!/^\d{1,5}$/.test(raw('TESSERA_PORT')) || port > 65_535) {
-    throw new ConfigError('TESSERA_PORT', `"${raw('TESSERA_PORT')}" must be a port number from 0 to 65535.`);
-  }
-  const host = raw('TESSERA_HOST').trim();
-  if (!host || /[\s/]/.test(host))
-    throw new ConfigError('TESSERA_HOST', `"${host}" is not a host name or address.`);
-
-  const dataDir = resolve(cwd, raw('TESSERA_DATA_DIR'));
-  const databaseUrl = raw('TESSERA_DATABASE_URL') || `sqlite:${resolve(dataDir, 'tessera.db')}`;
-  if (databaseUrl.startsWith('sqlite:')) {
-    const file = databaseUrl.slice('sqlite:'.length);
-    if (!file) throw new ConfigError('TESSERA_DATABASE_URL', 'a sqlite: URL needs a file path.');
-  } else if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError('TESSERA_DATABASE_URL', 'must start with sqlite: or postgres://.');
-  }
-  const redisUrl = raw('TESSERA_REDIS_URL') || null;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('TESSERA_REDIS_URL', 'must start with redis:// or rediss://.');
-  }
-
-  const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  const issuerText =
-    raw('TESSERA_ISSUER') || `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`;
-  const issuerUrl = httpUrl('TESSERA_ISSUER', issuerText);
-  const issuer = issuerText.replace(/\/+$/, '');
-  const audience = raw('TESSERA_AUDIENCE') || issuer;
-
-  const signingAlg = raw('TESSERA_SIGNING_ALG') as SigningAlg;
-  if (!SIGNING_ALGS.includes(signingAlg)) {
-    throw new ConfigError(
-      'TESSERA_SIGNING_ALG',
-      `"${signingAlg}" must be one of ${SIGNING_ALGS.join(', ')}.`,
-    );
-  }
-
-  const policy = raw('TESSERA_POLICY') as PolicyName;
-  if (!POLICIES.includes(policy)) {
-    throw new ConfigError('TESSERA_POLICY', `"${policy}" must be one of ${POLICIES.join(', ')}.`);
-  }
-  // Each policy has its own default token life (10 minutes for rotating-refresh, 7 days for long-lived-token).
-  const accessTtlSeconds = raw('TESSERA_ACCESS_TTL')
-    ? duration(
-        'TESSERA_ACCESS_TTL',
-        raw('TESSERA_ACCESS_TTL'),
-        1,
-        policy === 'long-lived-token' ? 90 * 86_400 : 86_400,
-      )
-    : POLICY_DEFAULT_ACCESS_TTL_SECONDS[policy];
-  const softTtlSeconds = raw('TESSERA_SOFT_TTL')
-    ? duration('TESSERA_SOFT_TTL', raw('TESSERA_SOFT_TTL'), 1, accessTtlSeconds)
-    : Math.max(1, Math.floor(accessTtlSeconds / 6));
-  if (softTtlSeconds >= accessTtlSeconds && policy === 'soft-expiry') {
-    throw new ConfigError('TESSERA_SOFT_TTL', 'must be shorter than TESSERA_ACCESS_TTL.');
-  }
-  const maxLoginAgeSeconds = duration('TESSERA_MAX_LOGIN_AGE', raw('TESSERA_MAX_LOGIN_AGE'), 0, 400 * 86_400);
-  const reauthMaxAgeSeconds = duration(
-    'TESSERA_REAUTH_MAX_AGE',
-    raw('TESSERA_REAUTH_MAX_AGE'),
-    1,
-    400 * 86_400,
-  );
-  const endSessionsOnPasswordChange = bool(
-    'TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE',
-    raw('TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE'),
-    ['true', '1', 'yes', 'on'],
-    ['false', '0', 'no', 'off'],
-  );
-  const refreshIdleTtlSeconds = duration(
-    'TESSERA_REFRESH_IDLE_TTL',
-    raw('TESSERA_REFRESH_IDLE_TTL'),
-    1,
-    400 * 86_400,
-  );
-  const refreshAbsoluteTtlSeconds = duration(
-    'TESSERA_REFRESH_ABSOLUTE_TTL',
-    raw('TESSERA_REFRESH_ABSOLUTE_TTL'),
-    1,
-    400 * 86_400,
-  );
-  if (refreshIdleTtlSeconds > refreshAbsoluteTtlSeconds) {
-    throw new ConfigError(
-      'TESSERA_REFRESH_IDLE_TTL',
-      'must not be longer than TESSERA_REFRESH_ABSOLUTE_TTL.',
-    );
-  }
-  const reuseGraceSeconds = duration('TESSERA_REUSE_GRACE', raw('TESSERA_REUSE_GRACE'), 0, 300);
-  const clockLeewaySeconds = duration('TESSERA_CLOCK_LEEWAY', raw('TESSERA_CLOCK_LEEWAY'), 0, 60);
-
-  const secret = raw('TESSERA_SECRET') || null;
-  if (secret !== null && decodeSecret(secret) === null) {
-    throw new ConfigError('TESSERA_SECRET', 'must be at least 32 bytes, base64url-encoded (43+ characters).');
-  }
-
-  const cookieSecure = bool(
-    'TESSERA_COOKIE_SECURE',
-    raw('TESSERA_COOKIE_SECURE'),
-    ['true', '1', 'yes', 'on'],
-    ['false', '0', 'no', 'off'],
-  );
-
-  const originsText = raw('TESSERA_ALLOWED_ORIGINS');
-  let allowedOrigins: string[];
-  if (originsText.trim()) {
-    allowedOrigins = originsText.split(',').map((text) => {
-      const trimmed = text.trim();
-      const url = httpUrl('TESSERA_ALLOWED_ORIGINS', trimmed);
-      if (url.origin !== trimmed.replace(/\/$/, '')) {
-        throw new ConfigError(
-          'TESSERA_ALLOWED_ORIGINS',
-          `"${trimmed}" must be an origin (scheme://host[:port]) only.`,
-        );
-      }
-      return url.origin;
+  const engineOptions: Record<string, unknown> = {};
+  const values: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS)) {
+    const input = given(name) ?? (setting.target === 'server' ? setting.default : undefined);
+    if (input === undefined) continue;
+    const value = parseSetting(setting.parse, input, (message) => {
+      throw new ConfigError(name, message);
     });
-  } else {
-    allowedOrigins = [issuerUrl.origin];
-    // A local issuer is reached as both localhost and 127.0.0.1: allow both spellings.
-    if (LOOPBACK_NAMES.has(issuerUrl.hostname)) {
-      for (const name of ['127.0.0.1', 'localhost']) {
-        const alias = new URL(issuerUrl.origin);
-        alias.hostname = name;
-        if (!allowedOrigins.includes(alias.origin)) allowedOrigins.push(alias.origin);
-      }
+    if (setting.target === 'engine') {
+      if (value !== undefined) engineOptions[setting.key] = value;
+    } else {
+      values[setting.key] = value;
+    }
+  }
+  const settings = values as Omit<ServerSettings, Derived> & Partial<Pick<ServerSettings, Derived>>;
+
+  const dataDir = resolve(cwd, settings.dataDir);
+  const host = settings.host;
+  const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const issuer =
+    (engineOptions.issuer as string | undefined) ??
+    `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${settings.port}`;
+  const engineConfig: EngineConfig = Object.freeze({ ...engineOptions, issuer });
+  checkEngineOptions(engineConfig);
+
+  const issuerUrl = new URL(issuer);
+  const allowedOrigins = settings.allowedOrigins?.length ? [...settings.allowedOrigins] : [issuerUrl.origin];
+  // A local issuer is reached as both localhost and 127.0.0.1: allow both spellings.
+  if (!settings.allowedOrigins?.length && LOOPBACK_NAMES.has(issuerUrl.hostname)) {
+    for (const name of ['127.0.0.1', 'localhost']) {
+      const alias = new URL(issuerUrl.origin);
+      alias.hostname = name;
+      if (!allowedOrigins.includes(alias.origin)) allowedOrigins.push(alias.origin);
     }
   }
 
-  const rateLimit = bool(
-    'TESSERA_RATE_LIMIT',
-    raw('TESSERA_RATE_LIMIT'),
-    ['on', 'true', '1'],
-    ['off', 'false', '0'],
-  );
-  const serviceToken = raw('TESSERA_SERVICE_TOKEN') || null;
-  if (serviceToken !== null && serviceToken.length < 32) {
-    throw new ConfigError('TESSERA_SERVICE_TOKEN', 'must be at least 32 characters.');
-  }
-  const capText = raw('TESSERA_MAX_SESSIONS_PER_USER');
-  if (!/^\d{1,6}$/.test(capText)) {
-    throw new ConfigError(
-      'TESSERA_MAX_SESSIONS_PER_USER',
-      `"${capText}" must be a whole number (0 = no cap).`,
-    );
-  }
+  const serviceToken = settings.serviceToken ?? null;
+  const trustText = given('TESSERA_TRUST_PROXY')?.toLowerCase();
   const deprecations: string[] = [];
-  const trustText = raw('TESSERA_TRUST_PROXY').trim().toLowerCase();
-  let trustProxy: TrustProxy;
-  try {
-    trustProxy = parseTrustProxy(trustText);
-  } catch (error) {
-    throw new ConfigError(
-      'TESSERA_TRUST_PROXY',
-      `${(error as Error).message} Use a hop count (1, 2, …) or comma-separated proxy addresses and CIDRs.`,
-    );
-  }
   if (trustText === 'true' || trustText === 'false') {
     deprecations.push(
       `TESSERA_TRUST_PROXY=${trustText} is deprecated: use ${trustText === 'true' ? '1 (one proxy hop)' : '0'}, a hop count, or the proxies' CIDRs.`,
     );
   }
-  if (trustProxy !== null && serviceToken === null) {
+  if (settings.trustProxy !== null && serviceToken === null) {
     throw new ConfigError(
       'TESSERA_TRUST_PROXY',
       'needs TESSERA_SERVICE_TOKEN: with proxies trusted, loopback-only service routes would trust the address the proxies report.',
     );
   }
-  const hostsText = raw('TESSERA_ALLOWED_HOSTS').trim();
-  let allowedHosts: string[] | null = null;
-  if (hostsText) {
-    try {
-      allowedHosts = parseAllowedHosts(hostsText.split(','));
-    } catch (error) {
-      throw new ConfigError('TESSERA_ALLOWED_HOSTS', (error as Error).message);
-    }
-  }
-  const requestTimeoutSeconds = duration('TESSERA_REQUEST_TIMEOUT', raw('TESSERA_REQUEST_TIMEOUT'), 0, 3600);
-  const headersTimeoutSeconds = duration('TESSERA_HEADERS_TIMEOUT', raw('TESSERA_HEADERS_TIMEOUT'), 1, 600);
-  if (requestTimeoutSeconds !== 0 && headersTimeoutSeconds > requestTimeoutSeconds) {
+  if (
+    settings.requestTimeoutSeconds !== 0 &&
+    settings.headersTimeoutSeconds > settings.requestTimeoutSeconds
+  ) {
     throw new ConfigError('TESSERA_HEADERS_TIMEOUT', 'must not be longer than TESSERA_REQUEST_TIMEOUT.');
   }
-  const keepAliveTimeoutSeconds = duration(
-    'TESSERA_KEEP_ALIVE_TIMEOUT',
-    raw('TESSERA_KEEP_ALIVE_TIMEOUT'),
-    // Node reads 0 as "no timeout": idle connections would stay forever.
-    1,
-    600,
-  );
-  const count = (name: string, min: number, max: number): number => {
-    const text = raw(name).trim();
-    const value = Number(text);
-    if (!/^\d{1,7}$/.test(text) || value < min || value > max) {
-      throw new ConfigError(name, `"${text}" must be a whole number from ${min} to ${max}.`);
-    }
-    return value;
-  };
-  const feedStreamsPerCaller = count('TESSERA_FEED_STREAMS_PER_CALLER', 1, 100_000);
-  const feedStreamsTotal = count('TESSERA_FEED_STREAMS_TOTAL', 1, 1_000_000);
-  const threadText = raw('TESSERA_SIGNING_THREAD').trim().toLowerCase();
-  if (!['auto', 'on', 'off'].includes(threadText)) {
-    throw new ConfigError('TESSERA_SIGNING_THREAD', `"${threadText}" must be auto, on or off.`);
-  }
-  const signingThread = threadText === 'auto' ? null : threadText === 'on';
-  const logLevel = raw('TESSERA_LOG_LEVEL') as TesseraConfig['logLevel'];
-  if (!['silent', 'error', 'warn', 'info', 'debug'].includes(logLevel)) {
-    throw new ConfigError('TESSERA_LOG_LEVEL', `"${logLevel}" must be silent, error, warn, info or debug.`);
-  }
-  const clientId = raw('TESSERA_CLIENT_ID');
-  if (!/^[\x21-\x7e]{1,128}$/.test(clientId)) {
-    throw new ConfigError('TESSERA_CLIENT_ID', 'must be 1 to 128 printable ASCII characters.');
-  }
 
-  const trustedIssuers = trustedIssuersSetting(raw('TESSERA_TRUSTED_ISSUERS'));
-
+  // Every setting with a default arrives as parsed; those without one are derived or null here.
   return Object.freeze({
-    port,
-    host,
-    databaseUrl,
-    redisUrl,
-    issuer,
-    audience,
-    clientId,
-    signingAlg,
-    signingThread,
-    accessTtlSeconds,
-    refreshIdleTtlSeconds,
-    refreshAbsoluteTtlSeconds,
-    reuseGraceSeconds,
-    dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
-    secret,
-    cookieSecure,
+    ...settings,
+    engine: engineConfig,
+    dataDir,
+    databaseUrl: settings.databaseUrl ?? `sqlite:${resolve(dataDir, 'tessera.db')}`,
+    redisUrl: settings.redisUrl ?? null,
+    secret: settings.secret ?? null,
     allowedOrigins: Object.freeze(allowedOrigins),
-    clockLeewaySeconds,
-    rateLimit,
     serviceToken,
-    policy,
-    softTtlSeconds,
-    maxLoginAgeSeconds,
-    endSessionsOnPasswordChange,
-    reauthMaxAgeSeconds,
-    maxSessionsPerUser: Number(capText),
-    trustProxy,
-    allowedHosts: allowedHosts === null ? null : Object.freeze(allowedHosts),
-    requestTimeoutSeconds,
-    headersTimeoutSeconds,
-    keepAliveTimeoutSeconds,
-    feedStreamsPerCaller,
-    feedStreamsTotal,
-    logLevel,
-    trustedIssuers,
+    allowedHosts: settings.allowedHosts ? Object.freeze(settings.allowedHosts) : null,
     deprecations: Object.freeze(deprecations),
   });
-}
-
-const ISSUER_KEYS: Readonly<Record<string, string>> = {
-  issuer: 'issuer',
-  audience: 'audience',
-  jwks_uri: 'jwksUri',
-  merge_by_email: 'mergeByEmail',
-  algorithms: 'algorithms',
-};
-
-/**
- * TESSERA_TRUSTED_ISSUERS: a JSON array of `{issuer, audience, jwks_uri?, merge_by_email?, algorithms?}`,
- * checked by the engine's own rules (`resolveTrustedIssuers`), errors naming the entry.
- */
-function trustedIssuersSetting(text: string): readonly ResolvedTrustedIssuer[] {
-  const name = 'TESSERA_TRUSTED_ISSUERS';
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text.trim() || '[]');
-  } catch {
-    throw new ConfigError(
-      name,
-      'must be a JSON array of {"issuer", "audience", "jwks_uri"?, "merge_by_email"?}.',
-    );
-  }
-  if (!Array.isArray(parsed)) throw new ConfigError(name, 'must be a JSON array.');
-  const entries = parsed.map((entry: unknown, index) => {
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
-    const renamed: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(entry)) {
-      const option = ISSUER_KEYS[key];
-      if (option === undefined) {
-        throw new ConfigError(
-          name,
-          `entry ${index}: unknown key "${key}" (use ${Object.keys(ISSUER_KEYS).join(', ')}).`,
-        );
-      }
-      renamed[option] = value;
-    }
-    return renamed;
-  });
-  try {
-    return resolveTrustedIssuers(entries);
-  } catch (error) {
-    throw new ConfigError(
-      name,
-      (error as Error).message.replace(/^trustedIssuers\[(\d+)\]\.?/, 'entry $1: '),
-    );
-  }
-}
-
-/** Decodes a secret given as base64url (or base64); `null` when it is under 32 bytes or not base64. */
-export function decodeSecret(text: string): Uint8Array | null {
-  const trimmed = text.trim();
-  if (!/^[A-Za-z0-9_\-+/]+=*$/.test(trimmed)) return null;
-  const bytes = Buffer.from(trimmed.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''), 'base64url');
-  return bytes.length >= 32 ? new Uint8Array(bytes) : null;
 }

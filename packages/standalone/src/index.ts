@@ -1,6 +1,6 @@
 export { runCli } from './cli.ts';
-export type { ConfigSources, TesseraConfig } from './config.ts';
-export { ConfigError, DEFAULTS, decodeSecret, POLICIES, resolveConfig } from './config.ts';
+export type { ConfigSources, EngineConfig, TesseraConfig } from './config.ts';
+export { ConfigError, DEFAULTS, decodeSecret, POLICIES, resolveConfig, SETTING_NAMES } from './config.ts';
 export type { Logger, LogLevel } from './log.ts';
 export { createLogger } from './log.ts';
 export type { Metrics } from './metrics.ts';

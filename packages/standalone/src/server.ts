@@ -96,32 +96,9 @@ export async function createTesseraServer(
   const metrics = createMetrics(overrides.processMetrics ?? true);
   const shared = config.redisUrl ? await openRedis(config.redisUrl) : null;
   const engine = await createEngine({
+    ...config.engine,
     store,
     secret,
-    issuer: config.issuer,
-    audience: config.audience,
-    clientId: config.clientId,
-    signingAlg: config.signingAlg,
-    ...(config.signingThread === null ? {} : { signOffThread: config.signingThread }),
-    policy: config.policy,
-    accessTtlSeconds: config.accessTtlSeconds,
-    softTtlSeconds: config.softTtlSeconds,
-    maxLoginAgeSeconds: config.maxLoginAgeSeconds,
-    endSessionsOnPasswordChange: config.endSessionsOnPasswordChange,
-    reauthMaxAgeSeconds: config.reauthMaxAgeSeconds,
-    refreshIdleTtlSeconds: config.refreshIdleTtlSeconds,
-    refreshAbsoluteTtlSeconds: config.refreshAbsoluteTtlSeconds,
-    reuseGraceSeconds: config.reuseGraceSeconds,
-    clockLeewaySeconds: config.clockLeewaySeconds,
-    maxSessionsPerUser: config.maxSessionsPerUser,
-    trustedIssuers: config.trustedIssuers.map((issuer) => ({
-      issuer: issuer.issuer,
-      audience: issuer.audience,
-      mergeByEmail: issuer.mergeByEmail,
-      ...(issuer.jwksUri ? { jwksUri: issuer.jwksUri } : {}),
-      ...(issuer.algorithms ? { algorithms: issuer.algorithms } : {}),
-    })),
-    rateLimits: config.rateLimit ? undefined : false,
     ...(shared ? { bus: shared.bus, rateLimiter: shared.rateLimiter } : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.argon2 ? { argon2: overrides.argon2 } : {}),
@@ -136,7 +113,7 @@ export async function createTesseraServer(
       }
       overrides.onEvent?.(event);
     },
-  } as Parameters<typeof createEngine>[0]);
+  });
   const stopSweeper = engine.startSweeper();
 
   const handler = createHandler({

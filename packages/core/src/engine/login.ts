@@ -17,13 +17,13 @@ import {
   USER_AGENT_MAX_LENGTH,
 } from './context.ts';
 import { issueTokens, type TokenSet } from './issue-tokens.ts';
-import { newUserRecord } from './users.ts';
 import {
   acceptSecondFactor,
   authenticationMethods,
   presentedSecondFactor,
   secondFactorRefused,
 } from './second-factor.ts';
+import { newUserRecord } from './users.ts';
 
 /** Where a request came from; stored on the session for the device list. */
 export interface ClientInfo {

@@ -170,7 +170,11 @@ export function migrate(db: DatabaseSync): void {
       db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
       db.exec('COMMIT');
     } catch (error) {
-      if (db.isTransaction) db.exec('ROLLBACK');
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        // SQLite rolled back by itself (`db.isTransaction` would say so, but Node has it from 22.16).
+      }
       throw error;
     }
   } finally {

@@ -65,7 +65,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   let s: Statements;
   try {
     if (!inMemory) mkdirSync(dirname(options.path), { recursive: true });
-    db = new DatabaseSync(options.path, { timeout: busyTimeoutMs });
+    db = new DatabaseSync(options.path);
+    // The pragma rather than the constructor's `timeout` option, which Node has only from 22.16.
+    db.exec(`PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
   } catch (error) {
     throw toStoreError(error);
   }
