@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 
 export const metadata = { title: 'Tessera in Next.js' };
 
+/** The root layout (no web fonts: `next build` fetches nothing). */
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">

@@ -1,5 +1,6 @@
 import { SessionPanel } from './session-panel.tsx';
 
+/** The home page: what the example shows, and the session panel. */
 export default function Home() {
   return (
     <main>

@@ -4,6 +4,7 @@ import { tessera } from '../../lib/tessera.ts';
 // A server component that reads the session with requireSession's web core, from the request's
 // Authorization header. A plain navigation carries no token (the refresh cookie stays on /api/auth),
 // so the page shows the signed-out view; the client fetches it with the token (`client.fetch('/account')`).
+/** `/account`: the signed-in user's account, or the signed-out view (401). */
 export default async function AccountPage() {
   const { session } = await tessera();
   const auth = await session(new Request('http://localhost/account', { headers: await headers() }));

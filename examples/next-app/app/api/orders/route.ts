@@ -2,6 +2,7 @@
 // (signature, expiry, and that its session is still live).
 import { tessera } from '../../../lib/tessera.ts';
 
+/** `GET /api/orders`: the caller's orders, for a live session's access token (else RFC 6750's 401). */
 export async function GET(request: Request): Promise<Response> {
   const auth = await (await tessera()).session(request);
   if (auth instanceof Response) return auth;

@@ -1,6 +1,7 @@
 // The app's protected route the mount contract calls: the caller's verified claims.
 import { tessera } from '../../../lib/tessera.ts';
 
+/** `GET /api/profile`: the verified claims of the caller's access token. */
 export async function GET(request: Request): Promise<Response> {
   if (!request.headers.get('authorization')) {
     return Response.json(
