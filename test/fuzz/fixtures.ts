@@ -163,3 +163,48 @@ export async function learnShapes(
   }
   return accepted;
 }
+
+/**
+ * Renews `holder`'s session the way `policy` renews, moving the clock as far as that takes (so run it
+ * last): a refresh, a soft-expiry renewal, a sliding renewal past half the token's life, an expired-token
+ * exchange; a policy without renewal (or one this test does not know) must still accept the token.
+ * Returns what failed, or null.
+ */
+export async function renewalProblem(
+  t: TestServer,
+  policy: string,
+  holder: Holder,
+  accessTtlSeconds: number,
+): Promise<string | null> {
+  const answer = (r: { status: number; body: { error?: string } | null }) =>
+    `${r.status} ${r.body?.error ?? ''}`;
+  switch (policy) {
+    case 'rotating-refresh': {
+      const r = await call(t.url, 'POST', '/auth/refresh', { json: { refresh_token: holder.renewal } });
+      return r.status === 200 ? null : `refresh: ${answer(r)}`;
+    }
+    case 'soft-expiry': {
+      // The soft lifetime defaults to a sixth of the access token's.
+      t.clock.advance((accessTtlSeconds / 6 + 1) * 1000);
+      const r = await call(t.url, 'POST', '/auth/renew', { json: {}, token: holder.access });
+      return r.status === 200 ? null : `renew: ${answer(r)}`;
+    }
+    case 'sliding-single-token': {
+      t.clock.advance((accessTtlSeconds / 2 + 1) * 1000);
+      const r = await call(t.url, 'GET', '/auth/me', { token: holder.access });
+      return r.status === 200 && r.headers.has('tessera-access-token') ? null : `slide: ${answer(r)}`;
+    }
+    case 'expired-token-exchange': {
+      t.clock.advance((accessTtlSeconds + 5) * 1000);
+      const r = await call(t.url, 'POST', '/auth/refresh', {
+        json: { session_token: holder.renewal },
+        token: holder.access,
+      });
+      return r.status === 200 ? null : `exchange: ${answer(r)}`;
+    }
+    default: {
+      const r = await call(t.url, 'GET', '/auth/me', { token: holder.access });
+      return r.status === 200 ? null : `access token: ${answer(r)}`;
+    }
+  }
+}

@@ -1,5 +1,24 @@
+import { createHash } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import type { Store } from '@tessera/core';
+
+// Secrets (password hashes, session salts, encrypted keys, TOTP secrets, token hashes, webhook data
+// carrying one-time tokens) are compared by digest, so a failure's diff prints none of them.
+const SECRET_KEYS = /hash|salt|secret|private|^data$/i;
+
+function digest(value: unknown): string {
+  return `sha256:${createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 12)}`;
+}
+
+/** `value` as JSON-ready data with every secret-named field replaced by its digest. */
+function redact(value: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(value, (key, item) => {
+      if (item instanceof Uint8Array) return digest(Buffer.from(item).toString('base64'));
+      return key !== '' && SECRET_KEYS.test(key) && item !== null ? digest(item) : item;
+    }),
+  );
+}
 
 /**
  * Everything the store holds that a request could change, read through the store API: every user
@@ -26,7 +45,7 @@ export async function storeSnapshot(store: Store, knownSessionIds: Iterable<stri
   }
   const sessions = [];
   for (const id of [...knownSessionIds].sort()) sessions.push(await store.findSession(id));
-  return {
+  return redact({
     users,
     perUser,
     sessions,
@@ -38,13 +57,13 @@ export async function storeSnapshot(store: Store, knownSessionIds: Iterable<stri
     signingKeys: await store.listSigningKeys(),
     notBefore: await store.getGlobalNotBeforeMs(),
     revokedSince: await store.listRevokedSince(0, 1000),
-  };
+  });
 }
 
 /**
  * Every row of every table of an SQLite store file, read on a read-only connection: what the store API
- * cannot list (one-time tokens, known devices, recovery codes) and any table added later. The `/healthz`
- * write probe's heartbeat row is left out.
+ * cannot list (one-time tokens, known devices, recovery codes) and any table added later, secrets as
+ * digests. The `/healthz` write probe's heartbeat row is left out.
  */
 export function openTableDump(path: string): { dump(): Record<string, string[]>; close(): void } {
   const db = new DatabaseSync(path, { readOnly: true });
@@ -60,11 +79,7 @@ export function openTableDump(path: string): { dump(): Record<string, string[]>;
         const rows = db.prepare(`SELECT * FROM "${name.replaceAll('"', '""')}"`).all();
         out[name] = rows
           .filter((row) => !(name === 'meta' && row.key === 'heartbeat'))
-          .map((row) =>
-            JSON.stringify(row, (_key, value) =>
-              value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
-            ),
-          )
+          .map((row) => JSON.stringify(redact(row)))
           .sort();
       }
       return out;
