@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import type { ExampleOptions } from '../examples/engine.ts';
 import { browserSkip, launchChromium } from './helpers/browser.ts';
-import { freePort } from './helpers/child-server.ts';
+import { freePort, waitForOutput } from './helpers/child-server.ts';
 import { mountContract } from './helpers/mount-contract.ts';
 import { PASSWORD } from './helpers/server.ts';
 
@@ -25,6 +25,7 @@ const SERVICE_TOKEN = 'next-example-service-token-0123456789';
 // What the built app contains: its own sources and the packages it bundles or loads.
 const INPUTS = [
   'examples/next-app',
+  'examples/engine.ts',
   'packages/client/src',
   'packages/core/src',
   'packages/protocol/src',
@@ -115,26 +116,7 @@ async function startNext(
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`next start did not get ready:\n${output}`)), 30_000);
-    child.stdout?.on('data', () => {
-      if (/Ready in/.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`next start exited with ${code}:\n${output}`));
-    });
-  });
+  await waitForOutput(child, /Ready in/, 30_000, 'next start');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     url: `http://127.0.0.1:${listen}`,

@@ -107,14 +107,18 @@ export async function setUpFixtures(
 }
 
 /**
- * Whether the bystander's session still works: its access token is accepted and, under
+ * Whether the bystander's session still works: its access token is accepted and, with `refresh` under
  * `rotating-refresh`, its refresh token rotates (the holder keeps the new one). Returns what failed, or null.
  */
-export async function bystanderProblem(t: TestServer, fixtures: Fixtures): Promise<string | null> {
+export async function bystanderProblem(
+  t: TestServer,
+  fixtures: Fixtures,
+  options: { refresh: boolean },
+): Promise<string | null> {
   const { bystander } = fixtures;
   const me = await call(t.url, 'GET', '/auth/me', { token: bystander.access });
   if (me.status !== 200) return `the bystander's access token is refused: ${me.status} ${me.body?.error}`;
-  if (!bystander.renewal.startsWith('tsr_')) return null;
+  if (!options.refresh || !bystander.renewal.startsWith('tsr_')) return null;
   const refreshed = await call(t.url, 'POST', '/auth/refresh', {
     json: { refresh_token: bystander.renewal },
   });

@@ -1,18 +1,10 @@
 // The app's one Tessera engine, its handler and its session guard, opened on first use. Kept on
 // globalThis: Next bundles each route separately and the dev server evaluates modules again on every
 // edit, so a module-level variable alone would open one engine per route and per reload.
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import {
-  createEngine,
-  createSqliteStore,
-  type Engine,
-  parseDurationSeconds,
-  type Store,
-} from '@tessera/core';
+import { type Engine, parseDurationSeconds, type Store } from '@tessera/core';
 import { createHandler, type TesseraHandler } from '@tessera/server';
 import { requireSession, type SessionAuth } from '@tessera/server/next';
+import { openExampleEngine } from '../../engine.ts';
 
 /** Where Tessera's routes are mounted: `app/api/[...tessera]/route.ts`. */
 export const PREFIX = '/api';
@@ -26,20 +18,6 @@ export interface Tessera {
   session(request: Request): Promise<SessionAuth | Response>;
 }
 
-// The root secret must outlive restarts: the signing keys in the database are encrypted under it.
-function loadSecret(dir: string): Uint8Array {
-  if (process.env.TESSERA_SECRET) return Buffer.from(process.env.TESSERA_SECRET, 'base64url');
-  const path = join(dir, 'secret');
-  try {
-    return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64url');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const secret = randomBytes(32);
-  writeFileSync(path, `${secret.toString('base64url')}\n`, { mode: 0o600 });
-  return secret;
-}
-
 function seconds(name: string): number | undefined {
   const text = process.env[name];
   if (text === undefined) return undefined;
@@ -49,19 +27,13 @@ function seconds(name: string): number | undefined {
 }
 
 async function open(): Promise<Tessera> {
-  const dir = process.env.TESSERA_EXAMPLE_DIR ?? './.tessera-example';
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const issuer = process.env.TESSERA_ISSUER ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
-  const store = createSqliteStore({ path: join(dir, 'next.db') });
+  // The SQLite file and secret in TESSERA_EXAMPLE_DIR (default ./.tessera-example), the issuer from
+  // TESSERA_ISSUER (default http://127.0.0.1:$PORT), and the sweeper of ended sessions: examples/engine.ts.
   const accessTtlSeconds = seconds('TESSERA_ACCESS_TTL');
-  const engine = await createEngine({
-    store,
-    secret: loadSecret(dir),
-    issuer,
+  const { engine, store } = await openExampleEngine('next', {
     ...(accessTtlSeconds === undefined ? {} : { accessTtlSeconds }),
     ...(process.env.TESSERA_RATE_LIMIT === 'off' ? { rateLimits: false } : {}),
   });
-  engine.startSweeper();
   const handler = createHandler({
     engine,
     prefix: PREFIX,
