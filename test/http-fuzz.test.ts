@@ -108,7 +108,7 @@ describe('HTTP fuzz: every route under every policy', () => {
         const before = await snapshot();
         const bytes = renderRequest(request, routes, fixtures.values, host);
         // Known bug, reported (see the todo test below): Node answers a Host-less HTTP/1.1 request itself.
-        fc.pre(hasHostHeader(bytes));
+        fc.pre(request.version !== 'HTTP/1.1' || hasHostHeader(bytes));
         const head = request.method === 'HEAD';
         // A declared length may be a lie: the client then half-closes, so a body shorter than declared
         // ends (and Node drops such a request unanswered). Every other request is answered.

@@ -129,7 +129,7 @@ export function renderRequest(
     headers.push(['Content-Length', String(request.contentLength)]);
   }
   headers.push(['Connection', 'close']);
-  const head = `${request.method} ${renderPath(request, routes, values)} HTTP/1.1\r\n${headers
+  const head = `${request.method} ${renderPath(request, routes, values)} ${request.version}\r\n${headers
     .map(([name, value]) => `${name}: ${value}`)
     .join('\r\n')}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head), payload]);

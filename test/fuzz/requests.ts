@@ -56,6 +56,8 @@ export type PathSpec =
 /** One fuzzed request, in the terms its counterexample is printed in. */
 export interface FuzzRequest {
   method: string;
+  /** The request line's protocol: mostly `HTTP/1.1`. */
+  version: string;
   path: PathSpec;
   headers: [string, Text][];
   body: BodySpec;
@@ -480,6 +482,10 @@ export function fuzzRequest(
         { weight: 8, arbitrary: fc.constant(true) },
         { weight: 1, arbitrary: fc.constant(false) },
         { weight: 1, arbitrary: fc.nat(40_000) },
+      ),
+      version: fc.oneof(
+        { weight: 12, arbitrary: fc.constant('HTTP/1.1') },
+        { weight: 1, arbitrary: fc.constantFrom('HTTP/1.0', 'HTTP/9.9', 'HTTP/1.1x', 'http/1.1') },
       ),
       chunked: fc.oneof(
         { weight: 5, arbitrary: fc.constant(false) },
