@@ -1,4 +1,4 @@
-import type { BodySpec, FuzzRequest, Garble, JsonSpec, Known, RouteShape, Secret, Text } from './requests.ts';
+import type { BodySpec, FuzzRequest, Garble, JsonSpec, Known, RouteShape, Secret, Text } from './model.ts';
 
 /** The real values behind the names a request model uses. */
 export interface Values {
