@@ -5,8 +5,8 @@ import { requireSession, tesseraRoutes, toNextHandlers } from '@tessera/server/n
 import { createTestEngine, ORIGIN } from './helpers/mount-contract.ts';
 import { PASSWORD } from './helpers/server.ts';
 
-// The Next.js example app and its Chromium test come later; this drives the route handlers with the
-// web Requests Next passes them (app/api/[...tessera]/route.ts with prefix '/api').
+// The route handlers driven with the web Requests Next passes them (app/api/[...tessera]/route.ts with
+// prefix '/api'); test/example-next.test.ts runs the example app itself with next build and next start.
 describe('library mode: Next.js App Router handlers', () => {
   it('serve the routes through GET, POST, PATCH, DELETE, OPTIONS and HEAD', async () => {
     const engine = await createTestEngine();
@@ -91,6 +91,44 @@ describe('library mode: Next.js App Router handlers', () => {
     assert.ok(!(ok instanceof Response));
     assert.equal(ok.claims.sub, ok.user.id);
     assert.deepEqual(ok.responseHeaders, {});
+    handler.close();
+  });
+});
+
+describe('toNextHandlers options', () => {
+  it('makes the handler on the first request, once for concurrent requests, and again after a failure', async () => {
+    const engine = await createTestEngine();
+    let calls = 0;
+    let fail = true;
+    const { GET } = toNextHandlers(async () => {
+      calls += 1;
+      if (fail) throw new Error('the database is not there yet');
+      return createHandler({ engine, prefix: '/api' });
+    });
+    assert.equal(calls, 0, 'nothing is made at import (next build imports every route)');
+    await assert.rejects(GET(new Request(`${ORIGIN}/api/.well-known/jwks.json`)), /not there yet/);
+    fail = false;
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => GET(new Request(`${ORIGIN}/api/.well-known/jwks.json`))),
+    );
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      [200, 200, 200],
+    );
+    assert.equal(calls, 2, 'one failed attempt, then one handler for every request');
+  });
+
+  it('answers paths Tessera does not serve with the app’s notFound, and its own paths as usual', async () => {
+    const engine = await createTestEngine();
+    const handler = createHandler({ engine, prefix: '/api' });
+    const { GET } = toNextHandlers(handler, {
+      notFound: () => new Response('the app’s 404', { status: 404 }),
+    });
+    const other = await GET(new Request(`${ORIGIN}/api/nothing-here`));
+    assert.equal(other.status, 404);
+    assert.equal(await other.text(), 'the app’s 404');
+    const refused = await GET(new Request(`${ORIGIN}/api/auth/login`));
+    assert.equal(refused.status, 405, 'a Tessera path keeps Tessera’s answer');
     handler.close();
   });
 });

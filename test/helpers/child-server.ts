@@ -29,6 +29,42 @@ export interface ChildServer {
 }
 
 /**
+ * Collects a child's stdout and stderr and resolves with the first match of `pattern` in them; rejects
+ * after `timeoutMs`, or when the child exits first, with everything it printed.
+ * @example
+ * const { match } = await waitForOutput(child, /Ready in/, 30_000, 'next start');
+ */
+export function waitForOutput(
+  child: ChildProcess,
+  pattern: RegExp,
+  timeoutMs: number,
+  what: string,
+): Promise<{ match: RegExpExecArray; output: () => string }> {
+  let output = '';
+  const collect = (chunk: Buffer | string) => {
+    output += chunk;
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${output}`)), timeoutMs);
+    const onData = () => {
+      const match = pattern.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        resolve({ match, output: () => output });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+/**
  * Runs `tessera start` in a child process with `env` and resolves once it prints its URL
  * (rejects after `timeoutMs` or if it exits first).
  */
@@ -40,29 +76,8 @@ export async function startChildServer(
     env: { ...process.env, TESSERA_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), timeoutMs);
-    const onData = () => {
-      const match = /running at (http:\/\/\S+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output}`));
-    });
-  });
-  return { child, url, output: () => output };
+  const { match, output } = await waitForOutput(child, /running at (http:\/\/\S+)/, timeoutMs, 'server');
+  return { child, url: match[1] as string, output };
 }
 
 /** Stops a child server (SIGKILL by default) and waits for it to exit. */

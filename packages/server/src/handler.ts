@@ -34,6 +34,8 @@ export interface TesseraHandler {
   tryHandle(request: Request, info?: HostRequestInfo): Promise<Response | null>;
   /** The mount prefix ('' or e.g. `/api`). */
   readonly prefix: string;
+  /** Every route behind the router, as registered: paths below `prefix` unless `root` (tests and tools list them). */
+  readonly routes: readonly Route[];
   readonly settings: ResolvedRoutes;
   /** True once {@link close} was called: requests are then answered 503 `service_unavailable`. */
   readonly closed: boolean;
@@ -218,6 +220,7 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
   const tesseraHandler = Object.defineProperties(handler, {
     tryHandle: { value: tryHandle },
     prefix: { value: settings.prefix },
+    routes: { value: Object.freeze([...routes]) },
     settings: { value: settings },
     closed: { get: () => closed },
     close: { value: close },

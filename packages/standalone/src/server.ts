@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import {
   type Argon2Params,
@@ -138,6 +138,8 @@ export async function createTesseraServer(
       requestTimeout: requestTimeoutMs,
       headersTimeout: config.headersTimeoutSeconds * 1000,
       keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
+      // The listener answers a Host-less HTTP/1.1 request itself, in Tessera's shape with its headers.
+      requireHostHeader: false,
       // How often Node checks those timeouts (its default, 30 s, would let a slow body run far past them).
       connectionsCheckingInterval: Math.max(
         100,
@@ -150,11 +152,37 @@ export async function createTesseraServer(
     toNodeListener(handler),
   );
   http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (error.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
-      socket.end(clientErrorResponse(error.code));
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    const refuse = (): void => {
+      if (error.code !== 'ECONNRESET' && socket.writable && !socket.writableEnded) {
+        socket.end(clientErrorResponse(error.code));
+      }
+      socket.destroy();
+    };
+    // Garbage pipelined after a complete request (a parse error, not a timeout of that request's own
+    // body): the request before it is answered first, then the refusal, so its effect is never left
+    // without its answer. Bounded, in case that answer never finishes.
+    const parseError = typeof error.code === 'string' && error.code.startsWith('HPE_');
+    // Only a request whose body fully arrived can still be answered; one cut off by the garbage cannot.
+    const answerable = inFlight?.req.complete === true && !inFlight.writableFinished;
+    if (parseError && answerable && socket.writable) {
+      const bound = setTimeout(refuse, 5000);
+      bound.unref();
+      (inFlight as ServerResponse).once('finish', () => {
+        clearTimeout(bound);
+        refuse();
+      });
+      (inFlight as ServerResponse).once('close', () => {
+        clearTimeout(bound);
+        refuse();
+      });
+      return;
     }
-    socket.destroy();
+    if (inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    refuse();
   });
 
   return {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Engine } from '@tessera/core';
+import { type Engine, TesseraError } from '@tessera/core';
 import type { TesseraClaims } from '@tessera/protocol';
 import { createHandler, handlerInternals, type TesseraHandler } from '../handler.ts';
 import { nodeSessionGuard } from '../http/node-guard.ts';
@@ -20,15 +20,24 @@ export interface NodeListenerOptions {
  * A Node `http` request listener over a Tessera handler. It reads the request straight from the
  * socket, with no web `Request` built in between (the public contract stays `Request` → `Response`;
  * this is the Node hosts' fast path), and adds `Connection: close` once the handler is closed, so
- * keep-alive clients leave during a shutdown. Paths Tessera has no route for go to `fallback`.
+ * keep-alive clients leave during a shutdown. Paths Tessera has no route for go to `fallback`. Create
+ * the server with `requireHostHeader: false` so a Host-less HTTP/1.1 request gets Tessera's 400 (with
+ * the security headers) rather than Node's bare one.
  * @example
  * import { createServer } from 'node:http';
  * createServer(toNodeListener(createHandler({ engine }))).listen(4000);
  */
 export function toNodeListener(handler: TesseraHandler, options: NodeListenerOptions = {}): NodeListener {
-  const { respond } = handlerInternals(handler);
+  const { respond, reject } = handlerInternals(handler);
   const fallback = options.fallback;
   return (req, res) => {
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Node would answer it itself, bare (no
+    // error shape, no security headers), unless the server sets `requireHostHeader: false`; then it is ours.
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      const error = new TesseraError('invalid_request', 'An HTTP/1.1 request must carry a Host header.');
+      writeNodeResponse(res, reject(null, error), req.method === 'HEAD', true);
+      return;
+    }
     respond(fromNodeRequest(req), fallback !== undefined).then(
       (response) => {
         if (response === null) (fallback as NodeListener)(req, res);

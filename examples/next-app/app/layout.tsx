@@ -1,0 +1,14 @@
+import type { ReactNode } from 'react';
+
+export const metadata = { title: 'Tessera in Next.js' };
+
+/** The root layout (no web fonts: `next build` fetches nothing). */
+export default function RootLayout({ children }: { children: ReactNode }) {
+  return (
+    <html lang="en">
+      <body style={{ fontFamily: 'system-ui, sans-serif', maxWidth: '40rem', margin: '2rem auto' }}>
+        {children}
+      </body>
+    </html>
+  );
+}
