@@ -151,6 +151,21 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       const user = await ctx.store.findUserByEmail(normalized);
       return user ? toProfile(user, ctx.profileFields) : null;
     },
+    async listUsers(options = {}) {
+      const { after = null, limit = 50 } = options ?? {};
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        throw new TesseraError('invalid_request', 'limit must be a whole number from 1 to 1000.', {
+          field: 'limit',
+        });
+      }
+      if (after !== null && (typeof after !== 'string' || after.length > 256 || !after.isWellFormed())) {
+        throw new TesseraError('invalid_request', 'after must be a user id.', { field: 'after' });
+      }
+      // One row more than asked tells whether another page follows, without a count.
+      const rows = await ctx.store.listUsers(after, limit + 1);
+      const users = rows.slice(0, limit).map((user) => toProfile(user, ctx.profileFields));
+      return { users, next: rows.length > limit ? (users.at(-1)?.id ?? null) : null };
+    },
     async beginTotpEnrollment(userId) {
       const user = await ctx.store.findUserById(userId);
       if (!user) throw new TesseraError('not_found', 'No such user.');

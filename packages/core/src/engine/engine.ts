@@ -89,6 +89,15 @@ export interface Engine {
   updateUser(userId: string, update: UserUpdate): Promise<UserUpdateResult>;
   /** Looks a user up by email, normalized as at registration (for admin tools); null if none. */
   findUserByEmail(email: string): Promise<Profile | null>;
+  /**
+   * Admin tools: one page of users in id order, starting after the user id `after` (default: the first),
+   * `limit` at a time (1 to 1,000, default 50); `next` is the `after` of the following page, `null` on the
+   * last. Throws `invalid_request` for a bad `limit`.
+   */
+  listUsers(options?: {
+    after?: string | null;
+    limit?: number;
+  }): Promise<{ users: Profile[]; next: string | null }>;
   /** Starts TOTP enrollment for a user: a new secret and its `otpauth://` URI. Throws `not_found`. */
   beginTotpEnrollment(userId: string): Promise<{ secret: string; uri: string }>;
   /** Confirms TOTP enrollment with a code from the user's app. Throws `invalid_request`, `invalid_totp`, `not_found`. */
