@@ -60,6 +60,8 @@ export interface TesseraConfig {
   /** Open revocation streams allowed in total. */
   readonly feedStreamsTotal: number;
   readonly logLevel: 'silent' | 'error' | 'warn' | 'info' | 'debug';
+  /** From TESSERA_LOG_FORMAT: `pretty` lines, `json` lines, or `auto` (pretty on a terminal). */
+  readonly logFormat: 'auto' | 'pretty' | 'json';
   /** Settings given in a deprecated form, one sentence each (the server logs them at start). */
   readonly deprecations: readonly string[];
 }
@@ -99,6 +101,7 @@ export const DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_FEED_STREAMS_PER_CALLER: '16',
   TESSERA_FEED_STREAMS_TOTAL: '1000',
   TESSERA_LOG_LEVEL: 'info',
+  TESSERA_LOG_FORMAT: 'auto',
 });
 
 /** A setting that failed validation; the message names the setting and says what is expected. */
@@ -391,6 +394,10 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
   if (!['silent', 'error', 'warn', 'info', 'debug'].includes(logLevel)) {
     throw new ConfigError('TESSERA_LOG_LEVEL', `"${logLevel}" must be silent, error, warn, info or debug.`);
   }
+  const logFormat = raw('TESSERA_LOG_FORMAT').trim().toLowerCase() as TesseraConfig['logFormat'];
+  if (!['auto', 'pretty', 'json'].includes(logFormat)) {
+    throw new ConfigError('TESSERA_LOG_FORMAT', `"${logFormat}" must be auto, pretty or json.`);
+  }
   const clientId = raw('TESSERA_CLIENT_ID');
   if (!/^[\x21-\x7e]{1,128}$/.test(clientId)) {
     throw new ConfigError('TESSERA_CLIENT_ID', 'must be 1 to 128 printable ASCII characters.');
@@ -430,6 +437,7 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     feedStreamsPerCaller,
     feedStreamsTotal,
     logLevel,
+    logFormat,
     deprecations: Object.freeze(deprecations),
   });
 }
