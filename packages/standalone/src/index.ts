@@ -1,3 +1,4 @@
+export type { CliIo } from './cli.ts';
 export { runCli } from './cli.ts';
 export type { ConfigSources, TesseraConfig } from './config.ts';
 export { ConfigError, DEFAULTS, decodeSecret, POLICIES, resolveConfig } from './config.ts';

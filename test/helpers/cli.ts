@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { runCli } from '@tessera/standalone';
+import { TESSERA_BIN } from './child-server.ts';
+
+/** What a `tessera` run printed and how it exited. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the `tessera` bin in a child process (Node 24, sources) with `env` added to the test's
+ * environment, feeding `input` on stdin (a pipe: not a terminal). Never rejects on a non-zero exit.
+ */
+export function runTessera(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  options: { input?: string; nodeArgs?: readonly string[]; node?: string; bin?: string } = {},
+): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      options.node ?? process.execPath,
+      [...(options.nodeArgs ?? ['--conditions=@tessera/source']), options.bin ?? TESSERA_BIN, ...args],
+      { env: { ...process.env, TESSERA_LOG_LEVEL: 'warn', ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/**
+ * Runs the CLI in this process with captured output: `answers` are what a person at a terminal
+ * types when asked (`interactive` says whether stdin is one). Settings come from `process.env`.
+ */
+export async function runCliCaptured(
+  argv: readonly string[],
+  options: { interactive?: boolean; answers?: string[] } = {},
+): Promise<CliRun & { asked: string[] }> {
+  let stdout = '';
+  let stderr = '';
+  const asked: string[] = [];
+  const answers = [...(options.answers ?? [])];
+  const code = await runCli(argv, {
+    out: (text) => {
+      stdout += text;
+    },
+    err: (text) => {
+      stderr += text;
+    },
+    interactive: options.interactive ?? false,
+    async ask(question) {
+      asked.push(question);
+      return answers.shift() ?? '';
+    },
+  });
+  return { code, stdout, stderr, asked };
+}
