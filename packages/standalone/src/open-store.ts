@@ -53,7 +53,9 @@ function openSqlite(path: string, options: OpenStoreOptions): Store {
       throw new StartupError(
         setting,
         `cannot create the directory ${dirname(path)} for the database: ${fileProblem}. ` +
-          `Set ${setting} to a directory Tessera may create and write${byDefault ? '' : ' (sqlite:<path of a file>)'}.`,
+          (byDefault
+            ? 'Set TESSERA_DATA_DIR to a directory Tessera may create and write.'
+            : 'Point TESSERA_DATABASE_URL at a file (sqlite:<path>) in a directory Tessera may create and write.'),
         'config',
         { cause: error },
       );
