@@ -101,7 +101,11 @@ describe('logs: one format at a time, never a credential', () => {
   it('auto: JSON when stderr is not a terminal, pretty on a terminal', async (t) => {
     const file = join(dir, 'in-the-way');
     writeFileSync(file, '');
-    const env: NodeJS.ProcessEnv = { ...process.env, TESSERA_DATA_DIR: join(file, 'data'), TESSERA_PORT: '0' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TESSERA_DATA_DIR: join(file, 'data'),
+      TESSERA_PORT: '0',
+    };
     delete env.TESSERA_LOG_FORMAT;
     const piped = await promisify(execFile)(
       process.execPath,
