@@ -1,5 +1,5 @@
 import { TesseraError } from '@tessera/core';
-import { TRANSPORT_HEADER } from '@tessera/protocol';
+import { ACCESS_COOKIE_HEADER, TRANSPORT_HEADER } from '@tessera/protocol';
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { HeaderReader } from './types.ts';
 
@@ -10,6 +10,8 @@ export type Transport = 'cookie' | 'body';
 export const REFRESH_COOKIE = 'tessera_refresh';
 /** The session cookie's name (`expired-token-exchange` policy). */
 export const SESSION_COOKIE = 'tessera_session';
+/** The access-token cookie's name (server-rendered pages; asked for with `Tessera-Access-Cookie: 1`). */
+export const ACCESS_COOKIE = 'tessera_access';
 
 /** Cookie settings shared by every route of one mount. */
 export interface CookieSettings {
@@ -29,6 +31,22 @@ export function chooseTransport(headers: HeaderReader): Transport {
   const value = header.trim().toLowerCase();
   if (value === 'cookie' || value === 'body') return value;
   throw new TesseraError('invalid_request', 'Tessera-Transport must be "cookie" or "body".');
+}
+
+/**
+ * Whether a token request asks for the access-token cookie (`Tessera-Access-Cookie: 1`). Throws
+ * `invalid_request` for another value, or for body transport (the cookie is a browser's).
+ */
+export function wantsAccessCookie(headers: HeaderReader): boolean {
+  const header = headers.get(ACCESS_COOKIE_HEADER);
+  if (header === null) return false;
+  if (header.trim() !== '1') {
+    throw new TesseraError('invalid_request', 'Tessera-Access-Cookie must be 1 (or left out).');
+  }
+  if (chooseTransport(headers) !== 'cookie') {
+    throw new TesseraError('invalid_request', 'Tessera-Access-Cookie needs cookie transport.');
+  }
+  return true;
 }
 
 /**
@@ -112,6 +130,37 @@ export function clearedRefreshCookie(settings: CookieSettings, name: string = RE
     httpOnly: true,
     secure: settings.secure,
     sameSite: 'strict',
+    maxAge: 0,
+    expires: new Date(0),
+  });
+}
+
+/**
+ * `Set-Cookie` for the access token of a server-rendered app: HttpOnly, `Path=/` (the app's pages
+ * receive it), `SameSite=Lax` (a link from another site still opens a signed-in page; a cross-site
+ * POST never carries it), `Secure` per the settings, expiring with the token (`maxAgeSeconds`).
+ */
+export function accessCookie(settings: CookieSettings, token: string, maxAgeSeconds: number): string {
+  return stringifySetCookie({
+    name: ACCESS_COOKIE,
+    value: token,
+    path: '/',
+    httpOnly: true,
+    secure: settings.secure,
+    sameSite: 'lax',
+    maxAge: Math.max(0, Math.floor(maxAgeSeconds)),
+  });
+}
+
+/** `Set-Cookie` that deletes the access-token cookie. */
+export function clearedAccessCookie(settings: CookieSettings): string {
+  return stringifySetCookie({
+    name: ACCESS_COOKIE,
+    value: '',
+    path: '/',
+    httpOnly: true,
+    secure: settings.secure,
+    sameSite: 'lax',
     maxAge: 0,
     expires: new Date(0),
   });

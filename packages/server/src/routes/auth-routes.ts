@@ -7,6 +7,7 @@ import {
   assertCookieRequestAllowed,
   assertOriginAllowed,
   chooseTransport,
+  clearedAccessCookie,
   clearedRefreshCookie,
   readRefreshCookie,
   SESSION_COOKIE,
@@ -120,6 +121,7 @@ export function authRoutes(base: string): Route[] {
                 'set-cookie': [
                   clearedRefreshCookie(ctx.routes.cookie),
                   clearedRefreshCookie(ctx.routes.cookie, SESSION_COOKIE),
+                  clearedAccessCookie(ctx.routes.cookie),
                 ],
               }
             : {};
@@ -156,9 +158,14 @@ export function authRoutes(base: string): Route[] {
       async handle(ctx) {
         validateFields(readBody(ctx.request, 'json').value, {});
         await ctx.routes.engine.logoutAll((ctx.auth as NonNullable<typeof ctx.auth>).user.id);
-        const headers: Record<string, string> =
+        const headers: Record<string, string[]> =
           chooseTransport(ctx.request.headers) === 'cookie'
-            ? { 'set-cookie': clearedRefreshCookie(ctx.routes.cookie) }
+            ? {
+                'set-cookie': [
+                  clearedRefreshCookie(ctx.routes.cookie),
+                  clearedAccessCookie(ctx.routes.cookie),
+                ],
+              }
             : {};
         return empty(204, headers);
       },
