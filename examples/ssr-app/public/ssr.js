@@ -25,6 +25,7 @@ if (form) {
     const route = event.submitter?.value === 'register' ? '/register' : '/login';
     const response = await post(route, { email: data.get('email'), password: data.get('password') });
     if (response.ok) {
+      sessionStorage.removeItem('tessera-refreshed-at');
       location.assign(form.dataset.next || '/account');
       return;
     }
@@ -52,5 +53,6 @@ if (refresh) {
 // Log out: Tessera ends the session and clears both cookies.
 document.getElementById('logout')?.addEventListener('click', async () => {
   await post('/logout');
+  sessionStorage.removeItem('tessera-refreshed-at');
   location.assign('/login');
 });
