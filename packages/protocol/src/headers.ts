@@ -9,8 +9,3 @@ export const TRANSPORT_HEADER = 'tessera-transport';
 export const RENEWED_TOKEN_HEADER = 'tessera-access-token';
 /** `sliding-single-token`: the renewed token's lifetime in seconds. */
 export const RENEWED_TOKEN_EXPIRES_HEADER = 'tessera-access-token-expires-in';
-/**
- * `1` asks a cookie-transport token route to set the access token as an HttpOnly cookie
- * (`tessera_access`, for server-rendered pages) and leave it out of the JSON body.
- */
-export const ACCESS_COOKIE_HEADER = 'tessera-access-cookie';

@@ -13,12 +13,7 @@ export {
   readKeyId,
   TOKEN_SOFT_EXPIRED,
 } from './claims.ts';
-export {
-  ACCESS_COOKIE_HEADER,
-  RENEWED_TOKEN_EXPIRES_HEADER,
-  RENEWED_TOKEN_HEADER,
-  TRANSPORT_HEADER,
-} from './headers.ts';
+export { RENEWED_TOKEN_EXPIRES_HEADER, RENEWED_TOKEN_HEADER, TRANSPORT_HEADER } from './headers.ts';
 export type { RevocableClaims, WireRevocation } from './revocation.ts';
 export {
   FEED_EVENTS,

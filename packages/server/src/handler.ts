@@ -1,10 +1,5 @@
 import { TesseraError } from '@tessera/core';
-import {
-  ACCESS_COOKIE_HEADER,
-  RENEWED_TOKEN_EXPIRES_HEADER,
-  RENEWED_TOKEN_HEADER,
-  TRANSPORT_HEADER,
-} from '@tessera/protocol';
+import { RENEWED_TOKEN_EXPIRES_HEADER, RENEWED_TOKEN_HEADER, TRANSPORT_HEADER } from '@tessera/protocol';
 import { readBearerToken } from './http/bearer.ts';
 import { empty, errorResponse, missingTokenResponse } from './http/error-response.ts';
 import { type HostRequestInfo, type Incoming, MALFORMED_PATH } from './http/incoming.ts';
@@ -13,7 +8,7 @@ import { createRouter, type RouteMatch } from './http/router.ts';
 import { corsHeaders, decorate } from './http/security-headers.ts';
 import { checkServiceCaller } from './http/service-caller.ts';
 import { resolveSettings } from './http/settings.ts';
-import { chooseTransport, wantsAccessCookie } from './http/transport.ts';
+import { ACCESS_COOKIE_HEADER, chooseTransport, wantsAccessCookie } from './http/transport.ts';
 import type { HeaderReader, HttpRequest, HttpResponse } from './http/types.ts';
 import { fromRequest, toResponse } from './http/web-io.ts';
 import { accountRoutes } from './routes/account-routes.ts';

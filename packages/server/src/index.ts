@@ -14,7 +14,7 @@ export type {
 export { requireSession } from './http/require-session.ts';
 export type { HandlerOptions, ResponseInfo, Route, RouteContext, RoutesOptions } from './http/route.ts';
 export { SECURITY_HEADERS } from './http/security-headers.ts';
-export { ACCESS_COOKIE, REFRESH_COOKIE, SESSION_COOKIE } from './http/transport.ts';
+export { ACCESS_COOKIE, ACCESS_COOKIE_HEADER, REFRESH_COOKIE, SESSION_COOKIE } from './http/transport.ts';
 export type { HeaderReader, HttpRequest, HttpResponse, RequestBody } from './http/types.ts';
 export { MAX_BODY_BYTES } from './http/types.ts';
 export type { RevocationFeed, RevocationFeedOptions, RevocationSnapshot } from './revocation-feed.ts';

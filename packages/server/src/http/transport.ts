@@ -1,5 +1,5 @@
 import { TesseraError } from '@tessera/core';
-import { ACCESS_COOKIE_HEADER, TRANSPORT_HEADER } from '@tessera/protocol';
+import { TRANSPORT_HEADER } from '@tessera/protocol';
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { HeaderReader } from './types.ts';
 
@@ -12,6 +12,11 @@ export const REFRESH_COOKIE = 'tessera_refresh';
 export const SESSION_COOKIE = 'tessera_session';
 /** The access-token cookie's name (server-rendered pages; asked for with `Tessera-Access-Cookie: 1`). */
 export const ACCESS_COOKIE = 'tessera_access';
+/**
+ * `1` asks a cookie-transport token route to set the access token as the `tessera_access` cookie and
+ * leave it out of the JSON body. (Only browsers on server-rendered pages send it; the client never does.)
+ */
+export const ACCESS_COOKIE_HEADER = 'tessera-access-cookie';
 
 /** Cookie settings shared by every route of one mount. */
 export interface CookieSettings {
