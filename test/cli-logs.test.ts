@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort, startChildServer, stopChildServer, TESSERA_BIN } from './helpers/child-server.ts';
+import { runOnTerminal, terminalProblem } from './helpers/cli.ts';
 import { call, PASSWORD } from './helpers/server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-logs-'));
@@ -115,19 +116,14 @@ describe('logs: one format at a time, never a credential', () => {
       },
     ).catch((error: { stderr: string }) => error);
     assert.doesNotThrow(() => JSON.parse(piped.stderr.trim()), piped.stderr);
-    try {
-      execFileSync('script', ['--version'], { stdio: 'ignore' });
-    } catch {
-      t.skip('script(1) from util-linux is not installed');
+    const problem = terminalProblem();
+    if (problem) {
+      t.skip(problem);
       return;
     }
-    const command = [process.execPath, '--conditions=@tessera/source', TESSERA_BIN, 'start']
-      .map((part) => `'${part}'`)
-      .join(' ');
-    const onTerminal = await promisify(execFile)('script', ['-qec', command, '/dev/null'], {
-      env: { ...env, NO_COLOR: '1' },
-    }).catch((error: { stdout: string }) => error);
-    const line = onTerminal.stdout.replace(/\r/g, '').trim();
+    const onTerminal = await runOnTerminal(['start'], { ...env, NO_COLOR: '1' });
+    assert.equal(onTerminal.code, 78);
+    const line = onTerminal.output.trim();
     assert.match(line, PRETTY_LINE);
     assert.match(line, /ERROR Tessera could not start: TESSERA_DATA_DIR: cannot create the directory/);
   });

@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import {
-  type ChildServer,
-  freePort,
-  startChildServer,
-  stopChildServer,
-  TESSERA_BIN,
-} from './helpers/child-server.ts';
-import { runCliCaptured, runTessera } from './helpers/cli.ts';
+import { type ChildServer, freePort, startChildServer, stopChildServer } from './helpers/child-server.ts';
+import { runCliCaptured, runOnTerminal, runTessera, terminalProblem } from './helpers/cli.ts';
 import { call, PASSWORD } from './helpers/server.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
@@ -308,27 +300,16 @@ describe('tessera user and revoke-all against a running server', () => {
     );
   });
 
-  it('asks on a real terminal (a pseudo-terminal from script(1))', async (t) => {
-    try {
-      execFileSync('script', ['--version'], { stdio: 'ignore' });
-    } catch {
-      t.skip('script(1) from util-linux is not installed');
-      return;
-    }
-    const command = [process.execPath, '--conditions=@tessera/source', TESSERA_BIN, 'revoke-all']
-      .map((part) => `'${part}'`)
-      .join(' ');
-    const { stdout } = await promisify(execFile)(
-      'bash',
-      ['-c', `printf 'no\\n' | script -qec "${command}" /dev/null`],
-      {
-        env: { ...process.env, TESSERA_DATA_DIR: userDir },
-      },
-    ).catch((error: { stdout: string; code: number }) => {
-      assert.equal(error.code, 1, 'a declined confirmation exits 1');
-      return error;
-    });
-    assert.match(stdout, /Type "yes" to continue/);
-    assert.match(stdout, /Nothing was changed/);
+  it('asks on a real terminal (a pseudo-terminal from script(1))', {
+    skip: terminalProblem() ?? false,
+  }, async () => {
+    const declined = await runOnTerminal(
+      ['revoke-all'],
+      { ...process.env, TESSERA_DATA_DIR: userDir },
+      'no\n',
+    );
+    assert.equal(declined.code, 1, 'a declined confirmation exits 1');
+    assert.match(declined.output, /Type "yes" to continue/);
+    assert.match(declined.output, /Nothing was changed/);
   });
 });

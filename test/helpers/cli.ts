@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { runCli } from '@tessera/standalone';
 import { TESSERA_BIN } from './child-server.ts';
 
@@ -64,4 +64,42 @@ export async function runCliCaptured(
     },
   });
   return { code, stdout, stderr, asked };
+}
+
+/** Why `tessera` cannot be run on a pseudo-terminal here (no script(1) from util-linux), or `null`. */
+export function terminalProblem(): string | null {
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return 'script(1) from util-linux is not installed';
+  }
+}
+
+/**
+ * Runs the `tessera` bin on a pseudo-terminal made by script(1), so it sees a person's terminal on
+ * stdin, stdout and stderr; `input` is what that person types. Resolves to everything the terminal
+ * showed (carriage returns removed) and the exit status.
+ */
+export function runOnTerminal(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  input = '',
+): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, '--conditions=@tessera/source', TESSERA_BIN, ...args]
+    .map((part) => `'${part.replace(/'/g, `'\\''`)}'`)
+    .join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output: output.replace(/\r/g, '') }));
+    child.stdin.end(input);
+  });
 }
