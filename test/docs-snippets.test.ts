@@ -317,6 +317,18 @@ describe('docs: TypeScript and JavaScript blocks type-check, and complete progra
   }
 });
 
+describe('docs: the README names every package', () => {
+  it('the project layout table lists each workspace', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const layout = readme.slice(readme.indexOf('## Project layout'));
+    const { workspaces } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      workspaces: string[];
+    };
+    const missing = workspaces.filter((w) => !layout.includes(`| \`${w}`));
+    assert.deepEqual(missing, []);
+  });
+});
+
 describe('docs: every relative link and anchor resolves', () => {
   const isPending = (doc: string, target: string) =>
     PENDING_LINKS.some((p) => p.doc === doc && p.target === target);
