@@ -96,6 +96,9 @@ describe('tessera help and usage errors', () => {
     });
     assert.equal(run.code, 78);
     assert.match(run.stderr, /invalid configuration: TESSERA_ACCESS_TTL: "ten minutes" is not a duration/);
+    const format = await runTessera(['start'], { TESSERA_DATA_DIR: dataDir, TESSERA_LOG_FORMAT: 'fancy' });
+    assert.equal(format.code, 78);
+    assert.match(format.stderr, /TESSERA_LOG_FORMAT: "fancy" must be auto, pretty or json/);
   });
 });
 

@@ -3,7 +3,8 @@
 // - ```sh (or bash, shell) blocks run in order, one bash -euo pipefail script per file, against a fresh
 //   standalone server this test starts on a free port (127.0.0.1:4000 and localhost:4000 are rewritten
 //   to it), from the repository root, with TESSERA_DATA_DIR set to the server's. curl fails on an HTTP
-//   error unless the command prints the status itself (-w). Variables carry from block to block.
+//   error unless the command prints the status itself (-w). Variables carry from block to block. They
+//   need bash, curl and jq (under CI=true a missing one fails the test, elsewhere it skips).
 // - ```ts / ```js blocks are complete modules: written to files, type-checked together (strict, like
 //   the repository), then each run with Node (exit 0 within a minute; a fresh server when they name
 //   :4000). `check` after the language: type-checked only (a server that runs forever, a browser page).
@@ -15,7 +16,7 @@
 // Relative links and #anchors in README.md, docs/, examples/README.md and the packages' READMEs must
 // resolve (GitHub's heading anchors).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -32,6 +33,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, startChildServer, stopChildServer } from './helpers/child-server.ts';
 import { anchors, type CodeBlock, codeBlocks, links, slug } from './helpers/markdown.ts';
+import { skipReason } from './helpers/services.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DOCS = [
@@ -192,7 +194,21 @@ function run(
   });
 }
 
-describe('docs: shell blocks run as pasted against a fresh server', () => {
+/** Why the shell blocks cannot run here (bash, curl or jq missing), or `null`. */
+function shellToolsProblem(): string | null {
+  for (const tool of ['bash', 'curl', 'jq']) {
+    try {
+      execFileSync(tool, ['--version'], { stdio: 'ignore' });
+    } catch {
+      return `${tool} is not installed (the docs' shell blocks use it: apt-get install ${tool})`;
+    }
+  }
+  return null;
+}
+
+describe('docs: shell blocks run as pasted against a fresh server', {
+  skip: skipReason(shellToolsProblem()),
+}, () => {
   for (const doc of DOCS) {
     const blocks = snippets.filter((s) => s.doc === doc && SHELL.has(s.lang) && runnable(s));
     if (blocks.length === 0) continue;

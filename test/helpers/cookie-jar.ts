@@ -46,14 +46,17 @@ export class CookieJar {
       .join('; ');
   }
 
+  /** Whether the jar holds a cookie of this name. */
   has(name: string): boolean {
     return this.#cookies.has(name);
   }
 
+  /** Forgets a cookie (as a browser does when it expires). */
   delete(name: string): void {
     this.#cookies.delete(name);
   }
 
+  /** The value of a cookie, if the jar holds it. */
   get(name: string): string | undefined {
     return this.#cookies.get(name)?.value;
   }

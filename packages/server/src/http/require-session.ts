@@ -128,11 +128,7 @@ export async function guardRequest(
   if (renewed && tokenSource === 'cookie') {
     // The token never reaches page script: a cookie came in, a cookie goes out.
     responseHeaders = {
-      'set-cookie': accessCookie(
-        { path: '/', secure: settings.cookieSecure, allowedOrigins: settings.allowedOrigins },
-        renewed.accessToken,
-        renewed.expiresIn,
-      ),
+      'set-cookie': accessCookie(settings.cookieSecure, renewed.accessToken, renewed.expiresIn),
       'cache-control': 'no-store',
     };
   } else if (renewed) {

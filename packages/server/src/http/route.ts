@@ -122,7 +122,7 @@ export function tokenResponse(
   const headers: Record<string, string | string[]> = {};
   const nowMs = ctx.routes.clock.now();
   const cookies: string[] = [];
-  if (inCookie) cookies.push(accessCookie(ctx.routes.cookie, tokens.accessToken, tokens.expiresIn));
+  if (inCookie) cookies.push(accessCookie(ctx.routes.cookie.secure, tokens.accessToken, tokens.expiresIn));
   if (tokens.refreshToken !== null) {
     if (transport === 'body') body.refresh_token = tokens.refreshToken;
     else cookies.push(refreshCookie(ctx.routes.cookie, tokens.refreshToken, tokens.refreshExpiresAt, nowMs));

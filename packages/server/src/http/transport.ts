@@ -143,28 +143,28 @@ export function clearedRefreshCookie(settings: CookieSettings, name: string = RE
 /**
  * `Set-Cookie` for the access token of a server-rendered app: HttpOnly, `Path=/` (the app's pages
  * receive it), `SameSite=Lax` (a link from another site still opens a signed-in page; a cross-site
- * POST never carries it), `Secure` per the settings, expiring with the token (`maxAgeSeconds`).
+ * POST never carries it), `Secure` when `secure`, expiring with the token (`maxAgeSeconds`).
  */
-export function accessCookie(settings: CookieSettings, token: string, maxAgeSeconds: number): string {
+export function accessCookie(secure: boolean, token: string, maxAgeSeconds: number): string {
   return stringifySetCookie({
     name: ACCESS_COOKIE,
     value: token,
     path: '/',
     httpOnly: true,
-    secure: settings.secure,
+    secure,
     sameSite: 'lax',
     maxAge: Math.max(0, Math.floor(maxAgeSeconds)),
   });
 }
 
 /** `Set-Cookie` that deletes the access-token cookie. */
-export function clearedAccessCookie(settings: CookieSettings): string {
+export function clearedAccessCookie(secure: boolean): string {
   return stringifySetCookie({
     name: ACCESS_COOKIE,
     value: '',
     path: '/',
     httpOnly: true,
-    secure: settings.secure,
+    secure,
     sameSite: 'lax',
     maxAge: 0,
     expires: new Date(0),

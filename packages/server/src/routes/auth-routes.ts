@@ -121,7 +121,7 @@ export function authRoutes(base: string): Route[] {
                 'set-cookie': [
                   clearedRefreshCookie(ctx.routes.cookie),
                   clearedRefreshCookie(ctx.routes.cookie, SESSION_COOKIE),
-                  clearedAccessCookie(ctx.routes.cookie),
+                  clearedAccessCookie(ctx.routes.cookie.secure),
                 ],
               }
             : {};
@@ -163,7 +163,7 @@ export function authRoutes(base: string): Route[] {
             ? {
                 'set-cookie': [
                   clearedRefreshCookie(ctx.routes.cookie),
-                  clearedAccessCookie(ctx.routes.cookie),
+                  clearedAccessCookie(ctx.routes.cookie.secure),
                 ],
               }
             : {};
