@@ -2,165 +2,17 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { isTesseraError } from '@tessera/core';
-import {
-  type CliIo,
-  type Command,
-  CommandFailure,
-  EXIT,
-  type OptionSpec,
-  table,
-  UsageError,
-} from './cli/command.ts';
-import { keysListCommand, keysRotateCommand } from './cli/keys.ts';
-import { migrateCommand } from './cli/migrate.ts';
-import { revokeAllCommand } from './cli/revoke-all.ts';
-import { startCommand } from './cli/start.ts';
-import { userFindCommand, userListCommand, userSessionsCommand } from './cli/user-read.ts';
-import {
-  userDisableCommand,
-  userEnableCommand,
-  userRevokeSessionCommand,
-  userRolesCommand,
-} from './cli/user-write.ts';
+import { type CliIo, type Command, CommandFailure, EXIT, UsageError } from './cli/command.ts';
+import { closest, commandHelp, groupHelp, overview } from './cli/help.ts';
+import { COMMANDS, GLOBAL_OPTIONS, GROUPS } from './cli/registry.ts';
 import { ConfigError, resolveConfig, type TesseraConfig } from './config.ts';
 import { StartupError } from './startup-error.ts';
 
 export type { CliIo } from './cli/command.ts';
 
-const COMMANDS: readonly Command[] = [
-  startCommand,
-  migrateCommand,
-  keysRotateCommand,
-  keysListCommand,
-  revokeAllCommand,
-  userListCommand,
-  userFindCommand,
-  userSessionsCommand,
-  userRolesCommand,
-  userDisableCommand,
-  userEnableCommand,
-  userRevokeSessionCommand,
-];
-
-/** Groups of subcommands (`tessera user …`) and what they are about. */
-const GROUPS: Readonly<Record<string, string>> = {
-  keys: 'signing keys',
-  user: 'accounts and their sessions',
-};
-
-const GLOBAL_OPTIONS: Readonly<Record<'config' | 'help', OptionSpec>> = {
-  config: {
-    type: 'string',
-    help: 'a JSON file of TESSERA_* settings (the environment wins)',
-    placeholder: 'file',
-  },
-  help: { type: 'boolean', short: 'h', help: 'this help' },
-};
-
 function version(): string {
   const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
   return (JSON.parse(text) as { version: string }).version;
-}
-
-function overview(): string {
-  const rows = [
-    ...COMMANDS.map((command) => [
-      `  ${[...command.path, command.synopsis].filter(Boolean).join(' ')}`,
-      command.summary,
-    ]),
-    ['  help [command]', 'help on one command (or: tessera <command> --help)'],
-  ];
-  return `Usage: tessera <command> [options]
-
-Tessera: JWT sessions with rotating refresh tokens, as a standalone server and its admin tools.
-Settings come from TESSERA_* variables or --config file.json (see the README's Configuration).
-
-Commands:
-${table(rows)}
-
-Options:
-  --config file   ${GLOBAL_OPTIONS.config.help}
-  -h, --help      ${GLOBAL_OPTIONS.help.help}
-  --version       print the version
-
-Exit status: 0 done, 1 failed, 2 wrong usage, 69 the database is unreachable, 78 a bad setting.
-`;
-}
-
-function groupHelp(group: string): string {
-  const rows = COMMANDS.filter((command) => command.path[0] === group).map((command) => [
-    `  tessera ${command.path.join(' ')}${command.synopsis ? ` ${command.synopsis}` : ''}`,
-    command.summary,
-  ]);
-  return `Usage: tessera ${group} <command> [options]
-
-Commands for ${GROUPS[group]}:
-${table(rows)}
-
-Run 'tessera ${group} <command> --help' for one of them.
-`;
-}
-
-function commandHelp(command: Command): string {
-  const options = Object.entries({ ...command.options, ...GLOBAL_OPTIONS }).map(([name, option]) => {
-    const flag = `${option.short ? `-${option.short}, ` : ''}--${name}${option.type === 'string' ? ` ${option.placeholder ?? 'value'}` : ''}`;
-    return [`  ${flag}`, option.help];
-  });
-  return `Usage: tessera ${command.path.join(' ')}${command.synopsis ? ` ${command.synopsis}` : ''}
-
-${wrap(command.description)}
-
-Options:
-${table(options)}
-
-Examples:
-${command.examples.map((example) => `  ${example}`).join('\n')}
-`;
-}
-
-function wrap(text: string, width = 96): string {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/)) {
-    if (line && line.length + word.length + 1 > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line ? `${line} ${word}` : word;
-    }
-  }
-  if (line) lines.push(line);
-  return lines.join('\n');
-}
-
-/** The closest known word to `word` (edit distance at most 2), for "did you mean" hints. */
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of candidates) {
-    const d = distance(word, candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i += 1) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j += 1) {
-      current[j] = Math.min(
-        (previous[j] ?? 0) + 1,
-        (current[j - 1] ?? 0) + 1,
-        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }
 
 /** Finds the command the leading words name: a command, a group with its subcommand, or why not. */
