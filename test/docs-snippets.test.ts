@@ -16,7 +16,7 @@
 // Relative links and #anchors in README.md, docs/, examples/README.md and the packages' READMEs must
 // resolve (GitHub's heading anchors).
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -32,6 +32,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, startChildServer, stopChildServer } from './helpers/child-server.ts';
+import { runCommand } from './helpers/cli.ts';
 import { anchors, type CodeBlock, codeBlocks, links, slug } from './helpers/markdown.ts';
 import { skipReason } from './helpers/services.ts';
 
@@ -168,30 +169,13 @@ describe('docs: every fenced block names its language and is closed', () => {
 });
 
 /** Runs a command; resolves to its output (both streams) and exit status, never rejects. */
-function run(
+async function run(
   command: string,
   args: readonly string[],
   options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
 ): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolveRun) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolveRun({ code, output });
-    });
-  });
+  const result = await runCommand(command, args, options);
+  return { code: result.code, output: `${result.stdout}${result.stderr}` };
 }
 
 /** Why the shell blocks cannot run here (bash, curl or jq missing), or `null`. */

@@ -10,20 +10,20 @@ export interface CliRun {
 }
 
 /**
- * Runs the `tessera` bin in a child process (Node 24, sources) with `env` added to the test's
- * environment, feeding `input` on stdin (a pipe: not a terminal). Never rejects on a non-zero exit.
+ * Runs a command to its end: `input` on stdin (a pipe), both streams gathered, killed after
+ * `timeoutMs` (default: never). Never rejects on a non-zero exit.
  */
-export function runTessera(
+export function runCommand(
+  command: string,
   args: readonly string[],
-  env: Record<string, string> = {},
-  options: { input?: string; nodeArgs?: readonly string[]; node?: string; bin?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      options.node ?? process.execPath,
-      [...(options.nodeArgs ?? ['--conditions=@tessera/source']), options.bin ?? TESSERA_BIN, ...args],
-      { env: { ...process.env, TESSERA_LOG_LEVEL: 'warn', ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
+    const child = spawn(command, args, {
+      env: options.env ?? process.env,
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {
@@ -32,10 +32,33 @@ export function runTessera(
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
     });
+    const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : null;
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.once('close', (code) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/**
+ * Runs the `tessera` bin in a child process (Node 24, sources) with `env` added to the test's
+ * environment, feeding `input` on stdin (a pipe: not a terminal). Never rejects on a non-zero exit.
+ */
+export function runTessera(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  options: { input?: string; nodeArgs?: readonly string[]; node?: string; bin?: string } = {},
+): Promise<CliRun> {
+  return runCommand(
+    options.node ?? process.execPath,
+    [...(options.nodeArgs ?? ['--conditions=@tessera/source']), options.bin ?? TESSERA_BIN, ...args],
+    {
+      env: { ...process.env, TESSERA_LOG_LEVEL: 'warn', ...env },
+      ...(options.input ? { input: options.input } : {}),
+    },
+  );
 }
 
 /**
@@ -81,7 +104,7 @@ export function terminalProblem(): string | null {
  * stdin, stdout and stderr; `input` is what that person types. Resolves to everything the terminal
  * showed (carriage returns removed) and the exit status.
  */
-export function runOnTerminal(
+export async function runOnTerminal(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   input = '',
@@ -89,17 +112,6 @@ export function runOnTerminal(
   const command = [process.execPath, '--conditions=@tessera/source', TESSERA_BIN, ...args]
     .map((part) => `'${part.replace(/'/g, `'\\''`)}'`)
     .join(' ');
-  return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output: output.replace(/\r/g, '') }));
-    child.stdin.end(input);
-  });
+  const run = await runCommand('script', ['-qec', command, '/dev/null'], { env, input });
+  return { code: run.code, output: `${run.stdout}${run.stderr}`.replace(/\r/g, '') };
 }
