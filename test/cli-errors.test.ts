@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -97,6 +98,29 @@ describe('start-up errors name the setting, the path or host, and what to check'
       assert.match(text, /is PostgreSQL running there/);
       assert.match(text, /ECONNREFUSED/);
       assert.ok(!text.includes('Sup3rS3cretPw'), 'never the password');
+    }
+  });
+
+  it('a port another process holds', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const run = await runTessera(['start'], {
+        TESSERA_PORT: String(port),
+        TESSERA_DATA_DIR: join(dir, 'port'),
+        TESSERA_LOG_FORMAT: 'json',
+      });
+      assert.equal(run.code, 78, run.stderr);
+      // After the generated-secret warning: the error, in the same format.
+      const entry = JSON.parse(run.stderr.trim().split('\n').at(-1) as string) as {
+        msg: string;
+        setting: string;
+      };
+      assert.equal(entry.setting, 'TESSERA_PORT');
+      assert.ok(entry.msg.includes(`127.0.0.1:${port} is in use by another process (EADDRINUSE)`), entry.msg);
+    } finally {
+      holder.close();
     }
   });
 

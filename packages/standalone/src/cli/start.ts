@@ -1,7 +1,44 @@
+import type { TesseraConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
-import { createTesseraServer } from '../server.ts';
+import { createTesseraServer, type TesseraServer } from '../server.ts';
 import { StartupError } from '../startup-error.ts';
 import { type Command, EXIT } from './command.ts';
+
+/** Listens, or closes the server and says which setting explains why it could not. */
+async function listen(server: TesseraServer, config: TesseraConfig): Promise<string> {
+  try {
+    return await server.listen();
+  } catch (error) {
+    await server.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${config.host}:${config.port}`;
+    if (code === 'EADDRINUSE') {
+      throw new StartupError(
+        'TESSERA_PORT',
+        `${where} is in use by another process (EADDRINUSE): stop it, or choose another TESSERA_PORT.`,
+        'config',
+        { cause: error },
+      );
+    }
+    if (code === 'EACCES') {
+      throw new StartupError(
+        'TESSERA_PORT',
+        `this user may not listen on ${where} (EACCES; ports under 1024 need privileges): choose 1024 or above.`,
+        'config',
+        { cause: error },
+      );
+    }
+    if (code === 'EADDRNOTAVAIL') {
+      throw new StartupError(
+        'TESSERA_HOST',
+        `${config.host} is not an address of this machine (EADDRNOTAVAIL): use one of its addresses, or 0.0.0.0.`,
+        'config',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
 
 /** `tessera start`: runs the server until SIGINT or SIGTERM. */
 export const startCommand: Command = {
@@ -22,23 +59,26 @@ export const startCommand: Command = {
   async run({ values, config: resolve, io }) {
     const config = resolve();
     const demo = values.demo === true;
-    let server: Awaited<ReturnType<typeof createTesseraServer>>;
+    let server: TesseraServer;
+    let url: string;
     try {
       server = await createTesseraServer(config, { demo });
+      url = await listen(server, config);
     } catch (error) {
       if (!(error instanceof StartupError)) throw error;
       // In the log's own format: a collector reading JSON lines sees the failure as one of them.
-      createLogger({
-        level: config.logLevel === 'silent' ? 'error' : config.logLevel,
-        format: config.logFormat,
-      }).error(`Tessera could not start: ${error.message}`, { setting: error.setting });
+      createLogger({ level: 'error', format: config.logFormat }).error(
+        `Tessera could not start: ${error.message}`,
+        {
+          setting: error.setting,
+        },
+      );
       return error.kind === 'unavailable' ? EXIT.unavailable : EXIT.config;
     }
-    const url = await server.listen();
     io.out(`Tessera is running at ${url}${demo ? ` (demo page: ${url}/)` : ''}\n`);
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolveStop) => {
       const stop = () => {
-        server.close().then(resolve, resolve);
+        server.close().then(resolveStop, resolveStop);
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
