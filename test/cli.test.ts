@@ -1,27 +1,108 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { freePort, startChildServer, stopChildServer } from './helpers/child-server.ts';
+import { after, before, describe, it } from 'node:test';
+import { type ChildServer, freePort, startChildServer, stopChildServer } from './helpers/child-server.ts';
+import { runCliCaptured, runOnTerminal, runTessera, terminalProblem } from './helpers/cli.ts';
 import { call, PASSWORD } from './helpers/server.ts';
 
-const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../packages/standalone/src/bin/tessera.ts', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
-async function tessera(args: string[], env: Record<string, string> = {}) {
-  return run(process.execPath, ['--conditions=@tessera/source', BIN, ...args], {
-    env: { ...process.env, TESSERA_DATA_DIR: dataDir, TESSERA_LOG_LEVEL: 'warn', ...env },
-  });
-}
+/** Every command, as its words; each must have its own help. */
+const COMMANDS = [
+  ['start'],
+  ['migrate'],
+  ['keys', 'rotate'],
+  ['keys', 'list'],
+  ['revoke-all'],
+  ['user', 'list'],
+  ['user', 'find'],
+  ['user', 'sessions'],
+  ['user', 'roles'],
+  ['user', 'disable'],
+  ['user', 'enable'],
+  ['user', 'revoke-session'],
+];
 
-describe('tessera CLI and first start', () => {
+describe('tessera help and usage errors', () => {
+  it('a bare tessera, --help, -h and help print the usage on stdout and exit 0', async () => {
+    const runs = await Promise.all([[], ['--help'], ['-h'], ['help']].map((args) => runTessera(args)));
+    for (const run of runs) {
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^Usage: tessera <command> \[options\]/);
+      for (const words of COMMANDS) assert.ok(run.stdout.includes(`  ${words.join(' ')}`), words.join(' '));
+      assert.equal(run.stderr, '');
+    }
+    assert.equal(runs[0]?.stdout, runs[1]?.stdout);
+  });
+
+  it('every command has its own help with examples, by --help and by help <command>', async () => {
+    for (const words of COMMANDS) {
+      const own = await runCliCaptured([...words, '--help']);
+      assert.equal(own.code, 0, words.join(' '));
+      assert.ok(own.stdout.startsWith(`Usage: tessera ${words.join(' ')}`), own.stdout);
+      assert.match(own.stdout, /\nExamples:\n {2}tessera /);
+      assert.doesNotMatch(own.stdout, /Commands:/, 'not the global usage');
+      const viaHelp = await runCliCaptured(['help', ...words]);
+      assert.equal(viaHelp.stdout, own.stdout);
+    }
+    const group = await runTessera(['user']);
+    assert.equal(group.code, 0);
+    assert.match(group.stdout, /^Usage: tessera user <command>/);
+    assert.match(group.stdout, /tessera user revoke-session <session-id>/);
+    assert.equal((await runCliCaptured(['user', '--help'])).stdout, group.stdout);
+  });
+
+  it('prints the version', async () => {
+    const run = await runCliCaptured(['--version']);
+    const { version } = JSON.parse(
+      readFileSync(new URL('../packages/standalone/package.json', import.meta.url), 'utf8'),
+    );
+    assert.equal(run.stdout, `${version}\n`);
+  });
+
+  it('unknown commands, options and arguments exit 2 with a short hint on stderr', async () => {
+    const cases: Array<[string[], RegExp, RegExp]> = [
+      [['frobnicate'], /unknown command "frobnicate"/, /Run 'tessera --help'/],
+      [['strat'], /Did you mean "tessera start"\?/, /Run 'tessera --help'/],
+      [['user', 'lst'], /Did you mean "tessera user list"\?/, /Run 'tessera user --help'/],
+      [['user', 'list', '--bogus'], /unknown option '--bogus'/, /Run 'tessera user list --help'/],
+      [['--bogus'], /unknown option --bogus/, /Run 'tessera --help'/],
+      [['user', 'find'], /missing argument: tessera user find <email>/, /tessera user find --help/],
+      [['user', 'enable', 'a@example.com', 'b@example.com'], /unexpected argument "b@example.com"/, /--help/],
+      [['migrate', '--demo'], /unknown option '--demo'/, /tessera migrate --help/],
+      [['user', 'list', '--limit', '0'], /--limit must be a whole number from 1 to 200/, /--help/],
+      [['keys', 'rotate', '--alg', 'HS256'], /--alg must be one of EdDSA, ES256, RS256/, /--help/],
+    ];
+    for (const [args, problem, hint] of cases) {
+      const run = await runCliCaptured(args);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.equal(run.stdout, '');
+      assert.match(run.stderr, problem);
+      assert.match(run.stderr, hint);
+      assert.ok(run.stderr.trim().split('\n').length <= 2, `short: ${run.stderr}`);
+    }
+    // The real process exits with the status too.
+    assert.equal((await runTessera(['frobnicate'])).code, 2);
+  });
+
+  it('refuses a bad setting with a message naming it (exit 78)', async () => {
+    const run = await runTessera(['migrate'], {
+      TESSERA_DATA_DIR: dataDir,
+      TESSERA_ACCESS_TTL: 'ten minutes',
+    });
+    assert.equal(run.code, 78);
+    assert.match(run.stderr, /invalid configuration: TESSERA_ACCESS_TTL: "ten minutes" is not a duration/);
+    const format = await runTessera(['start'], { TESSERA_DATA_DIR: dataDir, TESSERA_LOG_FORMAT: 'fancy' });
+    assert.equal(format.code, 78);
+    assert.match(format.stderr, /TESSERA_LOG_FORMAT: "fancy" must be auto, pretty or json/);
+  });
+});
+
+describe('tessera start, keys and the first start', () => {
   it('generates and keeps the secret, encrypts signing keys at rest, and serves', async () => {
     const port = await freePort();
     const server = await startChildServer({ TESSERA_PORT: String(port), TESSERA_DATA_DIR: dataDir });
@@ -63,39 +144,175 @@ describe('tessera CLI and first start', () => {
     }
   });
 
-  it('rotates keys, lists them, sets roles and revokes everything', async () => {
-    const before = await tessera(['keys', 'list']);
+  it('rotates keys and lists them; admin commands keep the signing algorithm', async () => {
+    const env = { TESSERA_DATA_DIR: dataDir };
+    const before = await runTessera(['keys', 'list'], env);
     assert.equal(before.stdout.trim().split('\n').length, 1);
-    const rotated = await tessera(['keys', 'rotate', '--alg', 'ES256']);
+    const rotated = await runTessera(['keys', 'rotate', '--alg', 'ES256'], env);
     assert.match(rotated.stdout, /New signing key \S+ \(ES256\)/);
-    const listed = (await tessera(['keys', 'list'])).stdout.trim().split('\n');
+    const listed = (await runTessera(['keys', 'list'], env)).stdout.trim().split('\n');
     assert.equal(listed.length, 2);
     assert.match(listed[0] ?? '', /\tES256\t.*\tsigning$/);
     assert.match(listed[1] ?? '', /\tEdDSA\t.*\tretired /);
-    const roles = await tessera(['user', 'roles', 'cli@example.com', 'admin,support']);
+    const roles = await runTessera(['user', 'roles', 'cli@example.com', 'admin,support'], env);
     assert.match(roles.stdout, /admin, support; token version 2/);
-    const all = await tessera(['revoke-all']);
-    assert.match(all.stdout, /Ended 2 sessions/);
-    // Admin commands do not rotate keys behind the operator's back.
     assert.match(
-      (await tessera(['keys', 'list'])).stdout.trim().split('\n')[0] ?? '',
+      (await runTessera(['keys', 'list'], env)).stdout.trim().split('\n')[0] ?? '',
       /\tES256\t.*\tsigning$/,
     );
-    await assert.rejects(tessera(['user', 'roles', 'nobody@example.com', 'x']), /no user with email/);
+    const missing = await runTessera(['user', 'roles', 'nobody@example.com', 'x'], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no user with email nobody@example.com/);
+  });
+});
+
+describe('tessera user and revoke-all against a running server', () => {
+  const userDir = mkdtempSync(join(tmpdir(), 'tessera-cli-users-'));
+  let server: ChildServer;
+  const saved = { ...process.env };
+  before(async () => {
+    // The in-process CLI reads the same settings as the server: one SQLite file, one secret.
+    process.env.TESSERA_DATA_DIR = userDir;
+    process.env.TESSERA_LOG_LEVEL = 'warn';
+    server = await startChildServer({
+      TESSERA_PORT: String(await freePort()),
+      TESSERA_DATA_DIR: userDir,
+      TESSERA_RATE_LIMIT: 'off',
+    });
+  });
+  after(async () => {
+    await stopChildServer(server, 'SIGTERM');
+    process.env = saved;
+    rmSync(userDir, { recursive: true, force: true });
   });
 
-  it('refuses a bad setting with a message naming it', async () => {
-    await assert.rejects(
-      tessera(['migrate'], { TESSERA_ACCESS_TTL: 'ten minutes' }),
-      (error: { stderr: string; code: number }) => {
-        assert.match(
-          error.stderr,
-          /invalid configuration: TESSERA_ACCESS_TTL: "ten minutes" is not a duration/,
-        );
-        assert.equal(error.code, 78);
-        return true;
-      },
+  const login = async (email: string) => {
+    const response = await call(server.url, 'POST', '/auth/login', { json: { email, password: PASSWORD } });
+    return response;
+  };
+  const refresh = (token: string) =>
+    call(server.url, 'POST', '/auth/refresh', { json: { refresh_token: token } });
+
+  it('lists users a page at a time, as a table or JSON lines', async () => {
+    const emails = ['ada@example.com', 'bob@example.com', 'cy@example.com'];
+    for (const email of emails) {
+      const reg = await call(server.url, 'POST', '/auth/register', { json: { email, password: PASSWORD } });
+      assert.equal(reg.status, 201);
+    }
+    const first = await runCliCaptured(['user', 'list', '--limit', '2']);
+    assert.equal(first.code, 0, first.stderr);
+    const lines = first.stdout.trim().split('\n');
+    assert.match(lines[0] ?? '', /^ID\s+EMAIL\s+ROLES\s+STATE\s+2FA\s+CREATED$/);
+    assert.equal(lines.length, 3);
+    const next = /More accounts follow: tessera user list --after (\S+)/.exec(first.stderr)?.[1];
+    assert.ok(next, first.stderr);
+    const second = await runCliCaptured(['user', 'list', '--limit', '2', '--after', next, '--json']);
+    const rest = second.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { email: string; disabled: boolean; roles: string[] });
+    assert.equal(rest.length, 1);
+    assert.doesNotMatch(second.stderr, /More accounts follow/);
+    const all = (await runCliCaptured(['user', 'list', '--json'])).stdout.trim().split('\n');
+    assert.deepEqual(all.map((line) => JSON.parse(line).email).sort(), emails);
+    for (const line of all) assert.doesNotMatch(line, /hash|secret|salt/i);
+  });
+
+  it('finds a user, lists their sessions, ends one, and the server refuses its refresh token', async () => {
+    const laptop = await login('ada@example.com');
+    assert.equal(laptop.status, 200);
+    const found = await runCliCaptured(['user', 'find', 'ADA@example.com']);
+    assert.equal(found.code, 0, found.stderr);
+    assert.match(found.stdout, /^id\s+\S+\nemail\s+ada@example\.com\n/);
+    assert.match(found.stdout, /sessions\s+2 live sessions/);
+    const json = JSON.parse((await runCliCaptured(['user', 'find', 'ada@example.com', '--json'])).stdout);
+    assert.equal(json.email, 'ada@example.com');
+    assert.equal(json.live_sessions, 2);
+
+    const sessions = await runCliCaptured(['user', 'sessions', 'ada@example.com', '--json']);
+    const ids = sessions.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).id as string);
+    assert.equal(ids.length, 2);
+    assert.ok(ids.includes(laptop.body.session_id));
+    const table = await runCliCaptured(['user', 'sessions', 'ada@example.com']);
+    assert.match(table.stdout, /^ID\s+DEVICE\s+IP\s+CREATED\s+LAST SEEN\s+EXPIRES\n/);
+
+    const ended = await runCliCaptured(['user', 'revoke-session', laptop.body.session_id]);
+    assert.equal(ended.code, 0, ended.stderr);
+    assert.equal(ended.stdout, `Ended session ${laptop.body.session_id}.\n`);
+    const refused = await refresh(laptop.body.refresh_token);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error, 'invalid_grant');
+    const again = await runCliCaptured(['user', 'revoke-session', laptop.body.session_id]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /no live session with id/);
+    assert.equal((await runCliCaptured(['user', 'sessions', 'nobody@example.com'])).code, 1);
+  });
+
+  it('disables and enables an account, with correct plurals', async () => {
+    const session = await login('bob@example.com');
+    const disabled = await runCliCaptured(['user', 'disable', 'bob@example.com']);
+    assert.equal(disabled.stdout, 'Disabled bob@example.com and ended 2 sessions.\n');
+    assert.equal((await refresh(session.body.refresh_token)).status, 400);
+    const refusedLogin = await login('bob@example.com');
+    assert.equal(refusedLogin.status, 403);
+    assert.equal(refusedLogin.body.error, 'account_disabled');
+    const listed = JSON.parse(
+      (await runCliCaptured(['user', 'find', 'bob@example.com', '--json'])).stdout,
+    ) as { disabled: boolean };
+    assert.equal(listed.disabled, true);
+
+    const enabled = await runCliCaptured(['user', 'enable', 'bob@example.com']);
+    assert.equal(enabled.stdout, 'Enabled bob@example.com: they can sign in again.\n');
+    assert.equal((await login('bob@example.com')).status, 200);
+    assert.equal(
+      (await runCliCaptured(['user', 'enable', 'bob@example.com'])).stdout,
+      'bob@example.com was not disabled.\n',
     );
-    await assert.rejects(tessera(['frobnicate']), /unknown command/);
+    const one = await runCliCaptured(['user', 'disable', 'bob@example.com']);
+    assert.equal(one.stdout, 'Disabled bob@example.com and ended 1 session.\n');
+  });
+
+  it('revoke-all refuses without --yes off a terminal, asks on one, and ends everything when confirmed', async () => {
+    const live = await login('cy@example.com');
+    const refused = await runTessera(['revoke-all'], { TESSERA_DATA_DIR: userDir });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /confirm with --yes/);
+    const declined = await runCliCaptured(['revoke-all'], { interactive: true, answers: ['n'] });
+    assert.equal(declined.code, 1);
+    assert.match(declined.asked[0] ?? '', /ends every session of every user/);
+    assert.match(declined.stderr, /Nothing was changed/);
+    const kept = await refresh(live.body.refresh_token);
+    assert.equal(kept.status, 200, 'refusing and declining changed nothing');
+
+    const confirmed = await runCliCaptured(['revoke-all'], { interactive: true, answers: ['yes'] });
+    assert.equal(confirmed.code, 0, confirmed.stderr);
+    assert.match(confirmed.stdout, /^Ended \d+ sessions?; tokens issued before \S+Z are rejected\.\n$/);
+    assert.equal((await refresh(kept.body.refresh_token)).status, 400);
+    assert.equal((await call(server.url, 'GET', '/auth/me', { token: kept.body.access_token })).status, 401);
+
+    await login('cy@example.com');
+    const one = await runTessera(['revoke-all', '--yes'], { TESSERA_DATA_DIR: userDir });
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /^Ended 1 session; /);
+    assert.match(
+      (await runTessera(['revoke-all', '-y'], { TESSERA_DATA_DIR: userDir })).stdout,
+      /^Ended 0 sessions; /,
+    );
+  });
+
+  it('asks on a real terminal (a pseudo-terminal from script(1))', {
+    skip: terminalProblem() ?? false,
+  }, async () => {
+    const declined = await runOnTerminal(
+      ['revoke-all'],
+      { ...process.env, TESSERA_DATA_DIR: userDir },
+      'no\n',
+    );
+    assert.equal(declined.code, 1, 'a declined confirmation exits 1');
+    assert.match(declined.output, /Type "yes" to continue/);
+    assert.match(declined.output, /Nothing was changed/);
   });
 });

@@ -8,7 +8,7 @@ import { createRouter, type RouteMatch } from './http/router.ts';
 import { corsHeaders, decorate } from './http/security-headers.ts';
 import { checkServiceCaller } from './http/service-caller.ts';
 import { resolveSettings } from './http/settings.ts';
-import { chooseTransport } from './http/transport.ts';
+import { ACCESS_COOKIE_HEADER, chooseTransport, wantsAccessCookie } from './http/transport.ts';
 import type { HeaderReader, HttpRequest, HttpResponse } from './http/types.ts';
 import { fromRequest, toResponse } from './http/web-io.ts';
 import { accountRoutes } from './routes/account-routes.ts';
@@ -110,7 +110,7 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
       return empty(204, {
         ...cors,
         'access-control-allow-methods': allowed(),
-        'access-control-allow-headers': `Authorization, Content-Type, ${TRANSPORT_HEADER}`,
+        'access-control-allow-headers': `Authorization, Content-Type, ${TRANSPORT_HEADER}, ${ACCESS_COOKIE_HEADER}`,
         'access-control-max-age': '600',
       });
     }
@@ -139,8 +139,9 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
     };
     try {
       if (method !== 'GET') request.body = await incoming.readBody();
-      // Check the transport header before any route acts, so a bad one changes nothing.
+      // Check the transport headers before any route acts, so a bad one changes nothing.
       chooseTransport(request.headers);
+      wantsAccessCookie(request.headers);
       let auth = null;
       if (route.auth === 'bearer') {
         const token = readBearerToken(request.headers);

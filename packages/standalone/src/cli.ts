@@ -1,167 +1,193 @@
-import { parseArgs } from 'node:util';
-import { createEngine, ENGINE_DEFAULTS, type SigningAlg } from '@tessera/core';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { isTesseraError } from '@tessera/core';
+import { type CliIo, type Command, CommandFailure, EXIT, UsageError } from './cli/command.ts';
+import { closest, commandHelp, groupHelp, overview } from './cli/help.ts';
+import { COMMANDS, GLOBAL_OPTIONS, GROUPS } from './cli/registry.ts';
 import { ConfigError, resolveConfig, type TesseraConfig } from './config.ts';
-import { openStore } from './open-store.ts';
-import { loadOrCreateSecret } from './secret-file.ts';
-import { createTesseraServer } from './server.ts';
+import { StartupError } from './startup-error.ts';
 
-const USAGE = `Usage: tessera <command> [--config file.json]
+export type { CliIo } from './cli/command.ts';
 
-Commands:
-  start [--demo]          run the server (settings from TESSERA_* variables or --config)
-  migrate                 create or upgrade the database schema, then exit
-  keys rotate [--alg A]   make a new signing key; the old one stays published until its tokens expire
-  keys list               list signing keys (kid, algorithm, created, retired)
-  revoke-all              emergency: end every session and reject every token issued before now
-  user roles <email> <role,role,...>   set a user's roles (bumps their token version)
-  user disable <email>    disable an account and end its sessions
-  help                    this text
-`;
-
-/** Writes a line to stdout. */
-function say(line: string): void {
-  process.stdout.write(`${line}\n`);
+function version(): string {
+  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
 }
 
-async function withEngine<T>(
-  config: TesseraConfig,
-  work: (engine: Awaited<ReturnType<typeof createEngine>>) => Promise<T>,
-): Promise<T> {
-  const store = await openStore(config.databaseUrl);
-  try {
-    const { secret } = loadOrCreateSecret(config);
-    // An admin command must not rotate keys as a side effect: keep the algorithm that signs now.
-    const current = (await store.listSigningKeys()).find((key) => key.retiredAtMs === null);
-    // The server's engine options (the policy and token lifetime set how long the keyring keeps
-    // retired keys), but the algorithm that signs now.
-    const engine = await createEngine({
-      ...config.engine,
-      store,
-      secret,
-      signingAlg: (current?.alg as SigningAlg | undefined) ?? config.engine.signingAlg,
-    });
-    try {
-      return await work(engine);
-    } finally {
-      await engine.close();
-    }
-  } finally {
-    await store.close();
+/** Finds the command the leading words name: a command, a group with its subcommand, or why not. */
+function findCommand(words: readonly string[]): Command | { group: string } | UsageError {
+  const [first, second] = words;
+  if (first === undefined) return new UsageError('no command given.');
+  if (first in GROUPS) {
+    if (second === undefined) return { group: first };
+    const found = COMMANDS.find((command) => command.path[0] === first && command.path[1] === second);
+    if (found) return found;
+    const names = COMMANDS.filter((command) => command.path[0] === first).map(
+      (command) => command.path[1] as string,
+    );
+    const hint = closest(second, names);
+    return new UsageError(
+      `unknown command "${first} ${second}".${hint ? ` Did you mean "tessera ${first} ${hint}"?` : ''}`,
+      [first],
+    );
   }
+  const found = COMMANDS.find((command) => command.path.length === 1 && command.path[0] === first);
+  if (found) return found;
+  const hint = closest(first, [...new Set(COMMANDS.map((command) => command.path[0] as string)), 'help']);
+  return new UsageError(`unknown command "${first}".${hint ? ` Did you mean "tessera ${hint}"?` : ''}`);
+}
+
+/** Reads the standard streams (stdin is a terminal only when a person can answer questions). */
+function processIo(): CliIo {
+  return {
+    out: (text) => void process.stdout.write(text),
+    err: (text) => void process.stderr.write(text),
+    interactive: process.stdin.isTTY === true,
+    async ask(question) {
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    },
+  };
+}
+
+function helpTarget(words: readonly string[], io: CliIo): number {
+  if (words.length === 0) {
+    io.out(overview());
+    return EXIT.ok;
+  }
+  const target = findCommand(words);
+  if (target instanceof UsageError) throw target;
+  io.out('group' in target ? groupHelp(target.group) : commandHelp(target));
+  return EXIT.ok;
 }
 
 /**
- * Runs the `tessera` command line with `argv` (without the node and script names). Resolves to the
- * process exit code; `start` resolves only when the server stops.
+ * Splits argv into the command's words (at most two: `user list`) and the rest, in order. A leading
+ * `--config file` may come before the command.
  */
-export async function runCli(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      demo: { type: 'boolean' },
-      alg: { type: 'string' },
-      help: { type: 'boolean' },
-    },
-  });
-  const [command, sub, ...rest] = positionals;
-  if (!command || command === 'help' || values.help) {
-    say(USAGE);
-    return command && command !== 'help' ? 0 : command ? 0 : 2;
+function splitWords(argv: readonly string[]): { words: string[]; rest: string[] } {
+  const words: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] as string;
+    if (arg === '--config' && words.length === 0) {
+      rest.push(...argv.slice(i, i + 2));
+      i += 1;
+    } else if (
+      arg.startsWith('-') ||
+      words.length === 2 ||
+      (words.length === 1 && !((words[0] as string) in GROUPS))
+    ) {
+      rest.push(...argv.slice(i));
+      break;
+    } else {
+      words.push(arg);
+    }
   }
-  let config: TesseraConfig;
+  return { words, rest };
+}
+
+async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
+  const { words, rest } = splitWords(argv);
+  const wantsHelp = rest.includes('--help') || rest.includes('-h');
+  if (words.length === 0) {
+    if (rest.includes('--version')) {
+      io.out(`${version()}\n`);
+      return EXIT.ok;
+    }
+    if (rest.length === 0 || wantsHelp) return helpTarget([], io);
+    throw new UsageError(`unknown option ${rest.find((arg) => arg.startsWith('-')) ?? rest[0]}.`);
+  }
+  if (words[0] === 'help') {
+    return helpTarget([...words.slice(1), ...rest.filter((arg) => !arg.startsWith('-'))].slice(0, 2), io);
+  }
+  const target = findCommand(words);
+  if (target instanceof UsageError) throw target;
+  if ('group' in target) {
+    if (rest.length === 0 || wantsHelp) {
+      io.out(groupHelp(target.group));
+      return EXIT.ok;
+    }
+    throw new UsageError(`unknown option ${rest[0]}.`, [target.group]);
+  }
+  const command = target;
+  const options: ParseArgsOptionsConfig = {};
+  for (const [name, option] of Object.entries({ ...command.options, ...GLOBAL_OPTIONS })) {
+    options[name] = { type: option.type, ...(option.short ? { short: option.short } : {}) };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    config = resolveConfig(values.config ? { configFile: values.config } : {});
+    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
   } catch (error) {
+    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '.');
+    throw new UsageError(message.replace(/^Unknown option/, 'unknown option'), command.path);
+  }
+  if (parsed.values.help === true) {
+    io.out(commandHelp(command));
+    return EXIT.ok;
+  }
+  const args = parsed.positionals;
+  if (args.length < command.args.min) {
+    throw new UsageError(
+      `missing argument: tessera ${command.path.join(' ')} ${command.synopsis}`,
+      command.path,
+    );
+  }
+  if (args.length > command.args.max) {
+    throw new UsageError(`unexpected argument "${args[command.args.max]}".`, command.path);
+  }
+  let config: TesseraConfig | undefined;
+  const configFile = parsed.values.config;
+  return command.run({
+    args,
+    values: parsed.values as Record<string, string | boolean | undefined>,
+    config: () => {
+      config ??= resolveConfig(typeof configFile === 'string' ? { configFile } : {});
+      return config;
+    },
+    io,
+  });
+}
+
+/**
+ * Runs the `tessera` command line with `argv` (without the node and script names) and resolves to the
+ * exit status: 0 done, 1 failed, 2 wrong usage (with a hint on stderr), 69 the database is
+ * unreachable, 78 a bad setting (the message names it). `tessera`, `tessera --help` and
+ * `tessera <command> --help` print help and resolve to 0. `start` resolves only when the server stops.
+ * `io` replaces the standard streams (tests).
+ * @example
+ * process.exitCode = await runCli(process.argv.slice(2));
+ */
+export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      const where = error.path.length > 0 ? `tessera ${error.path.join(' ')} --help` : 'tessera --help';
+      io.err(`tessera: ${error.message}\nRun '${where}' for usage.\n`);
+      return EXIT.usage;
+    }
     if (error instanceof ConfigError) {
-      process.stderr.write(`tessera: invalid configuration: ${error.message}\n`);
-      return 78;
+      io.err(`tessera: invalid configuration: ${error.message}\n`);
+      return EXIT.config;
+    }
+    if (error instanceof StartupError) {
+      io.err(`tessera: ${error.message}\n`);
+      return error.kind === 'unavailable' ? EXIT.unavailable : EXIT.config;
+    }
+    if (error instanceof CommandFailure) {
+      io.err(`tessera: ${error.message}\n`);
+      return EXIT.failed;
+    }
+    if (isTesseraError(error)) {
+      io.err(`tessera: ${error.message}\n`);
+      return error.code === 'service_unavailable' ? EXIT.unavailable : EXIT.failed;
     }
     throw error;
   }
-
-  switch (command) {
-    case 'start': {
-      const server = await createTesseraServer(config, { demo: values.demo ?? false });
-      const url = await server.listen();
-      say(`Tessera is running at ${url}${values.demo ? ` (demo page: ${url}/)` : ''}`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          server.close().then(resolve, resolve);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      return 0;
-    }
-    case 'migrate': {
-      const store = await openStore(config.databaseUrl);
-      await store.close();
-      say('The database schema is up to date.');
-      return 0;
-    }
-    case 'keys': {
-      if (sub === 'rotate') {
-        const alg = values.alg ?? config.engine.signingAlg ?? ENGINE_DEFAULTS.signingAlg;
-        if (!['EdDSA', 'ES256', 'RS256'].includes(alg)) {
-          process.stderr.write('tessera: --alg must be EdDSA, ES256 or RS256\n');
-          return 2;
-        }
-        const kid = await withEngine(config, (engine) => engine.rotateSigningKey(alg as 'EdDSA'));
-        say(
-          `New signing key ${kid} (${alg}). Running servers switch to it within 30 seconds; the old key stays published until its tokens expire.`,
-        );
-        return 0;
-      }
-      if (sub === 'list') {
-        const store = await openStore(config.databaseUrl);
-        try {
-          for (const key of await store.listSigningKeys()) {
-            const retired =
-              key.retiredAtMs === null ? 'signing' : `retired ${new Date(key.retiredAtMs).toISOString()}`;
-            say(`${key.kid}\t${key.alg}\tcreated ${new Date(key.createdAtMs).toISOString()}\t${retired}`);
-          }
-        } finally {
-          await store.close();
-        }
-        return 0;
-      }
-      break;
-    }
-    case 'revoke-all': {
-      const result = await withEngine(config, (engine) => engine.emergencyRevokeAll());
-      say(
-        `Ended ${result.sessions} sessions; tokens issued before ${result.notBefore.toISOString()} are rejected.`,
-      );
-      return 0;
-    }
-    case 'user': {
-      const [email, roles] = rest;
-      if (!email || (sub === 'roles' && roles === undefined) || (sub !== 'roles' && sub !== 'disable')) break;
-      return withEngine(config, async (engine) => {
-        const user = await engine.findUserByEmail(email);
-        if (!user) {
-          process.stderr.write(`tessera: no user with email ${email}\n`);
-          return 1;
-        }
-        if (sub === 'roles') {
-          const list = (roles ?? '')
-            .split(',')
-            .map((r) => r.trim())
-            .filter(Boolean);
-          const result = await engine.updateUser(user.id, { roles: list });
-          say(
-            `Roles of ${email}: ${list.join(', ') || '(none)'}; token version ${result.profile.tokenVersion}.`,
-          );
-        } else {
-          await engine.updateUser(user.id, { disabled: true });
-          say(`Disabled ${email} and ended their sessions.`);
-        }
-        return 0;
-      });
-    }
-  }
-  process.stderr.write(`tessera: unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
-  return 2;
 }

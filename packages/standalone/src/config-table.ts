@@ -13,7 +13,7 @@ import {
   text,
   wholeNumber,
 } from './config-parsers.ts';
-import type { LogLevel } from './log.ts';
+import type { LogFormat, LogLevel } from './log.ts';
 
 /**
  * The engine options that settings give: every option of `createEngine` that is a plain value. Only
@@ -56,6 +56,8 @@ export interface TesseraConfig {
   /** Open revocation streams allowed in total. */
   readonly feedStreamsTotal: number;
   readonly logLevel: LogLevel;
+  /** From TESSERA_LOG_FORMAT: `pretty` lines, `json` lines, or `auto` (pretty on a terminal, else JSON). */
+  readonly logFormat: LogFormat;
   /** Settings given in a deprecated form, one sentence each (the server logs them at start). */
   readonly deprecations: readonly string[];
 }
@@ -280,6 +282,7 @@ export const SETTINGS: Readonly<Record<string, Setting>> = Object.freeze({
     'info',
     oneOf<LogLevel>(['silent', 'error', 'warn', 'info', 'debug']),
   ),
+  TESSERA_LOG_FORMAT: server('logFormat', 'auto', oneOf<LogFormat>(['auto', 'pretty', 'json'])),
 } satisfies Record<`TESSERA_${string}`, Setting>);
 
 /** Every setting's environment name. */

@@ -1,3 +1,4 @@
+export type { CliIo } from './cli.ts';
 export { runCli } from './cli.ts';
 export type { ConfigSources, EngineConfig, TesseraConfig } from './config.ts';
 export { ConfigError, DEFAULTS, decodeSecret, POLICIES, resolveConfig, SETTING_NAMES } from './config.ts';

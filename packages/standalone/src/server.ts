@@ -13,7 +13,7 @@ import { toNodeListener } from '@tessera/server/node';
 import type { TesseraConfig } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics, metricsRoute } from './metrics.ts';
-import { openRedis, openStore } from './open-store.ts';
+import { openRedis, openStore, type SharedServices } from './open-store.ts';
 import { demoRoutes } from './routes/demo-routes.ts';
 import { loadOrCreateSecret } from './secret-file.ts';
 
@@ -75,27 +75,17 @@ function clientErrorResponse(code: string | undefined): string {
   return `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
-/**
- * Builds the standalone server from a validated config: opens the store (and Redis when configured),
- * loads or generates the secret (warning when generated) and the signing keys, and serves the Tessera
- * handler on `node:http` with request, header and keep-alive timeouts.
- */
-export async function createTesseraServer(
+/** The engine over an opened store, with the configured policy and limits, counting events in `metrics`. */
+function startEngine(
   config: TesseraConfig,
-  overrides: ServerOverrides = {},
-): Promise<TesseraServer> {
-  const log = createLogger(config.logLevel, overrides.writeLog);
-  for (const deprecation of config.deprecations) log.warn(deprecation);
-  const store = overrides.store ?? (await openStore(config.databaseUrl));
-  const { secret, generated, path } = loadOrCreateSecret(config);
-  if (generated) {
-    log.warn(
-      `Generated a new secret at ${path}. Keep it (and back it up): refresh tokens and signing keys depend on it. Set TESSERA_SECRET to manage it yourself.`,
-    );
-  }
-  const metrics = createMetrics(overrides.processMetrics ?? true);
-  const shared = config.redisUrl ? await openRedis(config.redisUrl) : null;
-  const engine = await createEngine({
+  overrides: ServerOverrides,
+  store: Store,
+  secret: Uint8Array,
+  shared: SharedServices | null,
+  metrics: Metrics,
+  log: Logger,
+): Promise<Engine> {
+  return createEngine({
     ...config.engine,
     store,
     secret,
@@ -114,6 +104,42 @@ export async function createTesseraServer(
       overrides.onEvent?.(event);
     },
   });
+}
+
+/**
+ * Builds the standalone server from a validated config: opens the store (and Redis when configured),
+ * loads or generates the secret (warning when generated) and the signing keys, and serves the Tessera
+ * handler on `node:http` with request, header and keep-alive timeouts.
+ */
+export async function createTesseraServer(
+  config: TesseraConfig,
+  overrides: ServerOverrides = {},
+): Promise<TesseraServer> {
+  const log = createLogger({
+    level: config.logLevel,
+    format: config.logFormat,
+    ...(overrides.writeLog ? { write: overrides.writeLog } : {}),
+  });
+  for (const deprecation of config.deprecations) log.warn(deprecation);
+  const store = overrides.store ?? (await openStore(config.databaseUrl, { dataDir: config.dataDir }));
+  let shared: SharedServices | null = null;
+  let engine: Engine;
+  const metrics = createMetrics(overrides.processMetrics ?? true);
+  try {
+    const { secret, generated, path } = loadOrCreateSecret(config);
+    if (generated) {
+      log.warn(
+        `Generated a new secret at ${path}. Keep it (and back it up): refresh tokens and signing keys depend on it. Set TESSERA_SECRET to manage it yourself.`,
+      );
+    }
+    shared = config.redisUrl ? await openRedis(config.redisUrl) : null;
+    engine = await startEngine(config, overrides, store, secret, shared, metrics, log);
+  } catch (error) {
+    // A failed start must not leave a pool or a connection holding the process open.
+    await shared?.close().catch(() => undefined);
+    if (!overrides.store) await store.close().catch(() => undefined);
+    throw error;
+  }
   const stopSweeper = engine.startSweeper();
 
   const handler = createHandler({
@@ -164,15 +190,14 @@ export async function createTesseraServer(
     // without its answer. Bounded, in case that answer never finishes.
     const parseError = typeof error.code === 'string' && error.code.startsWith('HPE_');
     // Only a request whose body fully arrived can still be answered; one cut off by the garbage cannot.
-    const answerable = inFlight?.req.complete === true && !inFlight.writableFinished;
-    if (parseError && answerable && socket.writable) {
+    if (parseError && inFlight && inFlight.req.complete && !inFlight.writableFinished && socket.writable) {
       const bound = setTimeout(refuse, 5000);
       bound.unref();
-      (inFlight as ServerResponse).once('finish', () => {
+      inFlight.once('finish', () => {
         clearTimeout(bound);
         refuse();
       });
-      (inFlight as ServerResponse).once('close', () => {
+      inFlight.once('close', () => {
         clearTimeout(bound);
         refuse();
       });

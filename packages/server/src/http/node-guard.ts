@@ -4,29 +4,32 @@ import { createClientIpResolver } from './client-ip.ts';
 import { fromNodeRequest } from './node-io.ts';
 import {
   guardRequest,
+  guardSettings,
   type RequireSessionOptions,
   type SessionAuth,
-  sessionRequirement,
 } from './require-session.ts';
 import type { HttpResponse } from './types.ts';
 
 /**
- * `requireSession`'s core for the Node hosts (node:http, Express, Koa, Fastify): reads the headers
- * and client address straight from the `IncomingMessage`, then {@link guardRequest}.
+ * `requireSession`'s core for the Node hosts (node:http, Express, Koa, Fastify): reads the method,
+ * headers and client address straight from the `IncomingMessage`, then {@link guardRequest}.
  */
 export function nodeSessionGuard(
   engine: Engine,
   options: RequireSessionOptions = {},
-): (message: IncomingMessage) => Promise<SessionAuth | HttpResponse> {
+): (message: IncomingMessage) => Promise<SessionAuth | HttpResponse | null> {
   const resolveIp = createClientIpResolver(options.trustProxy ?? null);
-  const requirement = sessionRequirement(options);
+  const settings = guardSettings(engine, options);
   return (message) => {
     const incoming = fromNodeRequest(message);
     return guardRequest(
       engine,
-      incoming.headers,
-      resolveIp(incoming.peer, incoming.headers.get('x-forwarded-for')),
-      requirement,
+      {
+        method: incoming.method,
+        headers: incoming.headers,
+        ip: resolveIp(incoming.peer, incoming.headers.get('x-forwarded-for')),
+      },
+      settings,
     );
   };
 }

@@ -1,8 +1,15 @@
 import { type Authenticated, type Clock, type Engine, TesseraError, type TokenSet } from '@tessera/core';
 import type { ClientIpResolver, TrustProxy } from './client-ip.ts';
 import { json } from './error-response.ts';
-import { type CookieSettings, refreshCookie, sessionCookie, type Transport } from './transport.ts';
-import type { HttpRequest, HttpResponse } from './types.ts';
+import {
+  accessCookie,
+  type CookieSettings,
+  refreshCookie,
+  sessionCookie,
+  type Transport,
+  wantsAccessCookie,
+} from './transport.ts';
+import type { HeaderReader, HttpRequest, HttpResponse } from './types.ts';
 
 /** One answered request, for metrics and logs (never its headers or body: they carry tokens). */
 export interface ResponseInfo {
@@ -107,17 +114,20 @@ export interface Route {
  * Renders a token response (RFC 6749 §5.1 plus `session_id`). The refresh token (or, under
  * `expired-token-exchange`, the session handle) goes where `transport` says: an HttpOnly cookie or the body.
  * `extras` add fields (`issued_token_type` of RFC 8693 §2.2.1).
+ * A cookie-transport request with `Tessera-Access-Cookie: 1` gets the access token as the HttpOnly
+ * `tessera_access` cookie instead of in the body, so page script never holds it.
  */
 export function tokenResponse(
-  ctx: Pick<RouteContext, 'routes'>,
+  ctx: Pick<RouteContext, 'routes'> & { request: { headers: HeaderReader } },
   tokens: TokenSet,
   transport: Transport,
   status = 200,
   extras: Record<string, unknown> = {},
 ): HttpResponse {
+  const inCookie = transport === 'cookie' && wantsAccessCookie(ctx.request.headers);
   const body: Record<string, unknown> = {
     token_type: tokens.tokenType,
-    access_token: tokens.accessToken,
+    ...(inCookie ? {} : { access_token: tokens.accessToken }),
     expires_in: tokens.expiresIn,
     ...extras,
   };
@@ -125,6 +135,7 @@ export function tokenResponse(
   const headers: Record<string, string | string[]> = {};
   const nowMs = ctx.routes.clock.now();
   const cookies: string[] = [];
+  if (inCookie) cookies.push(accessCookie(ctx.routes.cookie.secure, tokens.accessToken, tokens.expiresIn));
   if (tokens.refreshToken !== null) {
     if (transport === 'body') body.refresh_token = tokens.refreshToken;
     else cookies.push(refreshCookie(ctx.routes.cookie, tokens.refreshToken, tokens.refreshExpiresAt, nowMs));

@@ -35,7 +35,7 @@ export async function sessionResponse(
   try {
     const transport = chooseTransport(headers);
     if (transport === 'cookie') assertOriginAllowed(headers, settings.cookie);
-    response = tokenResponse({ routes: settings }, await start(), transport, status);
+    response = tokenResponse({ routes: settings, request: { headers } }, await start(), transport, status);
   } catch (error) {
     response = errorResponse(error);
   }

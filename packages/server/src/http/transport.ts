@@ -10,6 +10,13 @@ export type Transport = 'cookie' | 'body';
 export const REFRESH_COOKIE = 'tessera_refresh';
 /** The session cookie's name (`expired-token-exchange` policy). */
 export const SESSION_COOKIE = 'tessera_session';
+/** The access-token cookie's name (server-rendered pages; asked for with `Tessera-Access-Cookie: 1`). */
+export const ACCESS_COOKIE = 'tessera_access';
+/**
+ * `1` asks a cookie-transport token route to set the access token as the `tessera_access` cookie and
+ * leave it out of the JSON body. (Only browsers on server-rendered pages send it; the client never does.)
+ */
+export const ACCESS_COOKIE_HEADER = 'tessera-access-cookie';
 
 /** Cookie settings shared by every route of one mount. */
 export interface CookieSettings {
@@ -29,6 +36,22 @@ export function chooseTransport(headers: HeaderReader): Transport {
   const value = header.trim().toLowerCase();
   if (value === 'cookie' || value === 'body') return value;
   throw new TesseraError('invalid_request', 'Tessera-Transport must be "cookie" or "body".');
+}
+
+/**
+ * Whether a token request asks for the access-token cookie (`Tessera-Access-Cookie: 1`). Throws
+ * `invalid_request` for another value, or for body transport (the cookie is a browser's).
+ */
+export function wantsAccessCookie(headers: HeaderReader): boolean {
+  const header = headers.get(ACCESS_COOKIE_HEADER);
+  if (header === null) return false;
+  if (header.trim() !== '1') {
+    throw new TesseraError('invalid_request', 'Tessera-Access-Cookie must be 1 (or left out).');
+  }
+  if (chooseTransport(headers) !== 'cookie') {
+    throw new TesseraError('invalid_request', 'Tessera-Access-Cookie needs cookie transport.');
+  }
+  return true;
 }
 
 /**
@@ -112,6 +135,37 @@ export function clearedRefreshCookie(settings: CookieSettings, name: string = RE
     httpOnly: true,
     secure: settings.secure,
     sameSite: 'strict',
+    maxAge: 0,
+    expires: new Date(0),
+  });
+}
+
+/**
+ * `Set-Cookie` for the access token of a server-rendered app: HttpOnly, `Path=/` (the app's pages
+ * receive it), `SameSite=Lax` (a link from another site still opens a signed-in page; a cross-site
+ * POST never carries it), `Secure` when `secure`, expiring with the token (`maxAgeSeconds`).
+ */
+export function accessCookie(secure: boolean, token: string, maxAgeSeconds: number): string {
+  return stringifySetCookie({
+    name: ACCESS_COOKIE,
+    value: token,
+    path: '/',
+    httpOnly: true,
+    secure,
+    sameSite: 'lax',
+    maxAge: Math.max(0, Math.floor(maxAgeSeconds)),
+  });
+}
+
+/** `Set-Cookie` that deletes the access-token cookie. */
+export function clearedAccessCookie(secure: boolean): string {
+  return stringifySetCookie({
+    name: ACCESS_COOKIE,
+    value: '',
+    path: '/',
+    httpOnly: true,
+    secure,
+    sameSite: 'lax',
     maxAge: 0,
     expires: new Date(0),
   });

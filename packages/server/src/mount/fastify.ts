@@ -113,9 +113,11 @@ export function tesseraRoutes(options: FastifyMountOptions): (app: FastifyInstan
 }
 
 /**
- * A Fastify `preHandler` for the app's own routes: requires a Tessera access token (RFC 6750 answers
- * otherwise), puts its claims on `request.auth`, and under `sliding-single-token` adds the renewed
- * token headers to the reply once the presented token is past half its life.
+ * A Fastify `preHandler` for the app's own routes: requires a Tessera access token, from
+ * `Authorization: Bearer` or else the `tessera_access` cookie (whose unsafe requests must come from an
+ * allowed `Origin`; RFC 6750 answers otherwise), puts its claims on `request.auth`, and under
+ * `sliding-single-token` adds the renewed token headers (or cookie; Fastify appends `set-cookie`) once
+ * the presented token is past half its life.
  * @example
  * app.get('/api/orders', { preHandler: requireSession(engine) }, async (request) => ({ for: request.auth?.sub }));
  */
@@ -127,6 +129,7 @@ export function requireSession(
   return async (request, reply) => {
     const result = await guard(request.raw);
     if (isRefusal(result)) return send(reply, result);
+    if (result === null) return undefined;
     request.auth = result.claims as TesseraClaims;
     reply.headers(result.responseHeaders);
     return undefined;

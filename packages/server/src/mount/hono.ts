@@ -3,7 +3,11 @@ import type { TesseraClaims } from '@tessera/protocol';
 import type { Context, MiddlewareHandler } from 'hono';
 import { createHandler, type TesseraHandler } from '../handler.ts';
 import type { HostRequestInfo } from '../http/incoming.ts';
-import { type RequireSessionOptions, requireSession as webRequireSession } from '../http/require-session.ts';
+import {
+  type OptionalSessionGuard,
+  type RequireSessionOptions,
+  requireSession as webRequireSession,
+} from '../http/require-session.ts';
 import type { HandlerOptions } from '../http/route.ts';
 
 declare module 'hono' {
@@ -56,8 +60,10 @@ export function tesseraRoutes(options: HonoMountOptions): HonoRoutes {
 }
 
 /**
- * Hono middleware for the app's own routes: requires a Tessera access token (RFC 6750 answers
- * otherwise), sets `c.get('auth')` to its claims, and under `sliding-single-token` adds the renewed token headers.
+ * Hono middleware for the app's own routes: requires a Tessera access token, from `Authorization:
+ * Bearer` or else the `tessera_access` cookie (whose unsafe requests must come from an allowed
+ * `Origin`; RFC 6750 answers otherwise), sets `c.get('auth')` to its claims, and under
+ * `sliding-single-token` adds the renewed token headers (or cookie).
  * @example
  * app.get('/api/orders', requireSession(engine), (c) => c.json({ for: c.get('auth').sub }));
  */
@@ -66,13 +72,19 @@ export function requireSession(
   options: RequireSessionOptions & { peerAddress?: (c: Context) => string | undefined } = {},
 ): MiddlewareHandler {
   const { peerAddress = nodePeer, ...guardOptions } = options;
-  const guard = webRequireSession(engine, guardOptions);
+  const guard: OptionalSessionGuard = webRequireSession(engine, guardOptions);
   return async (c, next): Promise<Response | undefined> => {
     const ip = peerAddress(c);
     const result = await guard(c.req.raw, ip ? { ip } : {});
     if (result instanceof Response) return result;
+    if (result === null) {
+      await next();
+      return undefined;
+    }
     c.set('auth', result.claims as TesseraClaims);
-    for (const [name, value] of Object.entries(result.responseHeaders)) c.header(name, value);
+    for (const [name, value] of Object.entries(result.responseHeaders)) {
+      c.header(name, value, name === 'set-cookie' ? { append: true } : {});
+    }
     await next();
     return undefined;
   };

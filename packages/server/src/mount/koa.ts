@@ -99,13 +99,16 @@ export function tesseraRoutes(options: HandlerOptions): KoaRoutes {
 /** The Koa context fields `requireSession` reads and writes. */
 interface KoaSessionContext extends KoaReply {
   req: IncomingMessage;
+  append(name: string, value: string): void;
   state: { auth?: TesseraClaims };
 }
 
 /**
- * Koa middleware for the app's own routes: requires a Tessera access token (RFC 6750 answers
- * otherwise), puts its claims on `ctx.state.auth`, and under `sliding-single-token` adds the renewed
- * token headers to the response once the presented token is past half its life.
+ * Koa middleware for the app's own routes: requires a Tessera access token, from `Authorization:
+ * Bearer` or else the `tessera_access` cookie (whose unsafe requests must come from an allowed
+ * `Origin`; RFC 6750 answers otherwise), puts its claims on `ctx.state.auth`, and under
+ * `sliding-single-token` adds the renewed token headers (or cookie) once the presented token is past
+ * half its life.
  * @example
  * router.get('/api/orders', requireSession(engine), (ctx) => { ctx.body = { for: ctx.state.auth?.sub }; });
  */
@@ -120,8 +123,16 @@ export function requireSession(
       send(ctx, result);
       return;
     }
+    if (result === null) {
+      await next();
+      return;
+    }
     ctx.state.auth = result.claims as TesseraClaims;
     await next();
-    ctx.set(result.responseHeaders);
+    for (const [name, value] of Object.entries(result.responseHeaders)) {
+      // After the route ran: append a cookie to the ones it set, never replace them.
+      if (name === 'set-cookie') ctx.append(name, value);
+      else ctx.set({ [name]: value });
+    }
   };
 }

@@ -1,7 +1,7 @@
 import { createHandler, type TesseraHandler } from '../handler.ts';
 import type { HandlerOptions } from '../http/route.ts';
 
-export type { SessionAuth } from '../http/require-session.ts';
+export type { OptionalSessionGuard, SessionAuth, SessionGuard } from '../http/require-session.ts';
 export { requireSession } from '../http/require-session.ts';
 
 type RouteHandler = (request: Request) => Promise<Response>;

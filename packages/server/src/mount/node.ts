@@ -66,8 +66,9 @@ export function tesseraRoutes(
 
 /**
  * Node (and Express) middleware for the app's own routes: requires a Tessera access token of a live
- * session (RFC 6750 answers otherwise), puts its claims on `req.auth`, and under `sliding-single-token`
- * sets the renewed token headers before `next` runs.
+ * session, from `Authorization: Bearer` or else the `tessera_access` cookie (whose unsafe requests must
+ * come from an allowed `Origin`; RFC 6750 answers otherwise), puts its claims on `req.auth`, and under
+ * `sliding-single-token` sets the renewed token headers (or cookie) before `next` runs.
  * @example
  * const session = requireSession(engine);
  * session(req, res, () => res.end(JSON.stringify({ for: req.auth?.sub })));
@@ -87,8 +88,16 @@ export function requireSession(
         writeNodeResponse(res, result, req.method === 'HEAD');
         return;
       }
+      if (result === null) {
+        next();
+        return;
+      }
       req.auth = result.claims as TesseraClaims;
-      for (const [name, value] of Object.entries(result.responseHeaders)) res.setHeader(name, value);
+      for (const [name, value] of Object.entries(result.responseHeaders)) {
+        // Keep the cookies the app sets too: append, never replace.
+        if (name === 'set-cookie') res.appendHeader(name, value);
+        else res.setHeader(name, value);
+      }
       next();
     }, next);
   };

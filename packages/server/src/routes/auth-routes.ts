@@ -7,6 +7,7 @@ import {
   assertCookieRequestAllowed,
   assertOriginAllowed,
   chooseTransport,
+  clearedAccessCookie,
   clearedRefreshCookie,
   readRefreshCookie,
   SESSION_COOKIE,
@@ -122,6 +123,7 @@ export function authRoutes(base: string): Route[] {
                 'set-cookie': [
                   clearedRefreshCookie(ctx.routes.cookie),
                   clearedRefreshCookie(ctx.routes.cookie, SESSION_COOKIE),
+                  clearedAccessCookie(ctx.routes.cookie.secure),
                 ],
               }
             : {};
@@ -158,9 +160,14 @@ export function authRoutes(base: string): Route[] {
       async handle(ctx) {
         validateFields(readBody(ctx.request, 'json').value, {});
         await ctx.routes.engine.logoutAll((ctx.auth as NonNullable<typeof ctx.auth>).user.id);
-        const headers: Record<string, string> =
+        const headers: Record<string, string[]> =
           chooseTransport(ctx.request.headers) === 'cookie'
-            ? { 'set-cookie': clearedRefreshCookie(ctx.routes.cookie) }
+            ? {
+                'set-cookie': [
+                  clearedRefreshCookie(ctx.routes.cookie),
+                  clearedAccessCookie(ctx.routes.cookie.secure),
+                ],
+              }
             : {};
         return empty(204, headers);
       },
