@@ -6,6 +6,7 @@ import { createJwsSigner } from '../tokens/jws-signer.ts';
 import { createKeyring } from '../tokens/keyring.ts';
 import { deriveKeys } from '../tokens/secret.ts';
 import { changePassword, updateOwnProfile, updateUser } from './account.ts';
+import { createAccountLifecycle } from './account-lifecycle.ts';
 import { authenticate, bearerRecords } from './authenticate.ts';
 import { createEngineContext, type EngineContext } from './context.ts';
 import type { Engine, EngineSettings } from './engine.ts';
@@ -70,6 +71,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     hasher: resolved.passwordHasher ?? createPasswordHasher(resolved.argon2),
   });
   const sweepers = new Set<NodeJS.Timeout>();
+  const lifecycle = createAccountLifecycle(ctx);
 
   const sweep = async (retentionSeconds = 86_400): Promise<number> => {
     const beforeMs = ctx.clock.now() - retentionSeconds * 1000;
@@ -101,9 +103,11 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     issuesRefreshToken: policy.issuesRefreshToken,
     issuesSessionHandle: policy.issuesSessionHandle,
     renewal: policy.renewal,
+    deliversWebhooks: resolved.deliver !== null,
   });
 
   return {
+    ...lifecycle.methods,
     settings,
     register: (input) => register(ctx, input),
     login: (input) => login(ctx, input),
@@ -182,6 +186,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     async close() {
       for (const timer of sweepers) clearInterval(timer);
       sweepers.clear();
+      await lifecycle.close();
       await ctx.signer.close();
     },
   };

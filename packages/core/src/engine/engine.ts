@@ -1,6 +1,7 @@
 import type { Revocation } from '../revocation-bus.ts';
 import type { Jwks, SigningAlg } from '../tokens/keyring.ts';
 import type { UserUpdate, UserUpdateResult } from './account.ts';
+import type { AccountLifecycle } from './account-lifecycle.ts';
 import type { Authenticated } from './authenticate.ts';
 import type { IntrospectionResult } from './introspect.ts';
 import type { AccessGrant, TokenSet } from './issue-tokens.ts';
@@ -15,7 +16,7 @@ import type { Profile, SessionView } from './views.ts';
  * returns public shapes (never a stored record, a password hash or a TOTP secret) and throws only
  * {@link TesseraError}s with stable codes for anything a caller sent.
  */
-export interface Engine {
+export interface Engine extends AccountLifecycle {
   /** The resolved settings other layers need, including what the policy issues and how it renews. */
   readonly settings: EngineSettings;
   /**
@@ -154,4 +155,6 @@ export interface EngineSettings
   readonly issuesSessionHandle: boolean;
   /** How access is renewed: which route or response the HTTP layer offers (see {@link PolicyRenewal}). */
   readonly renewal: PolicyRenewal;
+  /** A webhook delivery target (`deliver`) is configured: events are written and the one-time-token flows are on. */
+  readonly deliversWebhooks: boolean;
 }

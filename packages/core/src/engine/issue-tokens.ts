@@ -106,6 +106,7 @@ export async function signAccessToken(
     authTimeMs: session.authTimeMs,
     amr: session.amr,
     roles: user.roles,
+    emailVerified: user.emailVerified,
     profile: profileClaims(user, ctx.profileFields),
   });
   return { accessToken: access.token, expiresIn: exp - iat };

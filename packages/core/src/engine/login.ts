@@ -18,7 +18,15 @@ import {
   ipKey,
   USER_AGENT_MAX_LENGTH,
 } from './context.ts';
+import { deviceFingerprint } from './device-fingerprint.ts';
 import { issueTokens, type TokenSet } from './issue-tokens.ts';
+import { wakeOutbox } from './outbox-worker.ts';
+import {
+  emitWhenDelivering,
+  sessionCreatedEvent,
+  sessionRevokedEvents,
+  userCreatedEvent,
+} from './webhook-events.ts';
 
 /** Where a request came from; stored on the session for the device list. */
 export interface ClientInfo {
@@ -31,6 +39,11 @@ export interface ClientInfo {
    * else one is derived from the user agent.
    */
   deviceName?: string | null | undefined;
+  /**
+   * A stable id of the browser (the HTTP layer's `tessera_device` cookie), for `session.created`'s
+   * `new_device` flag; without one the user agent stands in. Never stored as given (see `deviceFingerprint`).
+   */
+  deviceId?: string | null | undefined;
 }
 
 /** Input of `register`. */
@@ -53,7 +66,7 @@ export const DEVICE_NAME_MAX_LENGTH = 100;
 const INVALID_CREDENTIALS = 'The email or password is incorrect.';
 
 /** What a new session stores about its client, checked: a bad device name throws `invalid_request`. */
-function sessionClient(client: ClientInfo): {
+export function sessionClient(client: ClientInfo): {
   ip: string | null;
   userAgent: string | null;
   deviceName: string | null;
@@ -67,7 +80,7 @@ function sessionClient(client: ClientInfo): {
 }
 
 /** A new session of generation 1 for `userId`, starting at `nowMs`. */
-function newSession(
+export function newSession(
   ctx: EngineContext,
   userId: string,
   client: ReturnType<typeof sessionClient>,
@@ -101,12 +114,21 @@ async function startSession(
   user: UserRecord,
   client: ReturnType<typeof sessionClient>,
   amr: string[],
+  fingerprint: string | undefined,
 ): Promise<TokenSet> {
   const nowMs = ctx.clock.now();
   const session = newSession(ctx, user.id, client, amr, nowMs);
-  const { evicted } = await ctx.store.createSession(session, { maxPerUser: ctx.maxSessionsPerUser });
+  const { evicted } = await ctx.store.createSession(session, {
+    maxPerUser: ctx.maxSessionsPerUser,
+    ...(fingerprint === undefined ? {} : { deviceFingerprint: fingerprint }),
+    emit: emitWhenDelivering(ctx, (result) => [
+      ...sessionRevokedEvents(result.evicted, 'evicted'),
+      sessionCreatedEvent(session, result.newDevice),
+    ]),
+  });
   ctx.onEvent({ type: 'session.created', sessionId: session.id, userId: user.id, atMs: nowMs });
   await announceRevoked(ctx, evicted, 'evicted');
+  wakeOutbox(ctx);
   return issueTokens(ctx, user, session, 1);
 }
 
@@ -141,11 +163,21 @@ export async function register(ctx: EngineContext, input: RegisterInput): Promis
     updatedAtMs: nowMs,
   };
   const session = newSession(ctx, user.id, client, ['pwd'], nowMs);
-  if ((await ctx.store.createUser(user, { session })) !== 'created') {
+  const fingerprint = deviceFingerprint(ctx, input);
+  const created = await ctx.store.createUser(user, {
+    session,
+    ...(fingerprint === undefined ? {} : { deviceFingerprint: fingerprint }),
+    emit: emitWhenDelivering(ctx, ({ newDevice }) => [
+      userCreatedEvent(user),
+      sessionCreatedEvent(session, newDevice),
+    ]),
+  });
+  if (created !== 'created') {
     throw new TesseraError('email_taken', 'An account with this email already exists.', { field: 'email' });
   }
   ctx.onEvent({ type: 'user.registered', userId: user.id, atMs: nowMs });
   ctx.onEvent({ type: 'session.created', sessionId: session.id, userId: user.id, atMs: nowMs });
+  wakeOutbox(ctx);
   return issueTokens(ctx, user, session, 1);
 }
 
@@ -202,10 +234,18 @@ export async function login(ctx: EngineContext, input: LoginInput): Promise<Toke
   if (user.reauthRequired) {
     // Every session from before the flag must re-authenticate too, not only this device.
     const nowMs = ctx.clock.now();
-    const revoked = await ctx.store.revokeUserSessions(user.id, nowMs, 'reauthentication_required');
+    const revoked = await ctx.store.revokeUserSessions(user.id, nowMs, 'reauthentication_required', {
+      emit: emitWhenDelivering(ctx, (ended) => sessionRevokedEvents(ended, 'reauthentication_required')),
+    });
     await announceRevoked(ctx, revoked, 'reauthentication_required');
     const cleared = await ctx.store.updateUser(user.id, { reauthRequired: false, updatedAtMs: nowMs });
-    return startSession(ctx, cleared && cleared !== 'email_taken' ? cleared : user, client, amr);
+    return startSession(
+      ctx,
+      cleared && cleared !== 'email_taken' ? cleared : user,
+      client,
+      amr,
+      deviceFingerprint(ctx, input),
+    );
   }
-  return startSession(ctx, user, client, amr);
+  return startSession(ctx, user, client, amr, deviceFingerprint(ctx, input));
 }

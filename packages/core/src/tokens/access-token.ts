@@ -21,6 +21,8 @@ export interface AccessTokenClaims extends TesseraClaims {
   /** Authentication methods (RFC 8176). */
   amr: string[];
   roles: string[];
+  /** The user proved they receive mail at their address (OpenID Connect Core §5.1). */
+  email_verified: boolean;
 }
 
 /** What an access token is minted from. Times in whole seconds since the epoch. */
@@ -36,6 +38,8 @@ export interface AccessTokenInput {
   authTimeMs: number;
   amr: string[];
   roles: string[];
+  /** Carried as `email_verified` under every policy. */
+  emailVerified: boolean;
   /** Public profile claims; `null` values are left out. */
   profile: Record<string, string | null>;
   /** Claims set by the policy (e.g. `softexp`). Reserved claims cannot be overridden. */
@@ -63,6 +67,7 @@ export async function mintAccessToken(
     auth_time: Math.floor(input.authTimeMs / 1000),
     amr: input.amr,
     roles: input.roles,
+    email_verified: input.emailVerified,
   };
   // Registered claims last, so neither policy extras nor profile fields can override them.
   const signingInput = jwsSigningInput(
