@@ -102,8 +102,15 @@ export function createStandardWebhooksSender(options: StandardWebhooksOptions): 
         signal: message.signal,
       });
     } catch (error) {
-      const code = (error as { cause?: { code?: unknown } }).cause?.code;
-      throw new WebhookDeliveryError(typeof code === 'string' ? code : 'network error', { cause: error });
+      // fetch's own message is "fetch failed"; the cause says what (ECONNREFUSED, a bad port, an abort).
+      const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+      const what =
+        typeof cause?.code === 'string'
+          ? cause.code
+          : typeof cause?.message === 'string'
+            ? cause.message
+            : (error as Error).name;
+      throw new WebhookDeliveryError(`network error: ${what}`, { cause: error });
     }
     // The receiver's body is not read (it could be large or echo the token); the connection is freed.
     await response.body?.cancel().catch(() => undefined);
