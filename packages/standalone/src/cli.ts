@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createEngine } from '@tessera/core';
+import { createEngine, type WebhookEventView } from '@tessera/core';
 import { ConfigError, resolveConfig, type TesseraConfig } from './config.ts';
 import { openStore } from './open-store.ts';
 import { loadOrCreateSecret } from './secret-file.ts';
@@ -15,8 +15,24 @@ Commands:
   revoke-all              emergency: end every session and reject every token issued before now
   user roles <email> <role,role,...>   set a user's roles (bumps their token version)
   user disable <email>    disable an account and end its sessions
+  webhooks list [--dead | --state pending|delivered|dead] [--limit N]
+                          list webhook events (default: dead ones), newest first, tokens redacted
+  webhooks replay <id>    deliver a dead (or delivered) event again, under the same webhook-id
   help                    this text
 `;
+
+/** One outbox event as a line: id, type, state, attempts, created, last error, data (tokens redacted). */
+function webhookLine(event: WebhookEventView): string {
+  return [
+    event.id,
+    event.type,
+    event.state,
+    `attempts ${event.attempts}`,
+    `created ${event.createdAt.toISOString()}`,
+    event.lastError === null ? '-' : `last error: ${event.lastError}`,
+    JSON.stringify(event.data),
+  ].join('\t');
+}
 
 /** Writes a line to stdout. */
 function say(line: string): void {
@@ -66,6 +82,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       demo: { type: 'boolean' },
       alg: { type: 'string' },
       help: { type: 'boolean' },
+      dead: { type: 'boolean' },
+      state: { type: 'string' },
+      limit: { type: 'string' },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -163,6 +182,30 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         }
         return 0;
       });
+    }
+    case 'webhooks': {
+      if (sub === 'list' && rest.length === 0) {
+        const state = values.dead ? 'dead' : (values.state ?? 'dead');
+        const limit = values.limit === undefined ? 50 : Number(values.limit);
+        return withEngine(config, async (engine) => {
+          const events = await engine.listWebhookEvents(state as 'dead', limit);
+          for (const event of events) say(webhookLine(event));
+          if (events.length === 0) say(`No ${state} webhook events.`);
+          return 0;
+        });
+      }
+      const [id] = rest;
+      if (sub === 'replay' && id !== undefined && rest.length === 1) {
+        return withEngine(config, async (engine) => {
+          if (!(await engine.replayWebhookEvent(id))) {
+            process.stderr.write(`tessera: no dead or delivered webhook event ${id}\n`);
+            return 1;
+          }
+          say(`Event ${id} is pending again; a running server delivers it within seconds.`);
+          return 0;
+        });
+      }
+      break;
     }
   }
   process.stderr.write(`tessera: unknown command "${positionals.join(' ')}"\n\n${USAGE}`);

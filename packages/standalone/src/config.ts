@@ -8,6 +8,7 @@ import {
   SIGNING_ALGS,
   type SigningAlg,
 } from '@tessera/core';
+import { parseWebhookSecret } from '@tessera/core/webhooks';
 import { parseAllowedHosts, parseTrustProxy, type TrustProxy } from '@tessera/server';
 
 /** Session policies (TESSERA_POLICY). */
@@ -60,6 +61,19 @@ export interface TesseraConfig {
   /** Open revocation streams allowed in total. */
   readonly feedStreamsTotal: number;
   readonly logLevel: 'silent' | 'error' | 'warn' | 'info' | 'debug';
+  /** From TESSERA_WEBHOOK_URL: where Standard Webhooks events are POSTed; `null`: no webhooks (and no one-time-token routes). */
+  readonly webhookUrl: string | null;
+  /** From TESSERA_WEBHOOK_SECRET (`whsec_` + base64): the signing secret. Never logged. */
+  readonly webhookSecret: string | null;
+  /** From TESSERA_WEBHOOK_TIMEOUT: how long one delivery attempt may take. */
+  readonly webhookTimeoutSeconds: number;
+  /** Lifetimes of one-time tokens (TESSERA_RESET_TOKEN_TTL, …_VERIFICATION_…, …_MAGIC_LINK_…, …_EMAIL_CHANGE_…). */
+  readonly oneTimeTokenTtlSeconds: Readonly<{
+    password_reset: number;
+    email_verification: number;
+    magic_link: number;
+    email_change: number;
+  }>;
   /** Settings given in a deprecated form, one sentence each (the server logs them at start). */
   readonly deprecations: readonly string[];
 }
@@ -99,6 +113,13 @@ export const DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
   TESSERA_FEED_STREAMS_PER_CALLER: '16',
   TESSERA_FEED_STREAMS_TOTAL: '1000',
   TESSERA_LOG_LEVEL: 'info',
+  TESSERA_WEBHOOK_URL: '',
+  TESSERA_WEBHOOK_SECRET: '',
+  TESSERA_WEBHOOK_TIMEOUT: '10s',
+  TESSERA_RESET_TOKEN_TTL: '30m',
+  TESSERA_VERIFICATION_TOKEN_TTL: '24h',
+  TESSERA_MAGIC_LINK_TTL: '15m',
+  TESSERA_EMAIL_CHANGE_TOKEN_TTL: '24h',
 });
 
 /** A setting that failed validation; the message names the setting and says what is expected. */
@@ -391,6 +412,7 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
   if (!['silent', 'error', 'warn', 'info', 'debug'].includes(logLevel)) {
     throw new ConfigError('TESSERA_LOG_LEVEL', `"${logLevel}" must be silent, error, warn, info or debug.`);
   }
+  const webhooks = webhookSettings(raw);
   const clientId = raw('TESSERA_CLIENT_ID');
   if (!/^[\x21-\x7e]{1,128}$/.test(clientId)) {
     throw new ConfigError('TESSERA_CLIENT_ID', 'must be 1 to 128 printable ASCII characters.');
@@ -430,8 +452,64 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     feedStreamsPerCaller,
     feedStreamsTotal,
     logLevel,
+    ...webhooks,
     deprecations: Object.freeze(deprecations),
   });
+}
+
+/**
+ * The webhook and one-time-token settings: TESSERA_WEBHOOK_URL (http or https, no credentials or
+ * fragment) and TESSERA_WEBHOOK_SECRET (`whsec_` + base64 of 24 to 64 bytes) go together; the timeout is
+ * 1 s to 2 min; token lifetimes 1 min to 7 days. A bad secret is reported without its value.
+ */
+function webhookSettings(
+  raw: (name: string) => string,
+): Pick<TesseraConfig, 'webhookUrl' | 'webhookSecret' | 'webhookTimeoutSeconds' | 'oneTimeTokenTtlSeconds'> {
+  const urlText = raw('TESSERA_WEBHOOK_URL').trim();
+  const secret = raw('TESSERA_WEBHOOK_SECRET').trim();
+  if (urlText && !secret) {
+    throw new ConfigError(
+      'TESSERA_WEBHOOK_SECRET',
+      'is required with TESSERA_WEBHOOK_URL (whsec_ + base64).',
+    );
+  }
+  if (secret && !urlText)
+    throw new ConfigError('TESSERA_WEBHOOK_URL', 'is required with TESSERA_WEBHOOK_SECRET.');
+  if (urlText) {
+    const url = httpUrl('TESSERA_WEBHOOK_URL', urlText.replace(/\?.*$/, ''));
+    if (url.username || url.password) {
+      throw new ConfigError('TESSERA_WEBHOOK_URL', 'must not carry credentials.');
+    }
+    try {
+      parseWebhookSecret(secret);
+    } catch {
+      throw new ConfigError(
+        'TESSERA_WEBHOOK_SECRET',
+        'must be "whsec_" followed by the base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32)).',
+      );
+    }
+  }
+  return {
+    webhookUrl: urlText || null,
+    webhookSecret: secret || null,
+    webhookTimeoutSeconds: duration('TESSERA_WEBHOOK_TIMEOUT', raw('TESSERA_WEBHOOK_TIMEOUT'), 1, 120),
+    oneTimeTokenTtlSeconds: Object.freeze({
+      password_reset: duration('TESSERA_RESET_TOKEN_TTL', raw('TESSERA_RESET_TOKEN_TTL'), 60, 7 * 86_400),
+      email_verification: duration(
+        'TESSERA_VERIFICATION_TOKEN_TTL',
+        raw('TESSERA_VERIFICATION_TOKEN_TTL'),
+        60,
+        7 * 86_400,
+      ),
+      magic_link: duration('TESSERA_MAGIC_LINK_TTL', raw('TESSERA_MAGIC_LINK_TTL'), 60, 7 * 86_400),
+      email_change: duration(
+        'TESSERA_EMAIL_CHANGE_TOKEN_TTL',
+        raw('TESSERA_EMAIL_CHANGE_TOKEN_TTL'),
+        60,
+        7 * 86_400,
+      ),
+    }),
+  };
 }
 
 /** Decodes a secret given as base64url (or base64); `null` when it is under 32 bytes or not base64. */

@@ -7,7 +7,9 @@ import {
   type Engine,
   type Store,
   type TesseraEvent,
+  type WebhookDeliver,
 } from '@tessera/core';
+import { createStandardWebhooksSender } from '@tessera/core/webhooks';
 import { createHandler, SECURITY_HEADERS, type TesseraHandler } from '@tessera/server';
 import { toNodeListener } from '@tessera/server/node';
 import type { TesseraConfig } from './config.ts';
@@ -45,6 +47,8 @@ export interface ServerOverrides {
   processMetrics?: boolean;
   /** Where log lines go (default: stderr). */
   writeLog?: (line: string) => void;
+  /** Delivers webhook events instead of the Standard Webhooks sender TESSERA_WEBHOOK_URL configures. */
+  deliver?: WebhookDeliver;
 }
 
 const CLIENT_ERRORS: Readonly<Record<string, [number, string, string]>> = {
@@ -95,6 +99,11 @@ export async function createTesseraServer(
   }
   const metrics = createMetrics(overrides.processMetrics ?? true);
   const shared = config.redisUrl ? await openRedis(config.redisUrl) : null;
+  const deliver =
+    overrides.deliver ??
+    (config.webhookUrl && config.webhookSecret
+      ? createStandardWebhooksSender({ url: config.webhookUrl, secret: config.webhookSecret })
+      : undefined);
   const engine = await createEngine({
     store,
     secret,
@@ -114,6 +123,9 @@ export async function createTesseraServer(
     clockLeewaySeconds: config.clockLeewaySeconds,
     maxSessionsPerUser: config.maxSessionsPerUser,
     rateLimits: config.rateLimit ? undefined : false,
+    ...(deliver ? { deliver } : {}),
+    webhookTimeoutSeconds: config.webhookTimeoutSeconds,
+    oneTimeTokenTtlSeconds: config.oneTimeTokenTtlSeconds,
     ...(shared ? { bus: shared.bus, rateLimiter: shared.rateLimiter } : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.argon2 ? { argon2: overrides.argon2 } : {}),
@@ -130,6 +142,8 @@ export async function createTesseraServer(
     },
   } as Parameters<typeof createEngine>[0]);
   const stopSweeper = engine.startSweeper();
+  // Started with the server, so events committed before a crash are delivered after the restart.
+  const stopOutbox = deliver ? engine.startOutboxWorker() : () => {};
 
   const handler = createHandler({
     engine,
@@ -195,6 +209,7 @@ export async function createTesseraServer(
     },
     async close() {
       stopSweeper();
+      stopOutbox();
       // New requests get 503 (and Connection: close); open revocation streams end now.
       handler.close();
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));

@@ -45,7 +45,12 @@ export async function requestEmailChange(
   assertInputObject(input);
   assertDelivering(ctx);
   const { user, email } = userWithEmail(ctx, auth);
-  const newEmail = normalizeEmail(input.newEmail);
+  let newEmail: string;
+  try {
+    newEmail = normalizeEmail(input.newEmail);
+  } catch {
+    throw new TesseraError('invalid_email', 'The new email address is not valid.', { field: 'new_email' });
+  }
   assertPasswordText(input.currentPassword, 'current_password');
   if (newEmail === email) {
     throw new TesseraError('invalid_request', 'This is the account’s address already.', {
