@@ -30,7 +30,7 @@ export interface WebhookReceiver {
   rejected: string[];
   /** Resolves with the first accepted event matching `match` (already there or yet to come); rejects after `timeoutMs`. */
   next(match: (event: ReceivedWebhook) => boolean, timeoutMs?: number): Promise<ReceivedWebhook>;
-  /** Resolves once a request arrived while in `hold` mode (the sender is waiting on it). */
+  /** Resolves with the next request that arrives in `hold` mode (each arrival answers one call); the sender waits on it. */
   held(timeoutMs?: number): Promise<ReceivedWebhook>;
   /** Stops listening (senders get ECONNREFUSED) without forgetting what arrived. */
   down(): Promise<void>;
@@ -91,7 +91,7 @@ export async function startWebhookReceiver(now: () => number = Date.now): Promis
       }
       receiver.attempts.push(event);
       if (receiver.mode === 'hold') {
-        for (const waiter of heldWaiters.splice(0)) waiter(event);
+        heldWaiters.shift()?.(event);
         return;
       }
       if (receiver.mode === 'fail') {
