@@ -1,7 +1,8 @@
 import { TesseraError } from '../errors.ts';
 import { normalizeEmail } from '../internal/email.ts';
 import { assertInputObject } from '../internal/input.ts';
-import { assertPasswordText } from '../password.ts';
+import { assertPasswordText, PASSWORD_MAX_LENGTH } from '../password.ts';
+import { codePointLength } from '../text.ts';
 import type { Authenticated } from './authenticate.ts';
 import { accountKey, countAttempt, type EngineContext, forgetAttempts, ipKey } from './context.ts';
 import type { EmailVerificationInput, VerifiedEmail } from './email-verification.ts';
@@ -52,6 +53,15 @@ export async function requestEmailChange(
     throw new TesseraError('invalid_email', 'The new email address is not valid.', { field: 'new_email' });
   }
   assertPasswordText(input.currentPassword, 'current_password');
+  if (codePointLength(input.currentPassword) > PASSWORD_MAX_LENGTH) {
+    throw new TesseraError(
+      'invalid_password',
+      `The password must be at most ${PASSWORD_MAX_LENGTH} characters.`,
+      {
+        field: 'current_password',
+      },
+    );
+  }
   if (newEmail === email) {
     throw new TesseraError('invalid_request', 'This is the account’s address already.', {
       field: 'new_email',
