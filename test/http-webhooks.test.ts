@@ -192,10 +192,15 @@ describe('tessera webhooks (CLI)', () => {
     receiver.mode = 'ok';
     const replayed = await tessera(['webhooks', 'replay', id ?? '']);
     assert.match(replayed.stdout, /pending again/);
-    await assert.rejects(tessera(['webhooks', 'replay', id ?? '']), /no dead or delivered webhook event/);
     // The running server's worker polls the outbox: the replay reaches the receiver without a wake-up.
     await receiver.next((e) => e.id === id, 10_000);
-    const pending = await tessera(['webhooks', 'list', '--state', 'pending', '--limit', '5']);
-    assert.match(pending.stdout, /No pending webhook events|msg_/);
+    await assert.rejects(
+      tessera(['webhooks', 'replay', 'msg_none']),
+      /no dead or delivered webhook event msg_none/,
+    );
+    await assert.rejects(tessera(['webhooks', 'list', '--state', 'lost']), /The state must be one of/);
+    const dead = await tessera(['webhooks', 'list', '--state', 'dead', '--limit', '1000']);
+    assert.ok(!dead.stdout.includes(id ?? '-'), 'the replayed event is no longer dead');
+    assert.match(dead.stdout, /session\.created\tdead\tattempts 8/, 'the one not replayed still is');
   });
 });

@@ -37,8 +37,6 @@ export interface TesseraClaims {
   amr?: string[];
   acr?: string;
   roles?: string[];
-  /** The user proved they receive mail at their address (OpenID Connect Core §5.1). */
-  email_verified?: boolean;
   /** `soft-expiry` policy: past this instant (seconds) the token only buys its renewal. */
   softexp?: number;
   [claim: string]: unknown;
