@@ -82,7 +82,8 @@ export async function requestEmailChange(
     });
   }
   if (ctx.limits) await forgetAttempts(ctx, key, ctx.limits.loginFailuresPerAccount);
-  await countTokenRequest(ctx, `user:${user.id}`, client.ip);
+  // Counted against the inbox that receives the link, like every token request.
+  await countTokenRequest(ctx, newEmail, client.ip);
   if (await ctx.store.findUserByEmail(newEmail)) {
     throw new TesseraError('email_taken', 'An account with this email already exists.', {
       field: 'new_email',

@@ -51,7 +51,7 @@ export async function requestEmailVerification(
   if (user.emailVerified) {
     throw new TesseraError('email_already_verified', 'This email address is verified already.');
   }
-  await countTokenRequest(ctx, `user:${user.id}`, client.ip);
+  await countTokenRequest(ctx, email, client.ip);
   await issueOneTimeToken(ctx, { kind: 'email_verification', user, email });
 }
 

@@ -72,9 +72,9 @@ export function presentedOneTimeToken(token: unknown): { hash: string; payload: 
 }
 
 /**
- * Counts a one-time-token request against the client and the account (`account`: a normalized email or
- * a user id), before anything is looked up, so the limits answer alike for known and unknown emails.
- * Throws `rate_limited`.
+ * Counts a one-time-token request against the client and the account: `account` is the normalized
+ * address the mail goes to, known or not, counted before anything is looked up, so the limits answer
+ * alike for known and unknown emails and no inbox gets more than its share. Throws `rate_limited`.
  */
 export async function countTokenRequest(
   ctx: EngineContext,

@@ -251,4 +251,29 @@ describe('webhook outbox', () => {
     assert.throws(() => engine.startOutboxWorker(0), /intervalSeconds/);
     await engine.close();
   });
+
+  it('aborts the attempts in flight on close and records them for a retry, even when deliver ignores its signal', async () => {
+    let arrived: () => void = () => {};
+    const arrival = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const { engine, store } = await createEngineFixture({
+      webhookTimeoutSeconds: 120,
+      deliver: () => {
+        arrived();
+        return new Promise(() => {});
+      },
+    });
+    await engine.register({ email: 'ada@example.com', password: PASSWORD });
+    engine.startOutboxWorker(3600);
+    await arrival;
+    const started = performance.now();
+    await engine.close();
+    assert.ok(performance.now() - started < 5000, 'close did not wait for the 120 s timeout');
+    const pending = await store.listOutbox('pending', 10);
+    assert.equal(pending.length, 2);
+    for (const event of pending) {
+      assert.deepEqual([event.attempts, event.lastError], [1, 'aborted: the worker shut down']);
+    }
+  });
 });

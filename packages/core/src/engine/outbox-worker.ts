@@ -38,7 +38,7 @@ export interface OutboxWorker {
   start(intervalSeconds: number): () => void;
   /** Asks a started worker for a pass soon (this engine just committed events). */
   wake(): void;
-  /** Stops the timer and waits for the pass in progress (each attempt is bounded by its timeout). */
+  /** Stops the timer, aborts the attempts in flight and waits for the pass in progress to record them. */
   close(): Promise<void>;
 }
 
@@ -80,9 +80,12 @@ export function createOutboxWorker(ctx: EngineContext): OutboxWorker {
   let timer: NodeJS.Timeout | null = null;
   let started = false;
   let closed = false;
+  /** Attempts in flight, aborted by `close()` so a shutdown never waits on a slow receiver. */
+  const inFlight = new Set<AbortController>();
 
   async function attempt(deliver: WebhookDeliver, event: OutboxRecord): Promise<keyof OutboxPass> {
     const controller = new AbortController();
+    inFlight.add(controller);
     let timedOut = false;
     let data: Record<string, unknown> = event.data;
     let deadline: NodeJS.Timeout | undefined;
@@ -103,11 +106,12 @@ export function createOutboxWorker(ctx: EngineContext): OutboxWorker {
       delivery.catch(() => undefined);
       await Promise.race([
         delivery,
+        // Settles on the timeout or a shutdown, even when `deliver` ignores its signal.
         new Promise<never>((_, reject) => {
+          controller.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
           deadline = setTimeout(() => {
             timedOut = true;
             controller.abort();
-            reject(new Error('timeout'));
           }, timeoutMs);
         }),
       ]);
@@ -119,7 +123,9 @@ export function createOutboxWorker(ctx: EngineContext): OutboxWorker {
           delivered: false,
           atMs: nowMs,
           nextAttemptAtMs: delay === null ? null : nowMs + delay,
-          error: describeFailure(error, timedOut, data.token, ctx.options.webhookTimeoutSeconds),
+          error: closed
+            ? 'aborted: the worker shut down'
+            : describeFailure(error, timedOut, data.token, ctx.options.webhookTimeoutSeconds),
         })
         .catch(() => {
           // Unrecorded, the lease runs out and the event is attempted again: never lost.
@@ -127,6 +133,7 @@ export function createOutboxWorker(ctx: EngineContext): OutboxWorker {
       return delay === null ? 'dead' : 'retried';
     } finally {
       clearTimeout(deadline);
+      inFlight.delete(controller);
     }
     await ctx.store
       .finishOutboxAttempt(event.id, owner, { delivered: true, atMs: ctx.clock.now() })
@@ -201,6 +208,8 @@ export function createOutboxWorker(ctx: EngineContext): OutboxWorker {
       started = false;
       if (timer) clearTimeout(timer);
       timer = null;
+      // Recorded as failed attempts (retried after 5 s by whoever runs next): at least once, never lost.
+      for (const controller of inFlight) controller.abort();
       await running?.catch(() => undefined);
     },
   };
