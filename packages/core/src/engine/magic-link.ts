@@ -1,5 +1,4 @@
 import { TesseraError } from '../errors.ts';
-import { normalizeEmail } from '../internal/email.ts';
 import { assertInputObject } from '../internal/input.ts';
 import { announceRevoked, type EngineContext } from './context.ts';
 import { deviceFingerprint } from './device-fingerprint.ts';
@@ -9,12 +8,10 @@ import {
   assertDelivering,
   assertSentToCurrentAddress,
   countRedemption,
-  countTokenRequest,
   invalidOneTimeToken,
-  issueDecoyToken,
-  issueOneTimeToken,
   presentedOneTimeToken,
   redeemOneTimeToken,
+  requestTokenByEmail,
 } from './one-time-tokens.ts';
 import { sessionCreatedEvent, sessionRevokedEvents } from './webhook-events.ts';
 
@@ -38,13 +35,7 @@ export interface MagicLinkSignIn extends ClientInfo {
  * `rate_limited`, `invalid_configuration` (no `deliver`).
  */
 export async function requestMagicLink(ctx: EngineContext, input: MagicLinkRequest): Promise<void> {
-  assertInputObject(input);
-  assertDelivering(ctx);
-  const email = normalizeEmail(input.email);
-  await countTokenRequest(ctx, email, input.ip);
-  const user = await ctx.store.findUserByEmail(email);
-  if (!user || user.disabled || user.totpSecret !== null) return issueDecoyToken(ctx, 'magic_link');
-  await issueOneTimeToken(ctx, { kind: 'magic_link', user, email });
+  return requestTokenByEmail(ctx, 'magic_link', input, (user) => !user.disabled && user.totpSecret === null);
 }
 
 /**

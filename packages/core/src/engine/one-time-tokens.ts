@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { TesseraError } from '../errors.ts';
+import { normalizeEmail } from '../internal/email.ts';
+import { assertInputObject } from '../internal/input.ts';
 import type {
   OneTimeTokenKind,
   OneTimeTokenRecord,
@@ -161,6 +163,27 @@ export async function issueDecoyToken(ctx: EngineContext, kind: OneTimeTokenKind
   const placeholder = { id: '-', email: null } as unknown as UserRecord;
   prepareToken(ctx, { kind, user: placeholder, email: 'decoy@invalid' }, ctx.clock.now());
   await ctx.store.ping({ write: true });
+}
+
+/**
+ * A token request by email (forgot password, magic link): checks the address, counts the request,
+ * then makes a token of `kind` for an account `eligible` says may have one, or does the same work for
+ * nothing (an unknown or ineligible account), so neither the answer nor its timing tells them apart.
+ * Throws `invalid_email`, `rate_limited`, `invalid_configuration` (no `deliver`).
+ */
+export async function requestTokenByEmail(
+  ctx: EngineContext,
+  kind: OneTimeTokenKind,
+  input: { email: string; ip?: string | null | undefined },
+  eligible: (user: UserRecord) => boolean,
+): Promise<void> {
+  assertInputObject(input);
+  assertDelivering(ctx);
+  const email = normalizeEmail(input.email);
+  await countTokenRequest(ctx, email, input.ip);
+  const user = await ctx.store.findUserByEmail(email);
+  if (!user || !eligible(user)) return issueDecoyToken(ctx, kind);
+  await issueOneTimeToken(ctx, { kind, user, email });
 }
 
 /**

@@ -1,4 +1,3 @@
-import { normalizeEmail } from '../internal/email.ts';
 import { assertInputObject } from '../internal/input.ts';
 import { assertAcceptablePassword, assertPasswordText } from '../password.ts';
 import {
@@ -12,11 +11,9 @@ import {
   assertDelivering,
   assertSentToCurrentAddress,
   countRedemption,
-  countTokenRequest,
-  issueDecoyToken,
-  issueOneTimeToken,
   presentedOneTimeToken,
   redeemOneTimeToken,
+  requestTokenByEmail,
 } from './one-time-tokens.ts';
 import { passwordChangedEvent, sessionRevokedEvents } from './webhook-events.ts';
 
@@ -43,13 +40,7 @@ export interface PasswordResetInput {
  * first. Throws `invalid_email`, `rate_limited`, `invalid_configuration` (no `deliver`).
  */
 export async function requestPasswordReset(ctx: EngineContext, input: PasswordResetRequest): Promise<void> {
-  assertInputObject(input);
-  assertDelivering(ctx);
-  const email = normalizeEmail(input.email);
-  await countTokenRequest(ctx, email, input.ip);
-  const user = await ctx.store.findUserByEmail(email);
-  if (!user || user.disabled) return issueDecoyToken(ctx, 'password_reset');
-  await issueOneTimeToken(ctx, { kind: 'password_reset', user, email });
+  return requestTokenByEmail(ctx, 'password_reset', input, (user) => !user.disabled);
 }
 
 /**
