@@ -126,6 +126,12 @@ describe('webhook delivery over HTTP', () => {
     assert.ok(!list.text.includes('sealed_token'));
     const attempts = receiver.attempts.filter((e) => e.id === dead.id);
     assert.equal(attempts.length, 8);
+    const failures = t.events.filter((e) => e.type === 'webhook.failed' && e.eventId === dead.id);
+    assert.deepEqual(
+      failures.map((e) => (e.type === 'webhook.failed' ? [e.attempt, e.dead, e.error] : [])),
+      [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [n, n === 8, 'HTTP 500']),
+      'each failure is reported (the standalone server logs the dead one and counts them all)',
+    );
     assert.equal(new Set(attempts.map((e) => e.data.token)).size, 1, 'the same token every time');
 
     receiver.mode = 'ok';

@@ -10,7 +10,20 @@ export type TesseraEvent =
   | { type: 'login.failed'; userId: string | null; atMs: number }
   | { type: 'user.password_changed'; userId: string; atMs: number }
   | { type: 'user.updated'; userId: string; tokenVersion: number; atMs: number }
-  | { type: 'revocation.emergency'; notBeforeMs: number; atMs: number };
+  | { type: 'revocation.emergency'; notBeforeMs: number; atMs: number }
+  /**
+   * A webhook delivery attempt failed (`error`: a status, a timeout or a network error, never a token);
+   * `dead` when it was the last one and the event now waits for a replay.
+   */
+  | {
+      type: 'webhook.failed';
+      eventId: string;
+      eventType: string;
+      attempt: number;
+      error: string;
+      dead: boolean;
+      atMs: number;
+    };
 
 /** Receives engine events. Must not throw; must not block (queue slow work). */
 export type EventListener = (event: TesseraEvent) => void;

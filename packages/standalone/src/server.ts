@@ -132,6 +132,13 @@ export async function createTesseraServer(
     onEvent(event: TesseraEvent) {
       const reason = event.type === 'session.revoked' ? event.reason : '';
       metrics.events.inc({ type: event.type, reason });
+      if (event.type === 'webhook.failed' && event.dead) {
+        log.warn('webhook event dead after its last attempt; replay it with tessera webhooks replay', {
+          eventId: event.eventId,
+          eventType: event.eventType,
+          error: event.error,
+        });
+      }
       if (event.type === 'session.reuse_detected') {
         log.warn('refresh token reuse detected; session revoked', {
           sessionId: event.sessionId,

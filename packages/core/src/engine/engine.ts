@@ -123,7 +123,10 @@ export interface Engine extends AccountLifecycle {
    * proves a durable write commits now, throwing `storage_full` when the disk is full.
    */
   ping(options?: { write?: boolean }): Promise<void>;
-  /** Stops background work (not the store: its owner closes it). */
+  /**
+   * Stops background work: the sweeper and the outbox worker (its attempts in flight are aborted and
+   * recorded for a retry). Not the store: its owner closes it.
+   */
   close(): Promise<void>;
 }
 

@@ -118,14 +118,24 @@ export function createOutboxWorker(ctx: EngineContext): OutboxWorker {
     } catch (error) {
       const nowMs = ctx.clock.now();
       const delay = retryDelayMs(event.attempts + 1);
+      const text = closed
+        ? 'aborted: the worker shut down'
+        : describeFailure(error, timedOut, data.token, ctx.options.webhookTimeoutSeconds);
+      ctx.onEvent({
+        type: 'webhook.failed',
+        eventId: event.id,
+        eventType: event.type,
+        attempt: event.attempts + 1,
+        error: text,
+        dead: delay === null,
+        atMs: nowMs,
+      });
       await ctx.store
         .finishOutboxAttempt(event.id, owner, {
           delivered: false,
           atMs: nowMs,
           nextAttemptAtMs: delay === null ? null : nowMs + delay,
-          error: closed
-            ? 'aborted: the worker shut down'
-            : describeFailure(error, timedOut, data.token, ctx.options.webhookTimeoutSeconds),
+          error: text,
         })
         .catch(() => {
           // Unrecorded, the lease runs out and the event is attempted again: never lost.
