@@ -78,6 +78,7 @@ export function createOutboxWorker(ctx: EngineContext): OutboxWorker {
   let running: Promise<OutboxPass> | null = null;
   let again = false;
   let timer: NodeJS.Timeout | null = null;
+  let interval = 1000;
   let started = false;
   let closed = false;
   /** Attempts in flight, aborted by `close()` so a shutdown never waits on a slow receiver. */
@@ -193,7 +194,6 @@ export function createOutboxWorker(ctx: EngineContext): OutboxWorker {
     }, delayMs);
     timer.unref();
   }
-  let interval = 1000;
 
   const worker: OutboxWorker = {
     runOnce,
