@@ -4,8 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { registerUser, startTestServer, type TestServer } from './helpers/server.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.ts';
 
-const PER_CLASS = 300;
-const WARMUP = 40;
+const PER_CLASS = 250;
+const WARMUP = 20;
 const PERMUTATIONS = 10_000;
 const ACCOUNTS = 50;
 

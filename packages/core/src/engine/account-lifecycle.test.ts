@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { isTesseraError } from '../errors.ts';
+import { createMemoryStore } from '../store/memory-store.ts';
 import { createEngineFixture, must } from '../testing/engine-fixture.ts';
+import { TOKEN_REQUEST_FLOOR_MS } from './one-time-tokens.ts';
 import type { EngineOptions } from './options.ts';
 import type { WebhookMessage } from './webhook-events.ts';
 
@@ -141,6 +143,45 @@ describe('password reset', () => {
       'rate_limited',
     );
     await rejectsWith(engine.requestPasswordReset({ email: 'not an email' }), 'invalid_email');
+  });
+});
+
+describe('equal work for known and unknown emails', () => {
+  it('commits exactly one durable write either way, and answers no sooner than the floor', async () => {
+    const calls: string[] = [];
+    const inner = createMemoryStore();
+    // Every store call a token request makes, by name (a heartbeat write is the decoy's commit).
+    const store = new Proxy(inner, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(
+            name === 'ping' && (args[0] as { write?: boolean })?.write ? 'ping(write)' : String(name),
+          );
+          return value.apply(target, args);
+        };
+      },
+    });
+    const { engine } = await lifecycleFixture({ store });
+    const ada = await engine.register({ email: 'ada@example.com', password: PASSWORD });
+    await engine.register({ email: 'off@example.com', password: PASSWORD });
+    await engine.updateUser((await engine.findUserByEmail('off@example.com'))?.id ?? '', { disabled: true });
+    await inner.updateUser(ada.userId, { totpSecret: 'enc:x', updatedAtMs: 1 });
+    const cases: Array<[() => Promise<void>, string]> = [
+      [() => engine.requestPasswordReset({ email: 'ada@example.com' }), 'createOneTimeToken'],
+      [() => engine.requestPasswordReset({ email: 'nobody@example.com' }), 'ping(write)'],
+      [() => engine.requestPasswordReset({ email: 'off@example.com' }), 'ping(write)'],
+      [() => engine.requestMagicLink({ email: 'ada@example.com' }), 'ping(write)'],
+      [() => engine.requestMagicLink({ email: 'nobody@example.com' }), 'ping(write)'],
+    ];
+    for (const [request, write] of cases) {
+      calls.length = 0;
+      const started = performance.now();
+      await request();
+      assert.ok(performance.now() - started >= TOKEN_REQUEST_FLOOR_MS - 1, 'waited out the floor');
+      assert.deepEqual(calls, ['findUserByEmail', write]);
+    }
   });
 });
 

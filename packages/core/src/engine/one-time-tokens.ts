@@ -146,12 +146,13 @@ function prepareToken(
 
 /**
  * Makes a one-time token and stores its hash with its event (the token sealed) in one write, voiding
- * the user's older token of the kind; then wakes the outbox worker.
+ * the user's older token of the kind. The outbox worker is not woken: it delivers the event at its next
+ * tick (within a second), so the delivery's own work does not follow the request at once, where the
+ * timing of the next request could tell a known address from an unknown one.
  */
 export async function issueOneTimeToken(ctx: EngineContext, request: TokenRequest): Promise<void> {
   const { record, event } = prepareToken(ctx, request, ctx.clock.now());
   await ctx.store.createOneTimeToken(record, () => [event]);
-  wakeOutbox(ctx);
 }
 
 /**
@@ -166,9 +167,19 @@ export async function issueDecoyToken(ctx: EngineContext, kind: OneTimeTokenKind
 }
 
 /**
+ * The shortest time a token request by email takes, in milliseconds. The known and unknown paths do
+ * the same work, one durable commit each, but a token's commit writes a few more pages than the
+ * decoy's (about 0.1 ms on an idle SSD): every answer waits out this floor, so what is left to time is
+ * the floor itself.
+ */
+export const TOKEN_REQUEST_FLOOR_MS = 25;
+
+/**
  * A token request by email (forgot password, magic link): checks the address, counts the request,
  * then makes a token of `kind` for an account `eligible` says may have one, or does the same work for
- * nothing (an unknown or ineligible account), so neither the answer nor its timing tells them apart.
+ * nothing (an unknown or ineligible account), and answers when a {@link TOKEN_REQUEST_FLOOR_MS} timer
+ * armed before the lookup fires (or when the work ends, if later), so neither the answer nor its timing
+ * tells them apart.
  * Throws `invalid_email`, `rate_limited`, `invalid_configuration` (no `deliver`).
  */
 export async function requestTokenByEmail(
@@ -181,9 +192,16 @@ export async function requestTokenByEmail(
   assertDelivering(ctx);
   const email = normalizeEmail(input.email);
   await countTokenRequest(ctx, email, input.ip);
-  const user = await ctx.store.findUserByEmail(email);
-  if (!user || !eligible(user)) return issueDecoyToken(ctx, kind);
-  await issueOneTimeToken(ctx, { kind, user, email });
+  // Real time, not the engine's clock. Armed before the work, so its deadline does not depend on how
+  // long the work takes (a timer set after it would inherit the difference).
+  const floor = new Promise((resolve) => setTimeout(resolve, TOKEN_REQUEST_FLOOR_MS));
+  try {
+    const user = await ctx.store.findUserByEmail(email);
+    if (!user || !eligible(user)) await issueDecoyToken(ctx, kind);
+    else await issueOneTimeToken(ctx, { kind, user, email });
+  } finally {
+    await floor;
+  }
 }
 
 /**

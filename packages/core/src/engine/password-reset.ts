@@ -35,9 +35,10 @@ export interface PasswordResetInput {
 /**
  * Starts a password reset: for an enabled account with this email, a reset token (30 minutes by
  * default; a newer one voids the older) goes out in a `password_reset.requested` event. Answers the same,
- * with the same work (a token made and one durable write), for an unknown or disabled account, so
- * neither the answer nor its timing tells whether the account exists. Counted per client and per email
- * first. Throws `invalid_email`, `rate_limited`, `invalid_configuration` (no `deliver`).
+ * with the same work (a token made and one durable write) and no sooner than a 25 ms floor, for an
+ * unknown or disabled account, so neither the answer nor its timing tells whether the account exists
+ * (see `requestTokenByEmail`). Counted per client and per email first. Throws `invalid_email`,
+ * `rate_limited`, `invalid_configuration` (no `deliver`).
  */
 export async function requestPasswordReset(ctx: EngineContext, input: PasswordResetRequest): Promise<void> {
   return requestTokenByEmail(ctx, 'password_reset', input, (user) => !user.disabled);
