@@ -21,6 +21,7 @@ after(async () => {
   agent.destroy();
   await t.close();
   await receiver.close();
+  assert.deepEqual(receiver.rejected, [], 'every delivery verified with Webhook.verify');
 });
 
 /** One forgot-password request on a kept-alive connection; resolves to its status and duration (ms). */
