@@ -69,13 +69,7 @@ const SHOWN = new Set([
 const FLAGS = new Set(['fragment', 'check', 'context']);
 
 /** Links to files another branch adds: checked as a todo until the file exists. */
-const PENDING_LINKS: ReadonlyArray<{ doc: string; target: string; why: string }> = [
-  {
-    doc: 'docs/account.md',
-    target: 'webhooks.md',
-    why: 'docs/webhooks.md comes with the account-lifecycle work',
-  },
-];
+const PENDING_LINKS: ReadonlyArray<{ doc: string; target: string; why: string }> = [];
 
 interface Snippet extends CodeBlock {
   doc: string;

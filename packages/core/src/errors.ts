@@ -19,6 +19,7 @@ export type TesseraErrorCode =
   | 'totp_required'
   | 'invalid_totp'
   | 'email_taken'
+  | 'email_already_verified'
   | 'account_disabled'
   | 'reauthentication_required'
   | 'session_not_found'
@@ -61,6 +62,7 @@ export const ERROR_STATUS: Readonly<Record<TesseraErrorCode, number>> = Object.f
   totp_required: 401,
   invalid_totp: 401,
   email_taken: 409,
+  email_already_verified: 409,
   account_disabled: 403,
   reauthentication_required: 401,
   session_not_found: 404,

@@ -19,7 +19,20 @@ export type TesseraEvent =
   | { type: 'mfa.disabled'; userId: string; atMs: number }
   | { type: 'mfa.recovery_codes_regenerated'; userId: string; atMs: number }
   | { type: 'mfa.recovery_code_used'; userId: string; atMs: number }
-  | { type: 'session.reauthenticated'; sessionId: string; userId: string; amr: string[]; atMs: number };
+  | { type: 'session.reauthenticated'; sessionId: string; userId: string; amr: string[]; atMs: number }
+  /**
+   * A webhook delivery attempt failed (`error`: a status, a timeout or a network error, never a token);
+   * `dead` when it was the last one and the event now waits for a replay.
+   */
+  | {
+      type: 'webhook.failed';
+      eventId: string;
+      eventType: string;
+      attempt: number;
+      error: string;
+      dead: boolean;
+      atMs: number;
+    };
 
 /** Receives engine events. Must not throw; must not block (queue slow work). */
 export type EventListener = (event: TesseraEvent) => void;

@@ -2,8 +2,16 @@ export type { Clock, ManualClock } from './clock.ts';
 export { createManualClock, systemClock } from './clock.ts';
 export { formatDurationSeconds, parseDurationSeconds } from './duration.ts';
 export type { UserUpdate, UserUpdateResult } from './engine/account.ts';
+export type { AccountLifecycle } from './engine/account-lifecycle.ts';
+export type { OneTimeTokenTtls } from './engine/account-lifecycle-options.ts';
+export {
+  ONE_TIME_TOKEN_TTL_DEFAULTS,
+  WEBHOOK_TIMEOUT_DEFAULT_SECONDS,
+} from './engine/account-lifecycle-options.ts';
 export type { Authenticated } from './engine/authenticate.ts';
 export { createEngine } from './engine/create-engine.ts';
+export type { EmailChangeRequest } from './engine/email-change.ts';
+export type { EmailVerificationInput, VerifiedEmail } from './engine/email-verification.ts';
 export type { Engine, EngineSettings } from './engine/engine.ts';
 export type { ExchangedTokenSet, IdTokenExchangeInput } from './engine/id-token-exchange.ts';
 export {
@@ -17,9 +25,13 @@ export type { Identity } from './engine/identities.ts';
 export type { IntrospectionResult } from './engine/introspect.ts';
 export type { AccessGrant, TokenSet } from './engine/issue-tokens.ts';
 export type { ClientInfo, LoginInput, RegisterInput } from './engine/login.ts';
+export type { MagicLinkRequest, MagicLinkSignIn } from './engine/magic-link.ts';
 export type { TotpEnrollment, TwoFactorStatus } from './engine/mfa.ts';
 export type { EngineOptions, ResolvedEngineOptions } from './engine/options.ts';
 export { ENGINE_DEFAULTS } from './engine/options.ts';
+export type { OutboxPass } from './engine/outbox-worker.ts';
+export { WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_DELAYS_SECONDS } from './engine/outbox-worker.ts';
+export type { PasswordResetInput, PasswordResetRequest } from './engine/password-reset.ts';
 export type { PolicyName } from './engine/policies/registry.ts';
 export {
   POLICY_DEFAULT_ACCESS_TTL_SECONDS,
@@ -43,6 +55,9 @@ export type {
 export { ID_TOKEN_ALGORITHMS, resolveTrustedIssuers } from './engine/trusted-issuers.ts';
 export type { CreateUserInput, ListUsersOptions, UserPage } from './engine/users.ts';
 export type { Profile, SessionInfo, SessionView } from './engine/views.ts';
+export type { WebhookEventView } from './engine/webhook-admin.ts';
+export type { WebhookDeliver, WebhookEventType, WebhookMessage } from './engine/webhook-events.ts';
+export { WEBHOOK_EVENT_TYPES } from './engine/webhook-events.ts';
 export type { SessionEndedReason, TesseraErrorCode, TesseraErrorOptions } from './errors.ts';
 export {
   ERROR_STATUS,

@@ -78,10 +78,21 @@ export function postgresOutboxMethods(ctx: PostgresContext): OutboxMethods {
           const created: { evicted: SessionRecord[]; newDevice: boolean } = effect.createSession
             ? await ctx.insertSession(db, effect.createSession.session, effect.createSession)
             : { evicted: [], newDevice: false };
-          await ctx.appendEvents(db, effect.emit?.({ user, revoked, newDevice: created.newDevice }) ?? []);
+          const token = toToken(used.rows[0]);
+          await ctx.appendEvents(
+            db,
+            effect.emit?.({
+              user,
+              previous: toUser(locked.rows[0]),
+              token,
+              revoked,
+              evicted: created.evicted,
+              newDevice: created.newDevice,
+            }) ?? [],
+          );
           return {
             status: 'redeemed',
-            token: toToken(used.rows[0]),
+            token,
             user,
             revoked,
             evicted: created.evicted,

@@ -11,6 +11,7 @@ import { resolveSettings } from './http/settings.ts';
 import { ACCESS_COOKIE_HEADER, chooseTransport, wantsAccessCookie } from './http/transport.ts';
 import type { HeaderReader, HttpRequest, HttpResponse } from './http/types.ts';
 import { fromRequest, toResponse } from './http/web-io.ts';
+import { accountLifecycleRoutes } from './routes/account-lifecycle-routes.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
@@ -22,6 +23,7 @@ import { opsRoutes } from './routes/ops-routes.ts';
 import { policyRoutes } from './routes/policy-routes.ts';
 import { revocationRoutes } from './routes/revocation-routes.ts';
 import { stepUpRoutes } from './routes/step-up-routes.ts';
+import { webhookAdminRoutes } from './routes/webhook-admin-routes.ts';
 
 /**
  * Tessera's HTTP layer as one web-standard function: give it a `Request`, get a `Response`. Every
@@ -87,6 +89,9 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
     ...accountRoutes(settings.authPath),
     ...mfaRoutes(settings.authPath),
     ...stepUpRoutes(settings.authPath),
+    // The one-time-token flows exist only where a token can reach its user (a webhook target).
+    ...(options.engine.settings.deliversWebhooks ? accountLifecycleRoutes(settings.authPath) : []),
+    ...webhookAdminRoutes(),
     ...revocations.routes,
     ...policyRoutes(settings.authPath),
     ...oauthRoutes(settings.oauthPath),

@@ -74,10 +74,10 @@ export function oneOf<const T extends string, R = T>(
 }
 
 /**
- * An http(s) URL without query, fragment or credentials, returned as given (for an issuer or an
- * origin, whose exact text matters).
+ * An http(s) URL without fragment or credentials, and without a query unless `query` allows one,
+ * returned as given (for an issuer or an origin, whose exact text matters).
  */
-export function httpUrl(): SettingParser<string> {
+export function httpUrl(options: { query?: boolean } = {}): SettingParser<string> {
   return z.string().transform((input, ctx) => {
     let url: URL;
     try {
@@ -88,8 +88,12 @@ export function httpUrl(): SettingParser<string> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       return fail(ctx, input, `"${input}" must be an http or https URL.`);
     }
-    if (url.search || url.hash || url.username || url.password) {
-      return fail(ctx, input, `"${input}" must not have a query, fragment or credentials.`);
+    if ((url.search && !options.query) || url.hash || url.username || url.password) {
+      return fail(
+        ctx,
+        input,
+        `"${input}" must not have ${options.query ? 'a fragment or credentials' : 'a query, fragment or credentials'}.`,
+      );
     }
     return input;
   });

@@ -1,4 +1,5 @@
 import type { EngineOptions, PolicyName } from '@tessera/core';
+import { parseWebhookSecret } from '@tessera/core/webhooks';
 import { parseAllowedHosts, parseTrustProxy, type TrustProxy } from '@tessera/server';
 import { z } from 'zod';
 import {
@@ -58,6 +59,10 @@ export interface TesseraConfig {
   readonly logLevel: LogLevel;
   /** From TESSERA_LOG_FORMAT: `pretty` lines, `json` lines, or `auto` (pretty on a terminal, else JSON). */
   readonly logFormat: LogFormat;
+  /** From TESSERA_WEBHOOK_URL: where Standard Webhooks events are POSTed; `null`: no webhooks (and no one-time-token routes). */
+  readonly webhookUrl: string | null;
+  /** From TESSERA_WEBHOOK_SECRET (`whsec_` + base64): the signing secret. Never logged. */
+  readonly webhookSecret: string | null;
   /** Settings given in a deprecated form, one sentence each (the server logs them at start). */
   readonly deprecations: readonly string[];
 }
@@ -72,7 +77,9 @@ export type Derived =
   | 'secret'
   | 'allowedOrigins'
   | 'serviceToken'
-  | 'allowedHosts';
+  | 'allowedHosts'
+  | 'webhookUrl'
+  | 'webhookSecret';
 
 /**
  * One row of the settings table. An `engine` row feeds the engine option `key`; its default and its
@@ -80,11 +87,20 @@ export type Derived =
  * default (text, parsed like user input; none when it is derived from other settings) and range here.
  */
 export type Setting =
-  | { target: 'engine'; key: keyof EngineConfig; parse: SettingParser<unknown> }
+  /** `entry`: the setting fills one entry of an object option (`oneTimeTokenTtlSeconds.magic_link`). */
+  | { target: 'engine'; key: keyof EngineConfig; entry?: string; parse: SettingParser<unknown> }
   | { target: 'server'; key: keyof ServerSettings; default?: string; parse: SettingParser<unknown> };
 
 function engine<K extends keyof EngineConfig>(key: K, parse: SettingParser<EngineConfig[K]>): Setting {
   return { target: 'engine', key, parse };
+}
+
+function engineEntry<K extends keyof EngineConfig>(
+  key: K,
+  entry: string,
+  parse: SettingParser<unknown>,
+): Setting {
+  return { target: 'engine', key, entry, parse };
 }
 
 function server<K extends keyof ServerSettings>(
@@ -283,6 +299,37 @@ export const SETTINGS: Readonly<Record<string, Setting>> = Object.freeze({
     oneOf<LogLevel>(['silent', 'error', 'warn', 'info', 'debug']),
   ),
   TESSERA_LOG_FORMAT: server('logFormat', 'auto', oneOf<LogFormat>(['auto', 'pretty', 'json'])),
+
+  // Webhooks (the URL and the secret go together: resolveConfig checks) and one-time-token lifetimes.
+  // A query is kept (a receiver may route by it); credentials and fragments are refused.
+  TESSERA_WEBHOOK_URL: server('webhookUrl', undefined, httpUrl({ query: true })),
+  TESSERA_WEBHOOK_SECRET: server(
+    'webhookSecret',
+    undefined,
+    refine(
+      text(),
+      (value) => {
+        try {
+          parseWebhookSecret(value);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      // Never the value: it is a secret.
+      () =>
+        'must be "whsec_" followed by the base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32)).',
+    ),
+  ),
+  TESSERA_WEBHOOK_TIMEOUT: engine('webhookTimeoutSeconds', durationSeconds()),
+  TESSERA_RESET_TOKEN_TTL: engineEntry('oneTimeTokenTtlSeconds', 'password_reset', durationSeconds()),
+  TESSERA_VERIFICATION_TOKEN_TTL: engineEntry(
+    'oneTimeTokenTtlSeconds',
+    'email_verification',
+    durationSeconds(),
+  ),
+  TESSERA_MAGIC_LINK_TTL: engineEntry('oneTimeTokenTtlSeconds', 'magic_link', durationSeconds()),
+  TESSERA_EMAIL_CHANGE_TOKEN_TTL: engineEntry('oneTimeTokenTtlSeconds', 'email_change', durationSeconds()),
 } satisfies Record<`TESSERA_${string}`, Setting>);
 
 /** Every setting's environment name. */
@@ -303,6 +350,8 @@ export const DEFAULTS: Readonly<Record<string, string>> = Object.freeze(
 /** The setting that feeds each engine option, to name it when the engine refuses a value. */
 export const SETTING_OF_OPTION: ReadonlyMap<string, string> = new Map(
   Object.entries(SETTINGS).flatMap(([name, setting]) =>
-    setting.target === 'engine' ? [[setting.key, name] as const] : [],
+    setting.target === 'engine'
+      ? [[setting.entry === undefined ? setting.key : `${setting.key}.${setting.entry}`, name] as const]
+      : [],
   ),
 );

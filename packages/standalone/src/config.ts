@@ -79,8 +79,9 @@ function checkEngineOptions(options: EngineConfig): void {
     let message = error.message.startsWith(`${option} `)
       ? error.message.slice(option.length + 1)
       : error.message;
-    // A nested option (`trustedIssuers[1].audience`) is reported on its setting, naming the entry.
-    const root = option.split(/[[.]/)[0] ?? option;
+    // A nested option (`trustedIssuers[1].audience`) is reported on its setting, naming the entry; an
+    // entry with a setting of its own (`oneTimeTokenTtlSeconds.magic_link`) on that setting.
+    const root = SETTING_OF_OPTION.has(option) ? option : (option.split(/[[.]/)[0] ?? option);
     if (root !== option && SETTING_OF_OPTION.has(root)) {
       message = `${option.slice(root.length).replace(/^\[(\d+)\]\.?/, 'entry $1 ')}${message}`;
     }
@@ -121,7 +122,12 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
       throw new ConfigError(name, message);
     });
     if (setting.target === 'engine') {
-      if (value !== undefined) engineOptions[setting.key] = value;
+      if (value === undefined) continue;
+      if (setting.entry === undefined) engineOptions[setting.key] = value;
+      else {
+        const entries = (engineOptions[setting.key] ?? {}) as Record<string, unknown>;
+        engineOptions[setting.key] = { ...entries, [setting.entry]: value };
+      }
     } else {
       values[setting.key] = value;
     }
@@ -162,6 +168,15 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
       'needs TESSERA_SERVICE_TOKEN: with proxies trusted, loopback-only service routes would trust the address the proxies report.',
     );
   }
+  if (settings.webhookUrl !== undefined && settings.webhookSecret === undefined) {
+    throw new ConfigError(
+      'TESSERA_WEBHOOK_SECRET',
+      'is required with TESSERA_WEBHOOK_URL (whsec_ + base64).',
+    );
+  }
+  if (settings.webhookSecret !== undefined && settings.webhookUrl === undefined) {
+    throw new ConfigError('TESSERA_WEBHOOK_URL', 'is required with TESSERA_WEBHOOK_SECRET.');
+  }
   if (
     settings.requestTimeoutSeconds !== 0 &&
     settings.headersTimeoutSeconds > settings.requestTimeoutSeconds
@@ -180,6 +195,8 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     allowedOrigins: Object.freeze(allowedOrigins),
     serviceToken,
     allowedHosts: settings.allowedHosts ? Object.freeze(settings.allowedHosts) : null,
+    webhookUrl: settings.webhookUrl ?? null,
+    webhookSecret: settings.webhookSecret ?? null,
     deprecations: Object.freeze(deprecations),
   });
 }

@@ -7,7 +7,9 @@ import {
   type Engine,
   type Store,
   type TesseraEvent,
+  type WebhookDeliver,
 } from '@tessera/core';
+import { createStandardWebhooksSender } from '@tessera/core/webhooks';
 import { createHandler, SECURITY_HEADERS, type TesseraHandler } from '@tessera/server';
 import { toNodeListener } from '@tessera/server/node';
 import type { TesseraConfig } from './config.ts';
@@ -45,6 +47,8 @@ export interface ServerOverrides {
   processMetrics?: boolean;
   /** Where log lines go (default: stderr). */
   writeLog?: (line: string) => void;
+  /** Delivers webhook events instead of the Standard Webhooks sender TESSERA_WEBHOOK_URL configures. */
+  deliver?: WebhookDeliver;
 }
 
 const CLIENT_ERRORS: Readonly<Record<string, [number, string, string]>> = {
@@ -85,16 +89,29 @@ function startEngine(
   metrics: Metrics,
   log: Logger,
 ): Promise<Engine> {
+  const deliver =
+    overrides.deliver ??
+    (config.webhookUrl && config.webhookSecret
+      ? createStandardWebhooksSender({ url: config.webhookUrl, secret: config.webhookSecret })
+      : undefined);
   return createEngine({
     ...config.engine,
     store,
     secret,
+    ...(deliver ? { deliver } : {}),
     ...(shared ? { bus: shared.bus, rateLimiter: shared.rateLimiter } : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.argon2 ? { argon2: overrides.argon2 } : {}),
     onEvent(event: TesseraEvent) {
       const reason = event.type === 'session.revoked' ? event.reason : '';
       metrics.events.inc({ type: event.type, reason });
+      if (event.type === 'webhook.failed' && event.dead) {
+        log.warn('webhook event dead after its last attempt; replay it with tessera webhooks replay', {
+          eventId: event.eventId,
+          eventType: event.eventType,
+          error: event.error,
+        });
+      }
       if (event.type === 'session.reuse_detected') {
         log.warn('refresh token reuse detected; session revoked', {
           sessionId: event.sessionId,
@@ -141,6 +158,8 @@ export async function createTesseraServer(
     throw error;
   }
   const stopSweeper = engine.startSweeper();
+  // Started with the server, so events committed before a crash are delivered after the restart.
+  const stopOutbox = engine.settings.deliversWebhooks ? engine.startOutboxWorker() : () => {};
 
   const handler = createHandler({
     engine,
@@ -233,6 +252,7 @@ export async function createTesseraServer(
     },
     async close() {
       stopSweeper();
+      stopOutbox();
       // New requests get 503 (and Connection: close); open revocation streams end now.
       handler.close();
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));

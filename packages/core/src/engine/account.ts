@@ -24,9 +24,11 @@ import {
   type TimeLimits,
   type TokenSet,
 } from './issue-tokens.ts';
+import { wakeOutbox } from './outbox-worker.ts';
 import type { RenewClient } from './policies/session-policy.ts';
 import { validateProfilePatch } from './profile.ts';
 import { type Profile, toProfile } from './views.ts';
+import { emitWhenDelivering, passwordChangedEvent, sessionRevokedEvents } from './webhook-events.ts';
 
 async function rotateForFreshTokens(
   ctx: EngineContext,
@@ -85,13 +87,27 @@ export async function changePassword(
   const nowMs = ctx.clock.now();
   let updated: UserRecord | null;
   if (ctx.endSessionsOnPasswordChange) {
-    const changed = await ctx.store.changePassword(user.id, passwordHash, session.id, nowMs);
+    const changed = await ctx.store.changePassword(
+      user.id,
+      passwordHash,
+      session.id,
+      nowMs,
+      emitWhenDelivering(ctx, (result) => [
+        passwordChangedEvent(result.user, 'change'),
+        ...sessionRevokedEvents(result.revoked, 'password_changed'),
+      ]),
+    );
     updated = changed?.user ?? null;
     if (changed) await announceRevoked(ctx, changed.revoked, 'password_changed');
   } else {
-    const result = await ctx.store.updateUser(user.id, { passwordHash, updatedAtMs: nowMs });
+    const result = await ctx.store.updateUser(
+      user.id,
+      { passwordHash, updatedAtMs: nowMs },
+      emitWhenDelivering(ctx, (changed) => [passwordChangedEvent(changed, 'change')]),
+    );
     updated = result === 'email_taken' ? null : result;
   }
+  wakeOutbox(ctx);
   if (!updated) throw new TesseraError('invalid_token', 'The account no longer exists.');
   ctx.onEvent({ type: 'user.password_changed', userId: user.id, atMs: nowMs });
   return rotateForFreshTokens(ctx, updated, session, client);
@@ -182,7 +198,9 @@ export async function applyUserChange(
       .catch(() => undefined);
   }
   if (patch.disabled) {
-    const revoked = await ctx.store.revokeUserSessions(userId, nowMs, 'account_disabled');
+    const revoked = await ctx.store.revokeUserSessions(userId, nowMs, 'account_disabled', {
+      emit: emitWhenDelivering(ctx, (ended) => sessionRevokedEvents(ended, 'account_disabled')),
+    });
     await announceRevoked(ctx, revoked, 'account_disabled');
   }
   let access: AccessGrant | null = null;

@@ -12,8 +12,10 @@ import type { JwsSigner } from '../tokens/jws-signer.ts';
 import type { Keyring } from '../tokens/keyring.ts';
 import type { DerivedKeys } from '../tokens/secret.ts';
 import type { ResolvedEngineOptions } from './options.ts';
+import { wakeOutbox } from './outbox-worker.ts';
 import type { SessionPolicy } from './policies/session-policy.ts';
 import type { RateLimits } from './rate-limits.ts';
+import { emitWhenDelivering, reuseDetectedEvent, sessionRevokedEvents } from './webhook-events.ts';
 
 /** Longest user agent kept on a session (code points). */
 export const USER_AGENT_MAX_LENGTH = 512;
@@ -103,12 +105,16 @@ export function accessTokenHorizonMs(ctx: EngineContext, fromMs: number): number
   return fromMs + (ctx.accessTtlSeconds + ctx.leewaySeconds) * 1000;
 }
 
-/** Tells listeners and the revocation bus that sessions ended. */
+/**
+ * Tells listeners and the revocation bus that sessions ended (and wakes the outbox worker: the write
+ * that ended them committed their `session.revoked` events).
+ */
 export async function announceRevoked(
   ctx: EngineContext,
   sessions: readonly SessionRecord[],
   reason: RevokeReason,
 ): Promise<void> {
+  if (sessions.length > 0) wakeOutbox(ctx);
   for (const session of sessions) {
     const atMs = session.revokedAtMs ?? ctx.clock.now();
     ctx.onEvent({ type: 'session.revoked', sessionId: session.id, userId: session.userId, reason, atMs });
@@ -204,16 +210,33 @@ export function sessionEndedError(reason: SessionEndedReason): TesseraError {
 }
 
 /**
- * Reuse detected: revokes the session (reason `reuse_detected`), emits `session.reuse_detected` and
- * publishes the revocation. Idempotent: a session already revoked is left as it is.
+ * Reuse detected: revokes the session (reason `reuse_detected`), emits `session.reuse_detected` (with
+ * the presenter's IP and user agent, and the webhook events in the same write) and publishes the
+ * revocation. Idempotent: a session already revoked is left as it is.
  */
 export async function revokeForReuse(
   ctx: EngineContext,
   sessionId: string,
   generation: number,
+  presenter: { ip?: string | null | undefined; userAgent?: string | null | undefined } = {},
 ): Promise<void> {
   const nowMs = ctx.clock.now();
-  const revoked = await ctx.store.revokeSession(sessionId, nowMs, 'reuse_detected');
+  const revoked = await ctx.store.revokeSession(
+    sessionId,
+    nowMs,
+    'reuse_detected',
+    emitWhenDelivering(ctx, (session) => [
+      reuseDetectedEvent(
+        session,
+        {
+          ip: sanitizeHeaderText(presenter.ip, IP_MAX_LENGTH),
+          userAgent: sanitizeHeaderText(presenter.userAgent, USER_AGENT_MAX_LENGTH),
+        },
+        nowMs,
+      ),
+      ...sessionRevokedEvents([session], 'reuse_detected'),
+    ]),
+  );
   if (!revoked) return;
   ctx.onEvent({ type: 'session.reuse_detected', sessionId, userId: revoked.userId, generation, atMs: nowMs });
   await announceRevoked(ctx, [revoked], 'reuse_detected');

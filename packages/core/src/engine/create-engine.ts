@@ -6,6 +6,7 @@ import { createJwsSigner } from '../tokens/jws-signer.ts';
 import { createKeyring } from '../tokens/keyring.ts';
 import { deriveKeys } from '../tokens/secret.ts';
 import { changePassword, updateOwnProfile, updateUser } from './account.ts';
+import { createAccountLifecycle } from './account-lifecycle.ts';
 import { authenticate, bearerRecords } from './authenticate.ts';
 import { createEngineContext, type EngineContext } from './context.ts';
 import type { Engine, EngineSettings } from './engine.ts';
@@ -78,6 +79,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   });
   const sweepers = new Set<NodeJS.Timeout>();
   const trustedIssuers = createTrustedIssuerRegistry(resolved.trustedIssuers, resolved.trustedIssuerFetch);
+  const lifecycle = createAccountLifecycle(ctx);
 
   const sweep = async (retentionSeconds = 86_400): Promise<number> => {
     const beforeMs = ctx.clock.now() - retentionSeconds * 1000;
@@ -111,9 +113,11 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     issuesSessionHandle: policy.issuesSessionHandle,
     renewal: policy.renewal,
     trustedIssuers: Object.freeze(resolved.trustedIssuers.map((issuer) => issuer.issuer)),
+    deliversWebhooks: resolved.deliver !== null,
   });
 
   return {
+    ...lifecycle.methods,
     settings,
     register: (input) => register(ctx, input),
     login: (input) => login(ctx, input),
@@ -197,6 +201,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     async close() {
       for (const timer of sweepers) clearInterval(timer);
       sweepers.clear();
+      await lifecycle.close();
       await ctx.signer.close();
     },
     startSession: (input) => startSession(ctx, input),

@@ -2,6 +2,7 @@ import type { Revocation } from '../revocation-bus.ts';
 import type { IdentityKey } from '../store/store.ts';
 import type { Jwks, SigningAlg } from '../tokens/keyring.ts';
 import type { UserUpdate, UserUpdateResult } from './account.ts';
+import type { AccountLifecycle } from './account-lifecycle.ts';
 import type { Authenticated } from './authenticate.ts';
 import type { ExchangedTokenSet, IdTokenExchangeInput } from './id-token-exchange.ts';
 import type { Identity } from './identities.ts';
@@ -23,7 +24,7 @@ import type { Profile, SessionView } from './views.ts';
  * returns public shapes (never a stored record, a password hash or a TOTP secret) and throws only
  * {@link TesseraError}s with stable codes for anything a caller sent.
  */
-export interface Engine {
+export interface Engine extends AccountLifecycle {
   /** The resolved settings other layers need, including what the policy issues and how it renews. */
   readonly settings: EngineSettings;
   /**
@@ -166,7 +167,10 @@ export interface Engine {
    * proves a durable write commits now, throwing `storage_full` when the disk is full.
    */
   ping(options?: { write?: boolean }): Promise<void>;
-  /** Stops background work (not the store: its owner closes it). */
+  /**
+   * Stops background work: the sweeper and the outbox worker (its attempts in flight are aborted and
+   * recorded for a retry). Not the store: its owner closes it.
+   */
   close(): Promise<void>;
 
   /**
@@ -239,4 +243,6 @@ export interface EngineSettings
   readonly renewal: PolicyRenewal;
   /** The issuers whose ID tokens `exchangeIdToken` accepts (empty: the exchange is off). */
   readonly trustedIssuers: readonly string[];
+  /** A webhook delivery target (`deliver`) is configured: events are written and the one-time-token flows are on. */
+  readonly deliversWebhooks: boolean;
 }

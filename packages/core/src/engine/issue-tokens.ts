@@ -110,6 +110,7 @@ export async function signAccessToken(
     amr: session.amr,
     acr: sessionAcr(session),
     roles: user.roles,
+    emailVerified: user.emailVerified,
     profile: profileClaims(user, ctx.profileFields),
   });
   const grant: AccessGrant = { accessToken: access.token, expiresIn: exp - iat };

@@ -16,7 +16,9 @@ import {
   ipKey,
   USER_AGENT_MAX_LENGTH,
 } from './context.ts';
+import { deviceFingerprint } from './device-fingerprint.ts';
 import { issueTokens, type TokenSet } from './issue-tokens.ts';
+import { wakeOutbox } from './outbox-worker.ts';
 import {
   acceptSecondFactor,
   authenticationMethods,
@@ -24,6 +26,12 @@ import {
   secondFactorRefused,
 } from './second-factor.ts';
 import { newUserRecord } from './users.ts';
+import {
+  emitWhenDelivering,
+  sessionCreatedEvent,
+  sessionRevokedEvents,
+  userCreatedEvent,
+} from './webhook-events.ts';
 
 /** Where a request came from; stored on the session for the device list. */
 export interface ClientInfo {
@@ -36,6 +44,11 @@ export interface ClientInfo {
    * else one is derived from the user agent.
    */
   deviceName?: string | null | undefined;
+  /**
+   * A stable id of the browser (the HTTP layer's `tessera_device` cookie), for `session.created`'s
+   * `new_device` flag; without one the user agent stands in. Never stored as given (see `deviceFingerprint`).
+   */
+  deviceId?: string | null | undefined;
 }
 
 /** Input of `register`. */
@@ -110,9 +123,11 @@ export function newSession(
 }
 
 /**
- * Creates a session for `user` and its first tokens (generation 1), evicting past the cap. A user
- * flagged for re-authentication first has every older session ended and the flag cleared: this
- * sign-in is the re-authentication.
+ * Creates a session for `user` and its first tokens (generation 1), evicting past the cap; with a
+ * delivery target, `session.created` (and `session.revoked` for evictions) go to the outbox in the same
+ * write. A user flagged for re-authentication first has every older session ended and the flag
+ * cleared: this sign-in is the re-authentication. `fingerprint` (see `deviceFingerprint`) sets the
+ * event's new-device flag.
  */
 export async function openSession(
   ctx: EngineContext,
@@ -120,13 +135,22 @@ export async function openSession(
   client: ReturnType<typeof sessionClient>,
   amr: string[],
   auth: SignInProof = {},
+  fingerprint?: string,
 ): Promise<TokenSet> {
   const current = user.reauthRequired ? await clearReauthRequired(ctx, user) : user;
   const nowMs = ctx.clock.now();
   const session = newSession(ctx, current.id, client, amr, nowMs, auth);
-  const { evicted } = await ctx.store.createSession(session, { maxPerUser: ctx.maxSessionsPerUser });
+  const { evicted } = await ctx.store.createSession(session, {
+    maxPerUser: ctx.maxSessionsPerUser,
+    ...(fingerprint === undefined ? {} : { deviceFingerprint: fingerprint }),
+    emit: emitWhenDelivering(ctx, (result) => [
+      ...sessionRevokedEvents(result.evicted, 'evicted'),
+      sessionCreatedEvent(session, result.newDevice),
+    ]),
+  });
   ctx.onEvent({ type: 'session.created', sessionId: session.id, userId: current.id, atMs: nowMs });
   await announceRevoked(ctx, evicted, 'evicted');
+  wakeOutbox(ctx);
   return issueTokens(ctx, current, session, 1);
 }
 
@@ -134,7 +158,9 @@ export async function openSession(
 async function clearReauthRequired(ctx: EngineContext, user: UserRecord): Promise<UserRecord> {
   // Every session from before the flag must re-authenticate too, not only this device.
   const nowMs = ctx.clock.now();
-  const revoked = await ctx.store.revokeUserSessions(user.id, nowMs, 'reauthentication_required');
+  const revoked = await ctx.store.revokeUserSessions(user.id, nowMs, 'reauthentication_required', {
+    emit: emitWhenDelivering(ctx, (ended) => sessionRevokedEvents(ended, 'reauthentication_required')),
+  });
   await announceRevoked(ctx, revoked, 'reauthentication_required');
   const cleared = await ctx.store.updateUser(user.id, { reauthRequired: false, updatedAtMs: nowMs });
   return cleared && cleared !== 'email_taken' ? cleared : user;
@@ -155,11 +181,21 @@ export async function register(ctx: EngineContext, input: RegisterInput): Promis
   const nowMs = ctx.clock.now();
   const user = newUserRecord({ email, passwordHash }, nowMs);
   const session = newSession(ctx, user.id, client, ['pwd'], nowMs);
-  if ((await ctx.store.createUser(user, { session })) !== 'created') {
+  const fingerprint = deviceFingerprint(ctx, input);
+  const created = await ctx.store.createUser(user, {
+    session,
+    ...(fingerprint === undefined ? {} : { deviceFingerprint: fingerprint }),
+    emit: emitWhenDelivering(ctx, ({ newDevice }) => [
+      userCreatedEvent(user),
+      sessionCreatedEvent(session, newDevice),
+    ]),
+  });
+  if (created !== 'created') {
     throw new TesseraError('email_taken', 'An account with this email already exists.', { field: 'email' });
   }
   ctx.onEvent({ type: 'user.registered', userId: user.id, atMs: nowMs });
   ctx.onEvent({ type: 'session.created', sessionId: session.id, userId: user.id, atMs: nowMs });
+  wakeOutbox(ctx);
   return issueTokens(ctx, user, session, 1);
 }
 
@@ -216,5 +252,5 @@ export async function login(ctx: EngineContext, input: LoginInput): Promise<Toke
   }
   const amr = authenticationMethods(methods);
   if (ctx.limits) await forgetAttempts(ctx, key, ctx.limits.loginFailuresPerAccount);
-  return openSession(ctx, user, client, amr);
+  return openSession(ctx, user, client, amr, {}, deviceFingerprint(ctx, input));
 }

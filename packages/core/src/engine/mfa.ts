@@ -3,10 +3,12 @@ import type { UserRecord } from '../store/store.ts';
 import { matchTotpStep, newTotpSecret, totpUri } from '../totp.ts';
 import type { Authenticated } from './authenticate.ts';
 import { accountKey, countAttempt, type EngineContext, forgetAttempts } from './context.ts';
+import { wakeOutbox } from './outbox-worker.ts';
 import { newRecoveryCodes } from './recovery-codes.ts';
 import { acceptSecondFactor, secondFactorFromCode, secondFactorRefused } from './second-factor.ts';
 import { assertRecentAuthentication } from './step-up.ts';
 import { openTotpSecret, sealTotpSecret } from './totp-secret.ts';
+import { emitWhenDelivering, mfaEvent } from './webhook-events.ts';
 
 /** A started TOTP enrolment: the secret to show (or encode as a QR code) and its key URI. */
 export interface TotpEnrollment {
@@ -117,12 +119,17 @@ export async function confirmTotp(
   }
   await forgetCodeAttempts(ctx, key);
   const { codes, hashes } = newRecoveryCodes();
-  // The `mfa.enabled` webhook event belongs in this write's `emit`: it then exists if and only if the change does.
-  const confirmed = await ctx.store.setRecoveryCodes(user.id, hashes, { confirmTotp: true, atMs: nowMs });
+  // `mfa.enabled` in the same write: the event exists if and only if the change does.
+  const confirmed = await ctx.store.setRecoveryCodes(user.id, hashes, {
+    confirmTotp: true,
+    atMs: nowMs,
+    emit: emitWhenDelivering(ctx, (enabled) => [mfaEvent('mfa.enabled', enabled, nowMs)]),
+  });
   if (!confirmed) {
     throw new TesseraError('mfa_not_enabled', 'The enrolment was replaced or cancelled; enrol again.');
   }
   ctx.onEvent({ type: 'mfa.enabled', userId: user.id, atMs: nowMs });
+  wakeOutbox(ctx);
   return { recoveryCodes: codes };
 }
 
@@ -159,17 +166,17 @@ export async function disableTotp(ctx: EngineContext, auth: Authenticated, code:
   if (!(await acceptSecondFactor(ctx, user, factor))) throw secondFactorRefused(factor, 'code');
   await forgetCodeAttempts(ctx, key);
   const nowMs = ctx.clock.now();
-  // The `mfa.disabled` webhook event belongs in this write's `emit` (the third argument), like `mfa.enabled`.
-  const updated = await ctx.store.updateUser(user.id, {
-    totpSecret: null,
-    totpPendingSecret: null,
-    updatedAtMs: nowMs,
-  });
+  const updated = await ctx.store.updateUser(
+    user.id,
+    { totpSecret: null, totpPendingSecret: null, updatedAtMs: nowMs },
+    emitWhenDelivering(ctx, (disabled) => [mfaEvent('mfa.disabled', disabled, nowMs)]),
+  );
   if (!updated || updated === 'email_taken') throw GONE();
   // Second, so a failure here leaves codes that nothing accepts (they need two-factor login on), never
   // two-factor login on without its codes.
   await ctx.store.setRecoveryCodes(user.id, [], { confirmTotp: false, atMs: nowMs });
   ctx.onEvent({ type: 'mfa.disabled', userId: user.id, atMs: nowMs });
+  wakeOutbox(ctx);
 }
 
 /** The user's two-factor state. Throws `not_found`. */

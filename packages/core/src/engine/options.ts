@@ -5,6 +5,10 @@ import type { RateLimiter } from '../rate-limit.ts';
 import type { RevocationBus } from '../revocation-bus.ts';
 import type { Store } from '../store/store.ts';
 import type { SigningAlg } from '../tokens/keyring.ts';
+import type {
+  AccountLifecycleOptions,
+  ResolvedAccountLifecycleOptions,
+} from './account-lifecycle-options.ts';
 import type { PolicyName } from './policies/registry.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limits.ts';
 import type { ResolvedTrustedIssuer, TrustedIssuer, TrustedIssuerFetch } from './trusted-issuers.ts';
@@ -13,7 +17,7 @@ import type { ResolvedTrustedIssuer, TrustedIssuer, TrustedIssuerFetch } from '.
  * Options of {@link createEngine}, checked by {@link resolveEngineOptions}. Durations are whole seconds.
  * `undefined` means the default ({@link ENGINE_DEFAULTS}, per policy for the token lifetimes).
  */
-export interface EngineOptions {
+export interface EngineOptions extends AccountLifecycleOptions {
   store: Store;
   /** Root secret, at least 32 bytes; refresh-token MACs and key encryption derive from it. */
   secret: Uint8Array;
@@ -86,10 +90,15 @@ export interface EngineOptions {
   trustedIssuerFetch?: Partial<TrustedIssuerFetch> | undefined;
   /** An ID token issued longer ago than this (its `iat`) is refused: 60 s to 1 day. Default 3600. */
   idTokenMaxAgeSeconds?: number | undefined;
+  /*
+   * Webhooks and one-time tokens (AccountLifecycleOptions): `deliver` (without it no webhook event is
+   * written and the one-time-token flows are off), `webhookTimeoutSeconds` (default 10),
+   * `oneTimeTokenTtlSeconds` (reset 30 min, verification 24 h, magic link 15 min, email change 24 h).
+   */
 }
 
 /** {@link EngineOptions} resolved: every default filled in, every value checked. Frozen. */
-export interface ResolvedEngineOptions {
+export interface ResolvedEngineOptions extends ResolvedAccountLifecycleOptions {
   readonly store: Store;
   readonly secret: Uint8Array;
   readonly issuer: string;

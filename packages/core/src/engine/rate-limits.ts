@@ -18,6 +18,15 @@ export interface RateLimits {
   refreshPerSession: RateLimitRule[];
   /** ID-token exchanges per external identity (`iss`, `sub`), counted once the token is verified. */
   externalLoginPerIdentity: RateLimitRule[];
+  /**
+   * One-time-token requests (forgot password, magic link, verification, email change) per client: counted
+   * alike for known and unknown emails.
+   */
+  oneTimeTokenRequestsPerIp: RateLimitRule[];
+  /** One-time-token requests per account (its normalized email, known or not): no mail-bombing one inbox. */
+  oneTimeTokenRequestsPerAccount: RateLimitRule[];
+  /** One-time-token redemptions (reset, verification, magic link, email change) per client. */
+  oneTimeTokenRedemptionsPerIp: RateLimitRule[];
 }
 
 function freezeRules(rules: readonly RateLimitRule[]): RateLimitRule[] {
@@ -44,6 +53,18 @@ export const DEFAULT_RATE_LIMITS: Readonly<RateLimits> = Object.freeze({
   externalLoginPerIdentity: freezeRules([
     { limit: 10, windowSeconds: 60 },
     { limit: 100, windowSeconds: 3600 },
+  ]),
+  oneTimeTokenRequestsPerIp: freezeRules([
+    { limit: 10, windowSeconds: 60 },
+    { limit: 100, windowSeconds: 3600 },
+  ]),
+  oneTimeTokenRequestsPerAccount: freezeRules([
+    { limit: 3, windowSeconds: 600 },
+    { limit: 10, windowSeconds: 86_400 },
+  ]),
+  oneTimeTokenRedemptionsPerIp: freezeRules([
+    { limit: 30, windowSeconds: 60 },
+    { limit: 300, windowSeconds: 3600 },
   ]),
 });
 

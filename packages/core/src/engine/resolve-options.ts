@@ -7,6 +7,7 @@ import { createMemoryRateLimiter, type RateLimiter } from '../rate-limit.ts';
 import { createInProcessBus, type RevocationBus } from '../revocation-bus.ts';
 import type { Store } from '../store/store.ts';
 import { SIGNING_ALGS } from '../tokens/keyring.ts';
+import { resolveAccountLifecycleOptions } from './account-lifecycle-options.ts';
 import { ENGINE_DEFAULTS, type EngineOptions, type ResolvedEngineOptions } from './options.ts';
 import { POLICY_NAMES, policyNamed } from './policies/registry.ts';
 import { rateLimitsOption } from './rate-limits.ts';
@@ -299,5 +300,6 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
       ENGINE_DEFAULTS.trustedIssuerFetch,
     ),
     idTokenMaxAgeSeconds: ranged('idTokenMaxAgeSeconds'),
+    ...resolveAccountLifecycleOptions(options),
   });
 }

@@ -4,6 +4,7 @@ import { parseSessionHandle, REFRESH_TOKEN_PREFIX, sessionHandleMatches } from '
 import { authenticate } from './authenticate.ts';
 import { accessTokenHorizonMs, announceRevoked, type EngineContext } from './context.ts';
 import { findIssuedSession, refreshTokenUsable } from './rotate-refresh-token.ts';
+import { emitWhenDelivering, sessionRevokedEvents } from './webhook-events.ts';
 
 /** Ends one session. Returns true if it was live and is now revoked; ending it twice is harmless. */
 export async function revokeSession(
@@ -11,7 +12,12 @@ export async function revokeSession(
   sessionId: string,
   reason: RevokeReason,
 ): Promise<boolean> {
-  const revoked = await ctx.store.revokeSession(sessionId, ctx.clock.now(), reason);
+  const revoked = await ctx.store.revokeSession(
+    sessionId,
+    ctx.clock.now(),
+    reason,
+    emitWhenDelivering(ctx, (ended) => sessionRevokedEvents([ended], reason)),
+  );
   if (!revoked) return false;
   await announceRevoked(ctx, [revoked], reason);
   return true;
@@ -72,12 +78,10 @@ export async function revokeUserSessions(
   reason: RevokeReason,
   exceptSessionId?: string,
 ): Promise<number> {
-  const revoked = await ctx.store.revokeUserSessions(
-    userId,
-    ctx.clock.now(),
-    reason,
-    exceptSessionId === undefined ? {} : { exceptSessionId },
-  );
+  const revoked = await ctx.store.revokeUserSessions(userId, ctx.clock.now(), reason, {
+    ...(exceptSessionId === undefined ? {} : { exceptSessionId }),
+    emit: emitWhenDelivering(ctx, (ended) => sessionRevokedEvents(ended, reason)),
+  });
   await announceRevoked(ctx, revoked, reason);
   return revoked.length;
 }

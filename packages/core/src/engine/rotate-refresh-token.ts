@@ -14,6 +14,7 @@ import {
   sessionEndReason,
 } from './context.ts';
 import { issueTokens, signAccessToken, type TokenSet } from './issue-tokens.ts';
+import { emitWhenDelivering, sessionRevokedEvents } from './webhook-events.ts';
 
 /** Input of `refresh`. */
 export interface RefreshInput {
@@ -83,12 +84,22 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
     if (ended !== null) throw sessionEndedError(ended);
     const user = await ctx.store.findUserById(session.userId);
     if (!user || user.disabled) {
-      const revoked = await ctx.store.revokeSession(session.id, nowMs, 'account_disabled');
+      const revoked = await ctx.store.revokeSession(
+        session.id,
+        nowMs,
+        'account_disabled',
+        emitWhenDelivering(ctx, (ended) => sessionRevokedEvents([ended], 'account_disabled')),
+      );
       if (revoked) await announceRevoked(ctx, [revoked], 'account_disabled');
       throw new TesseraError('invalid_grant', 'The account is disabled.', { sessionEnded: 'revoked' });
     }
     if (user.reauthRequired) {
-      const revoked = await ctx.store.revokeSession(session.id, nowMs, 'reauthentication_required');
+      const revoked = await ctx.store.revokeSession(
+        session.id,
+        nowMs,
+        'reauthentication_required',
+        emitWhenDelivering(ctx, (ended) => sessionRevokedEvents([ended], 'reauthentication_required')),
+      );
       if (revoked) await announceRevoked(ctx, [revoked], 'reauthentication_required');
       throw sessionEndedError('reauthentication_required');
     }
@@ -133,7 +144,7 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
       return issueTokens(ctx, user, session, session.generation);
     }
 
-    await revokeForReuse(ctx, session.id, generation);
+    await revokeForReuse(ctx, session.id, generation, input);
     throw new TesseraError(
       'invalid_grant',
       'This refresh token was already used; the session has been ended for safety.',

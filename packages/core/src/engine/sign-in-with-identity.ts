@@ -3,10 +3,13 @@ import { TesseraError } from '../errors.ts';
 import { normalizeEmail } from '../internal/email.ts';
 import type { IdentityKey, UserRecord } from '../store/store.ts';
 import type { EngineContext } from './context.ts';
+import { deviceFingerprint } from './device-fingerprint.ts';
 import { issueTokens, type TokenSet } from './issue-tokens.ts';
 import { newSession, openSession, type sessionClient } from './login.ts';
+import { wakeOutbox } from './outbox-worker.ts';
 import type { ResolvedTrustedIssuer } from './trusted-issuers.ts';
 import { newUserRecord } from './users.ts';
+import { emitWhenDelivering, sessionCreatedEvent, userCreatedEvent } from './webhook-events.ts';
 
 /** What an external sign-in proves: an ID token verified by a trusted issuer. */
 const AMR_EXTERNAL = ['ext'];
@@ -65,7 +68,18 @@ export async function signInWithIdentity(
     const nowMs = ctx.clock.now();
     const user = newUserRecord({ email, emailVerified: email !== null, passwordHash: null }, nowMs);
     const session = newSession(ctx, user.id, client, [...AMR_EXTERNAL], nowMs);
-    if ((await ctx.store.createUser(user, { identity, session })) === 'created') {
+    const fingerprint = deviceFingerprint(ctx, client);
+    const created = await ctx.store.createUser(user, {
+      identity,
+      session,
+      ...(fingerprint === undefined ? {} : { deviceFingerprint: fingerprint }),
+      emit: emitWhenDelivering(ctx, ({ newDevice }) => [
+        userCreatedEvent(user),
+        sessionCreatedEvent(session, newDevice),
+      ]),
+    });
+    if (created === 'created') {
+      wakeOutbox(ctx);
       ctx.onEvent({ type: 'user.created', userId: user.id, source: 'external', atMs: nowMs });
       ctx.onEvent({ type: 'identity.linked', userId: user.id, issuer: identity.issuer, atMs: nowMs });
       ctx.onEvent({ type: 'session.created', sessionId: session.id, userId: user.id, atMs: nowMs });
@@ -83,5 +97,5 @@ async function openExisting(
   client: ReturnType<typeof sessionClient>,
 ): Promise<TokenSet> {
   if (user.disabled) throw new TesseraError('account_disabled', 'This account is disabled.');
-  return openSession(ctx, user, client, [...AMR_EXTERNAL]);
+  return openSession(ctx, user, client, [...AMR_EXTERNAL], {}, deviceFingerprint(ctx, client));
 }

@@ -1,6 +1,7 @@
 import { TesseraError } from '../errors.ts';
 import { assertInputObject } from '../internal/input.ts';
 import type { EngineContext } from './context.ts';
+import { deviceFingerprint } from './device-fingerprint.ts';
 import type { TokenSet } from './issue-tokens.ts';
 import { type ClientInfo, openSession, sessionClient } from './login.ts';
 
@@ -115,5 +116,5 @@ export async function startSession(ctx: EngineContext, input: StartSessionInput)
   const user = typeof input.userId === 'string' ? await ctx.store.findUserById(input.userId) : null;
   if (!user) throw new TesseraError('not_found', 'No such user.', { field: 'user_id' });
   if (user.disabled) throw new TesseraError('account_disabled', 'This account is disabled.');
-  return openSession(ctx, user, client, amr, { authTimeMs, acr });
+  return openSession(ctx, user, client, amr, { authTimeMs, acr }, deviceFingerprint(ctx, input));
 }

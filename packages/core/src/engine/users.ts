@@ -5,8 +5,10 @@ import { assertInputObject } from '../internal/input.ts';
 import type { UserRecord } from '../store/store.ts';
 import { checkRoles } from './account.ts';
 import type { EngineContext } from './context.ts';
+import { wakeOutbox } from './outbox-worker.ts';
 import { validateProfilePatch } from './profile.ts';
 import { type Profile, toProfile } from './views.ts';
+import { emitWhenDelivering, userCreatedEvent } from './webhook-events.ts';
 
 /** Input of `createUser`: a user without a password (the app, or an identity provider, signs them in). */
 export interface CreateUserInput {
@@ -96,10 +98,14 @@ export async function createUser(ctx: EngineContext, input: CreateUserInput = {}
     { email, emailVerified: input.emailVerified === true, passwordHash: null, roles, profile },
     nowMs,
   );
-  if ((await ctx.store.createUser(user)) !== 'created') {
+  const created = await ctx.store.createUser(user, {
+    emit: emitWhenDelivering(ctx, () => [userCreatedEvent(user)]),
+  });
+  if (created !== 'created') {
     throw new TesseraError('email_taken', 'An account with this email already exists.', { field: 'email' });
   }
   ctx.onEvent({ type: 'user.created', userId: user.id, source: 'app', atMs: nowMs });
+  wakeOutbox(ctx);
   return toProfile(user, ctx.profileFields);
 }
 

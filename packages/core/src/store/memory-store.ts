@@ -455,6 +455,7 @@ export function createMemoryStore(): Store {
         if (effect.userPatch && emailTakenByOther(user.id, effect.userPatch.email)) {
           return { status: 'email_taken' };
         }
+        const previous = cloneUser(user);
         assign(t, { usedAtMs: nowMs });
         if (effect.userPatch) applyUserPatch(user, { ...effect.userPatch, updatedAtMs: nowMs });
         const revoked = effect.revokeSessions ? revokeAllOf(user.id, nowMs, effect.revokeSessions) : [];
@@ -466,7 +467,16 @@ export function createMemoryStore(): Store {
                 : { deviceFingerprint: effect.createSession.deviceFingerprint }),
             })
           : { evicted: [], newDevice: false };
-        appendEvents(effect.emit?.({ user: cloneUser(user), revoked, newDevice: created.newDevice }) ?? []);
+        appendEvents(
+          effect.emit?.({
+            user: cloneUser(user),
+            previous,
+            token: publicToken(t),
+            revoked,
+            evicted: created.evicted,
+            newDevice: created.newDevice,
+          }) ?? [],
+        );
         return {
           status: 'redeemed',
           token: publicToken(t),

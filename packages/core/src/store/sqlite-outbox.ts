@@ -50,9 +50,11 @@ export function sqliteOutboxMethods(ctx: SqliteContext): OutboxMethods {
         // Under BEGIN IMMEDIATE nothing changes between these checks and the writes below. A taken
         // email is found before anything is written, so the token stays unused.
         const found = s.userById.get(userId);
+        if (!found) return { status: 'invalid' };
+        const previous = toUser(found);
         const user = effect.userPatch
           ? ctx.patchUser(userId, { ...effect.userPatch, updatedAtMs: nowMs })
-          : found && toUser(found);
+          : previous;
         if (!user) return { status: 'invalid' };
         if (user === 'email_taken') return { status: 'email_taken' };
         const [used] = s.useToken.all({ hash: tokenHash, now: nowMs });
@@ -64,10 +66,20 @@ export function sqliteOutboxMethods(ctx: SqliteContext): OutboxMethods {
         const created: { evicted: SessionRecord[]; newDevice: boolean } = effect.createSession
           ? ctx.insertSession(effect.createSession.session, effect.createSession)
           : { evicted: [], newDevice: false };
-        appendEvents(effect.emit?.({ user, revoked, newDevice: created.newDevice }) ?? []);
+        const token = toToken(used);
+        appendEvents(
+          effect.emit?.({
+            user,
+            previous,
+            token,
+            revoked,
+            evicted: created.evicted,
+            newDevice: created.newDevice,
+          }) ?? [],
+        );
         return {
           status: 'redeemed',
-          token: toToken(used),
+          token,
           user,
           revoked,
           evicted: created.evicted,

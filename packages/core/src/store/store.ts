@@ -203,8 +203,20 @@ export interface RedeemEffect {
    * device is recorded for the user as {@link CreateSessionOptions.deviceFingerprint} says.
    */
   createSession?: { session: SessionRecord; maxPerUser: number; deviceFingerprint?: string };
-  /** `newDevice` is true when `createSession` named a fingerprint never seen for the user before. */
-  emit?: EmitEvents<{ user: UserRecord; revoked: SessionRecord[]; newDevice: boolean }>;
+  /**
+   * Builds the events of the redemption, and may refuse it: if it throws, nothing happened and the token
+   * stays unused. `user` is the user after `userPatch`, `previous` before it; `token` is the redeemed
+   * record (its `usedAtMs` set); `evicted` the sessions `createSession`'s cap revoked; `newDevice` is
+   * true when `createSession` named a fingerprint never seen for the user before.
+   */
+  emit?: EmitEvents<{
+    user: UserRecord;
+    previous: UserRecord;
+    token: OneTimeTokenRecord;
+    revoked: SessionRecord[];
+    evicted: SessionRecord[];
+    newDevice: boolean;
+  }>;
 }
 
 /** The outcome of {@link Store.redeemOneTimeToken}. */

@@ -107,7 +107,14 @@ export function oneTimeTokensConformance(test: ConformanceTest): void {
         evicted: [],
         newDevice: false,
       });
-      assert.deepEqual(seen, { user: expectedUser, revoked, newDevice: false });
+      assert.deepEqual(seen, {
+        user: expectedUser,
+        previous: user,
+        token: { ...token, usedAtMs: T0 + 100 },
+        revoked,
+        evicted: [],
+        newDevice: false,
+      });
       assert.deepEqual(await store.findUserById(user.id), expectedUser);
       for (const s of revoked) assert.deepEqual(await store.findSession(s.id), s);
       assert.deepEqual(await outboxIds(store), [event.id]);
@@ -123,15 +130,16 @@ export function oneTimeTokensConformance(test: ConformanceTest): void {
       const result = await store.redeemOneTimeToken(token.tokenHash, 'magic_link', T0 + 50, {
         createSession: { session, maxPerUser: 1, deviceFingerprint: 'tablet' },
         emit: (effect) => {
-          seen = effect.newDevice;
+          seen = { newDevice: effect.newDevice, evicted: effect.evicted, previous: effect.previous };
           return [makeEvent({ type: 'session.created' })];
         },
       });
       assert.equal(result.status, 'redeemed');
       if (result.status !== 'redeemed') return;
-      assert.deepEqual(result.evicted, [{ ...old, revokedAtMs: T0 + 50, revokeReason: 'evicted' }]);
+      const evicted = [{ ...old, revokedAtMs: T0 + 50, revokeReason: 'evicted' }];
+      assert.deepEqual(result.evicted, evicted);
       assert.equal(result.newDevice, true);
-      assert.equal(seen, true);
+      assert.deepEqual(seen, { newDevice: true, evicted, previous: user }, 'the emit sees the evictions');
       assert.deepEqual(await store.findSession(session.id), session);
       assert.deepEqual(ids(await store.listLiveSessions(user.id, T0 + 51)), [session.id]);
       assert.equal(

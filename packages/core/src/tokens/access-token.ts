@@ -23,6 +23,8 @@ export interface AccessTokenClaims extends TesseraClaims {
   /** Authentication context class: `'1'` one factor, `'2'` two, or the one a sign-in named. */
   acr: string;
   roles: string[];
+  /** The user proved they receive mail at their address (OpenID Connect Core §5.1). */
+  email_verified: boolean;
 }
 
 /** What an access token is minted from. Times in whole seconds since the epoch. */
@@ -39,6 +41,8 @@ export interface AccessTokenInput {
   amr: string[];
   acr: string;
   roles: string[];
+  /** Carried as `email_verified` under every policy. */
+  emailVerified: boolean;
   /** Public profile claims; `null` values are left out. */
   profile: Record<string, string | null>;
   /** Claims set by the policy (e.g. `softexp`). Reserved claims cannot be overridden. */
@@ -67,6 +71,7 @@ export async function mintAccessToken(
     amr: input.amr,
     acr: input.acr,
     roles: input.roles,
+    email_verified: input.emailVerified,
   };
   // Registered claims last, so neither policy extras nor profile fields can override them.
   const signingInput = jwsSigningInput(

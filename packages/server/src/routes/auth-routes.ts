@@ -1,6 +1,7 @@
 import { hasControlCharacters, TesseraError } from '@tessera/core';
 import { readBearerToken } from '../http/bearer.ts';
 import { readBody, validateFields } from '../http/body.ts';
+import { presentedDevice, withDeviceCookie } from '../http/device-cookie.ts';
 import { empty } from '../http/error-response.ts';
 import { clientInfo, type Route, type RouteContext, tokenResponse } from '../http/route.ts';
 import {
@@ -21,7 +22,8 @@ const CREDENTIALS = {
 } as const;
 const DEVICE_NAME = { maxLength: 100, optional: true } as const;
 
-function deviceName(value: string | null | undefined): string | null {
+/** A device name from a request body, trimmed; throws `invalid_request` for a blank or unprintable one. */
+export function deviceName(value: string | null | undefined): string | null {
   if (value === undefined || value === null) return null;
   const trimmed = value.trim();
   if (!trimmed || hasControlCharacters(trimmed)) {
@@ -62,13 +64,15 @@ export function authRoutes(base: string): Route[] {
           ...CREDENTIALS,
           device_name: DEVICE_NAME,
         });
+        const device = presentedDevice(ctx, transport);
         const tokens = await ctx.routes.engine.register({
           email: body.email as string,
           password: body.password as string,
           deviceName: deviceName(body.device_name),
+          deviceId: device.id,
           ...clientInfo(ctx.request),
         });
-        return tokenResponse(ctx, tokens, transport, 201);
+        return withDeviceCookie(tokenResponse(ctx, tokens, transport, 201), device);
       },
     },
     {
@@ -84,15 +88,17 @@ export function authRoutes(base: string): Route[] {
           recovery_code: { maxLength: 64, optional: true },
           device_name: DEVICE_NAME,
         });
+        const device = presentedDevice(ctx, transport);
         const tokens = await ctx.routes.engine.login({
           email: body.email as string,
           password: body.password as string,
           deviceName: deviceName(body.device_name),
+          deviceId: device.id,
           ...(body.totp ? { totp: body.totp } : {}),
           ...(body.recovery_code ? { recoveryCode: body.recovery_code } : {}),
           ...clientInfo(ctx.request),
         });
-        return tokenResponse(ctx, tokens, transport);
+        return withDeviceCookie(tokenResponse(ctx, tokens, transport), device);
       },
     },
     {

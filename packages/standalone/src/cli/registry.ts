@@ -10,6 +10,7 @@ import {
   userRevokeSessionCommand,
   userRolesCommand,
 } from './user-write.ts';
+import { webhooksListCommand, webhooksReplayCommand } from './webhooks.ts';
 
 /** Every `tessera` command, in the order the help lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -25,12 +26,15 @@ export const COMMANDS: readonly Command[] = [
   userDisableCommand,
   userEnableCommand,
   userRevokeSessionCommand,
+  webhooksListCommand,
+  webhooksReplayCommand,
 ];
 
 /** Groups of subcommands (`tessera user …`) and what they are about. */
 export const GROUPS: Readonly<Record<string, string>> = {
   keys: 'signing keys',
   user: 'accounts and their sessions',
+  webhooks: 'webhook events: dead letters and replay',
 };
 
 /** Options every command takes. */
