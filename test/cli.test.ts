@@ -100,6 +100,15 @@ describe('tessera help and usage errors', () => {
     assert.equal(format.code, 78);
     assert.match(format.stderr, /TESSERA_LOG_FORMAT: "fancy" must be auto, pretty or json/);
   });
+
+  it('warns about a misspelled TESSERA_* variable, naming the closest setting, and goes on', async () => {
+    const run = await runTessera(['migrate'], { TESSERA_DATA_DIR: dataDir, TESSERA_ACESS_TTL: '5m' });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stderr,
+      /tessera: warning: TESSERA_ACESS_TTL is not a Tessera setting and is ignored; did you mean TESSERA_ACCESS_TTL\?/,
+    );
+  });
 });
 
 describe('tessera start, keys and the first start', () => {

@@ -3,8 +3,9 @@ import { createInterface } from 'node:readline/promises';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { isTesseraError } from '@tessera/core';
 import { type CliIo, type Command, CommandFailure, EXIT, UsageError } from './cli/command.ts';
-import { closest, commandHelp, groupHelp, overview } from './cli/help.ts';
+import { commandHelp, groupHelp, overview } from './cli/help.ts';
 import { COMMANDS, GLOBAL_OPTIONS, GROUPS } from './cli/registry.ts';
+import { closest } from './closest.ts';
 import { ConfigError, resolveConfig, type TesseraConfig } from './config.ts';
 import { StartupError } from './startup-error.ts';
 
@@ -147,7 +148,13 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     args,
     values: parsed.values as Record<string, string | boolean | undefined>,
     config: () => {
-      config ??= resolveConfig(typeof configFile === 'string' ? { configFile } : {});
+      if (config === undefined) {
+        config = resolveConfig(typeof configFile === 'string' ? { configFile } : {});
+        // `start` logs them through the server's logger; every other command says them here.
+        if (command.path[0] !== 'start') {
+          for (const warning of config.warnings) io.err(`tessera: warning: ${warning}\n`);
+        }
+      }
       return config;
     },
     io,

@@ -65,10 +65,15 @@ export interface TesseraConfig {
   readonly webhookSecret: string | null;
   /** Settings given in a deprecated form, one sentence each (the server logs them at start). */
   readonly deprecations: readonly string[];
+  /**
+   * `TESSERA_*` variables that are not settings (a typo is otherwise ignored in silence), each with the
+   * closest setting's name when one is near; logged at start, printed by admin commands.
+   */
+  readonly warnings: readonly string[];
 }
 
-/** The standalone's own settings: the {@link TesseraConfig} fields besides `engine` and `deprecations`. */
-export type ServerSettings = Omit<TesseraConfig, 'engine' | 'deprecations'>;
+/** The standalone's own settings: the {@link TesseraConfig} fields besides `engine`, `deprecations` and `warnings`. */
+export type ServerSettings = Omit<TesseraConfig, 'engine' | 'deprecations' | 'warnings'>;
 
 /** The settings without a default of their own: unset, they are derived or `null`. */
 export type Derived =

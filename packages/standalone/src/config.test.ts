@@ -320,3 +320,18 @@ describe('resolveConfig', () => {
     assert.throws(() => resolveConfig({ env: {}, configFile: file, cwd }), /TESSERA_NOPE: unknown setting/);
   });
 });
+
+describe('unknown TESSERA_* variables', () => {
+  it('warns about each, with the closest setting, and changes nothing', () => {
+    const config = resolveConfig({
+      env: { TESSERA_ACESS_TTL: '5m', TESSERA_NOT_A_THING_AT_ALL: '1', TESSERA_CONFIG: '', PATH: '/bin' },
+      cwd,
+    });
+    assert.deepEqual(config.warnings, [
+      'TESSERA_ACESS_TTL is not a Tessera setting and is ignored; did you mean TESSERA_ACCESS_TTL?',
+      'TESSERA_NOT_A_THING_AT_ALL is not a Tessera setting and is ignored',
+    ]);
+    assert.equal(config.engine.accessTtlSeconds, undefined, 'the typo sets nothing');
+    assert.deepEqual(resolveConfig({ env: { TESSERA_ACCESS_TTL: '5m' }, cwd }).warnings, []);
+  });
+});

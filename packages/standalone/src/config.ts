@@ -7,10 +7,12 @@ import {
   type PolicyName,
   resolveEngineOptions,
 } from '@tessera/core';
+import { closest } from './closest.ts';
 import { parseSetting } from './config-parsers.ts';
 import {
   type Derived,
   type EngineConfig,
+  SETTING_NAMES,
   SETTING_OF_OPTION,
   SETTINGS,
   type ServerSettings,
@@ -198,5 +200,24 @@ export function resolveConfig(sources: ConfigSources = {}): TesseraConfig {
     webhookUrl: settings.webhookUrl ?? null,
     webhookSecret: settings.webhookSecret ?? null,
     deprecations: Object.freeze(deprecations),
+    warnings: Object.freeze(unknownVariables(env)),
   });
+}
+
+// Variables of the test suites and tools around the server, not settings of its own.
+const NOT_SETTINGS = new Set(['TESSERA_CONFIG']);
+
+/**
+ * One sentence per `TESSERA_*` environment variable that is no setting: a typo such as
+ * `TESSERA_ACESS_TTL` would otherwise leave the default in force without a word (the config file
+ * refuses unknown keys outright; the environment is shared with other programs, so this only warns).
+ */
+function unknownVariables(env: Readonly<Record<string, string | undefined>>): string[] {
+  const warnings: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('TESSERA_') || name in SETTINGS || NOT_SETTINGS.has(name)) continue;
+    const near = closest(name, SETTING_NAMES);
+    warnings.push(`${name} is not a Tessera setting and is ignored${near ? `; did you mean ${near}?` : ''}`);
+  }
+  return warnings;
 }

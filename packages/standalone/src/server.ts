@@ -138,6 +138,7 @@ export async function createTesseraServer(
     ...(overrides.writeLog ? { write: overrides.writeLog } : {}),
   });
   for (const deprecation of config.deprecations) log.warn(deprecation);
+  for (const warning of config.warnings) log.warn(warning);
   const store = overrides.store ?? (await openStore(config.databaseUrl, { dataDir: config.dataDir }));
   let shared: SharedServices | null = null;
   let engine: Engine;
