@@ -8,13 +8,14 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import type { ExampleOptions } from '../examples/engine.ts';
+import { build } from '../scripts/build.ts';
 import { browserSkip, launchChromium } from './helpers/browser.ts';
 import { freePort, waitForOutput } from './helpers/child-server.ts';
 import { mountContract } from './helpers/mount-contract.ts';
 import { PASSWORD } from './helpers/server.ts';
 
 // The Next.js example (examples/next-app) built with `next build` and run with `next start`, as an app
-// that installed the @tessera packages would: it consumes their built JavaScript (`tsc --build`), with
+// that installed the @tessera packages would: it consumes their built JavaScript (`npm run build`), with
 // the engine loaded by Node at run time. The build is kept in the example's `.next` and skipped while
 // a hash of its inputs is unchanged.
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -57,14 +58,10 @@ let built: Promise<void> | null = null;
 function ensureBuilt(): Promise<void> {
   built ??= (async () => {
     const started = performance.now();
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'node_modules/typescript/bin/tsc'), '--build', 'packages/server', 'packages/client'],
-      {
-        cwd: ROOT,
-        stdio: 'pipe',
-      },
-    );
+    // The packages' built JavaScript, as an installed app gets it: `npm test` builds every dist/ first
+    // (`npm run build`); run alone, this builds what is missing.
+    const dirs = ['core', 'protocol', 'server', 'client'].map((name) => join(ROOT, 'packages', name));
+    if (dirs.some((dir) => !existsSync(join(dir, 'dist')))) build(dirs);
     const hash = inputsHash();
     const cached =
       existsSync(join(APP, '.next/BUILD_ID')) && existsSync(STAMP) && readFileSync(STAMP, 'utf8') === hash;

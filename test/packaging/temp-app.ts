@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { build } from '../../scripts/build.ts';
 
 /** The repository root. */
 export const ROOT: string = resolve(import.meta.dirname, '../..');
@@ -82,12 +83,26 @@ export function packageDirs(): string[] {
   return root.workspaces.filter((path) => path.startsWith('packages/')).map((path) => join(ROOT, path));
 }
 
-/** Packs every package into `destination` (each `prepack` builds it first); resolves to what was packed. */
+/**
+ * Packs every package into `destination`; resolves to what was packed. The packages' dist/ is built
+ * once beforehand (`npm test` runs `npm run build`; a package without one is built here), and the
+ * packing skips `prepack`: rebuilding there would empty dist/ while other tests read it.
+ */
 export async function packAll(destination: string): Promise<PackedPackage[]> {
-  const workspaces = packageDirs().flatMap((dir) => ['-w', dir]);
+  const dirs = packageDirs();
+  if (dirs.some((dir) => !existsSync(join(dir, 'dist')))) build(dirs);
+  const workspaces = dirs.flatMap((dir) => ['-w', dir]);
   const { stdout } = await run(
     'npm',
-    ['pack', ...workspaces, '--pack-destination', destination, '--json', '--loglevel=error'],
+    [
+      'pack',
+      ...workspaces,
+      '--ignore-scripts',
+      '--pack-destination',
+      destination,
+      '--json',
+      '--loglevel=error',
+    ],
     ROOT,
     240_000,
   );
