@@ -143,14 +143,25 @@ describe('an old Node', () => {
     const preload = join(dir, 'pretend-node-20.mjs');
     writeFileSync(
       preload,
-      `import { registerHooks } from 'node:module';
+      `import * as module from 'node:module';
 Object.defineProperty(process.versions, 'node', { value: '20.11.0' });
-registerHooks({
-  resolve(specifier, context, next) {
-    if (specifier === 'node:sqlite') throw new Error('node:sqlite was loaded');
-    return next(specifier, context);
-  },
-});
+const refuse = (specifier) => {
+  if (specifier === 'node:sqlite') throw new Error('node:sqlite was loaded');
+};
+if (module.registerHooks) {
+  module.registerHooks({
+    resolve(specifier, context, next) {
+      refuse(specifier);
+      return next(specifier, context);
+    },
+  });
+} else {
+  // Node 22.13 (the lowest in engines) has only the asynchronous hooks.
+  const hooks = 'export async function resolve(specifier, context, next) {' +
+    " if (specifier === 'node:sqlite') throw new Error('node:sqlite was loaded');" +
+    ' return next(specifier, context); }';
+  module.register('data:text/javascript,' + encodeURIComponent(hooks));
+}
 `,
     );
     const run = await runTessera(

@@ -219,7 +219,7 @@ describe('webhook outbox', () => {
     );
   });
 
-  it('delivers in the background once started, woken by each write, and stops on close', async () => {
+  it('delivers in the background once started, woken by each write, and stops on close', async (t) => {
     const box = inbox();
     const waiters: Array<[number, () => void]> = [];
     const deliveredCount = (n: number) =>
@@ -236,6 +236,9 @@ describe('webhook outbox', () => {
     await store.appendOutbox([
       { id: 'msg_backlog', type: 'user.created', data: {}, createdAtMs: clock.now() },
     ]);
+    // The worker's timers do not hold a process open (unref'd); this test holds it while it waits.
+    const alive = setInterval(() => {}, 1000);
+    t.after(() => clearInterval(alive));
     const stop = engine.startOutboxWorker(3600);
     await deliveredCount(1);
     // The start's own pass took the backlog; the next timer pass is an hour away, so only the
@@ -252,7 +255,7 @@ describe('webhook outbox', () => {
     await engine.close();
   });
 
-  it('aborts the attempts in flight on close and records them for a retry, even when deliver ignores its signal', async () => {
+  it('aborts the attempts in flight on close and records them for a retry, even when deliver ignores its signal', async (t) => {
     let arrived: () => void = () => {};
     const arrival = new Promise<void>((resolve) => {
       arrived = resolve;
@@ -265,6 +268,8 @@ describe('webhook outbox', () => {
       },
     });
     await engine.register({ email: 'ada@example.com', password: PASSWORD });
+    const alive = setInterval(() => {}, 1000);
+    t.after(() => clearInterval(alive));
     engine.startOutboxWorker(3600);
     await arrival;
     const started = performance.now();
