@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { type JWK, SignJWT } from 'jose';
 import { createManualClock } from '../clock.ts';
 import { isTesseraError } from '../errors.ts';
+import { createPasswordHasher } from '../password.ts';
 import { createSqliteStore } from '../store/sqlite-store.ts';
 import { createEngineFixture, must, TEST_SECRET } from '../testing/engine-fixture.ts';
 import { startTestIdentityProvider, type TestIdentityProvider } from '../testing/identity-provider.ts';
@@ -266,5 +267,47 @@ describe('ID tokens without a nonce', () => {
     // The token's own life (here 5 minutes) is the other bound.
     clock.advance(5 * 60_000);
     await rejectsWith(exchange('198.51.100.97'), 'invalid_grant', 'after exp');
+  });
+});
+
+describe('passwords', () => {
+  it('are hashed with argon2id at OWASP’s parameters by default, while the event loop keeps turning', async () => {
+    const hasher = createPasswordHasher();
+    let turns = 0;
+    let turning = true;
+    const turn = () => {
+      turns += 1;
+      if (turning) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const phc = await hasher.hash(PASSWORD);
+    const turnsWhileHashing = turns;
+    turning = false;
+    assert.match(phc, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    // A hash computed on the event loop would resolve before any setImmediate callback ran.
+    assert.ok(turnsWhileHashing >= 1, `the event loop turned ${turnsWhileHashing} times`);
+    assert.ok(await hasher.verify(phc, PASSWORD));
+  });
+
+  it('are normalized (NFKC) and measured in code points: 8 to 1,024', async () => {
+    const { engine } = await createEngineFixture();
+    // "ﬁ" (U+FB01) and a full-width "Ａ" are the same password as "fi" and "A" once normalized.
+    await engine.register({ email: 'ada@example.com', password: 'a \uFB01ne \uFF21pple tree grows' });
+    await engine.login({ email: 'ada@example.com', password: 'a fine Apple tree grows' });
+    const emoji = (count: number) =>
+      '\u{1F511}\u{1F333}\u{1F680}\u{1F36A}\u{1F308}\u{1F47E}\u{1F9ED}\u{1F3B2}'.slice(0, count * 2);
+    // Seven emoji are fourteen UTF-16 units but seven code points: too short.
+    await rejectsWith(
+      engine.register({ email: 'bob@example.com', password: emoji(7) }),
+      'invalid_password',
+      '7',
+    );
+    await engine.register({ email: 'bob@example.com', password: emoji(8) });
+    await rejectsWith(
+      engine.register({ email: 'eve@example.com', password: `${'ab'.repeat(512)}c` }),
+      'invalid_password',
+      '1,025',
+    );
+    await engine.register({ email: 'eve@example.com', password: `${'ab'.repeat(511)}cd` });
   });
 });
