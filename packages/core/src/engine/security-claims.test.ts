@@ -5,17 +5,19 @@ import { createHash, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { type JWK, SignJWT } from 'jose';
 import { createManualClock } from '../clock.ts';
 import { isTesseraError } from '../errors.ts';
 import { createPasswordHasher } from '../password.ts';
 import { createSqliteStore } from '../store/sqlite-store.ts';
-import { createEngineFixture, must, TEST_SECRET } from '../testing/engine-fixture.ts';
+import { createEngineFixture, enableTwoFactor, must, TEST_SECRET } from '../testing/engine-fixture.ts';
 import { startTestIdentityProvider, type TestIdentityProvider } from '../testing/identity-provider.ts';
 import { parseRefreshToken, refreshTokenMacMatches } from '../tokens/refresh-token.ts';
 import { unseal } from '../tokens/sealed-box.ts';
 import { deriveKeys } from '../tokens/secret.ts';
+import { totpCode } from '../totp.ts';
 import { ID_TOKEN_TYPE } from './id-token-exchange.ts';
 import { DEFAULT_RATE_LIMITS } from './rate-limits.ts';
 
@@ -168,11 +170,12 @@ describe('a stolen database', () => {
     const store = createSqliteStore({ path });
     const old = await createEngineFixture({ store, clock });
     const tokens = await old.engine.register({ email: 'ada@example.com', password: PASSWORD });
+    const bob = await old.engine.register({ email: 'bob@example.com', password: PASSWORD });
+    const { secret: totpSecret, recoveryCodes } = await enableTwoFactor(old, bob.accessToken);
     const { kid: oldKid } = (await old.engine.jwks()).keys[0] as { kid: string };
     await old.engine.close();
     await store.close();
     // What docs/security.md tells the operator to do, in order.
-    const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(path);
     db.exec('DELETE FROM signing_keys');
     db.close();
@@ -189,6 +192,24 @@ describe('a stolen database', () => {
     clock.advance(1000);
     const login = await next.engine.login({ email: 'ada@example.com', password: PASSWORD });
     await next.engine.authenticate(login.accessToken);
+    // TOTP secrets were sealed under the old secret too: an authenticator code cannot be checked (a
+    // server fault, not a wrong code), a recovery code still signs in, turns two-factor off, and the
+    // user enrols again.
+    const code = totpCode(totpSecret, clock.now());
+    await assert.rejects(
+      next.engine.login({ email: 'bob@example.com', password: PASSWORD, totp: code }),
+      (error: unknown) => !isTesseraError(error),
+    );
+    const rescued = await next.engine.login({
+      email: 'bob@example.com',
+      password: PASSWORD,
+      recoveryCode: recoveryCodes[0],
+    });
+    await next.engine.disableTotp(
+      await next.engine.authenticate(rescued.accessToken),
+      must(recoveryCodes[1]),
+    );
+    await next.engine.login({ email: 'bob@example.com', password: PASSWORD });
     await next.engine.close();
     await reopened.close();
   });
