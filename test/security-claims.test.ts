@@ -7,8 +7,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { browserSkip, launchChromium, startBrowserTestServer } from './helpers/browser.ts';
 import { type ChildServer, freePort, startChildServer, stopChildServer } from './helpers/child-server.ts';
-import { call, PASSWORD, startTestServer } from './helpers/server.ts';
+import { call, PASSWORD, startTestServer, type TestServer } from './helpers/server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-security-claims-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -238,6 +240,64 @@ describe('the demo page', () => {
       assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('the browser client', { skip: browserSkip() }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  before(async () => {
+    server = await startBrowserTestServer('60s');
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('keeps every token out of what page script can read back: Web Storage, document.cookie, IndexedDB', async () => {
+    // A bare page of the server's origin (the health route), importing the client bundle it serves.
+    const context = await browser.newContext({ bypassCSP: true });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/healthz`);
+      const seen = await page.evaluate(async (password) => {
+        const { createTesseraClient } = await import('/tessera-client.js' as string);
+        localStorage.setItem('control', 'the dump reads Web Storage');
+        const client = createTesseraClient({ baseUrl: '' });
+        await client.register(`storage${Date.now()}@example.com`, password);
+        const tokens = [await client.getAccessToken()];
+        await client.refresh();
+        tokens.push(await client.getAccessToken());
+        const me = (await client.fetch('/auth/me')).status;
+        const entries = (storage: Storage) =>
+          Array.from({ length: storage.length }, (_, i) => storage.key(i) as string).map(
+            (key) => `${key}=${storage.getItem(key)}`,
+          );
+        const databases = (await indexedDB.databases()).map((db) => db.name ?? '');
+        const caches = 'caches' in globalThis ? await globalThis.caches.keys() : [];
+        const dump = [
+          ...entries(localStorage),
+          ...entries(sessionStorage),
+          document.cookie,
+          ...databases,
+          ...caches,
+          window.name,
+        ].join('\n');
+        client.close();
+        return { tokens, me, dump, databases };
+      }, PASSWORD);
+      assert.equal(seen.me, 200);
+      assert.equal(seen.tokens.length, 2);
+      assert.notEqual(seen.tokens[0], seen.tokens[1], 'a refresh happened');
+      for (const token of seen.tokens) assert.match(token, /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+      assert.match(seen.dump, /the dump reads Web Storage/);
+      assert.deepEqual(seen.databases, [], 'no IndexedDB database');
+      for (const token of seen.tokens) assert.ok(!seen.dump.includes(token), 'an access token is readable');
+      assert.doesNotMatch(seen.dump, /tsr_|eyJ/, 'no refresh token and no JWT');
+    } finally {
+      await context.close();
     }
   });
 });

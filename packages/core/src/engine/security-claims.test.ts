@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -257,6 +259,52 @@ describe('a crash and the grace window', () => {
     const late = await wide.after.engine.refresh({ refreshToken: must(wide.tokens.refreshToken) });
     assert.equal(late.refreshToken, wide.unanswered.refreshToken);
     await wide.close();
+  });
+});
+
+describe('fetches for ID tokens', () => {
+  it('fetches nothing for an unlisted issuer, and follows no redirect from a listed one', async () => {
+    const idp = await startTestIdentityProvider('tessera-app');
+    const unlisted = await startTestIdentityProvider('tessera-app');
+    // A listed issuer whose every URL redirects to the real provider's.
+    const redirects: string[] = [];
+    const redirector = createServer((request, response) => {
+      redirects.push(request.url ?? '');
+      response.writeHead(302, { location: `${idp.issuer}${request.url}` }).end();
+    });
+    await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
+    const redirecting = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}`;
+    try {
+      const { engine, clock } = await createEngineFixture({
+        trustedIssuers: [
+          { issuer: idp.issuer, audience: 'tessera-app' },
+          { issuer: redirecting, audience: 'tessera-app' },
+        ],
+        trustedIssuerFetch: { cooldownSeconds: 0 },
+      });
+      const exchange = async (claims: Record<string, unknown>) =>
+        engine.exchangeIdToken({
+          subjectToken: await idp.sign(claims, { nowMs: clock.now() }),
+          subjectTokenType: ID_TOKEN_TYPE,
+        });
+      // The control: the listed provider is fetched and its token accepted.
+      await exchange({ sub: 'alice' });
+      const fetched = { ...idp.fetches };
+      assert.ok(fetched.jwks >= 1);
+      await rejectsWith(exchange({ sub: 'mallory', iss: unlisted.issuer }), 'invalid_grant', 'unlisted');
+      assert.deepEqual(unlisted.fetches, { discovery: 0, jwks: 0 });
+      const refused = await exchange({ sub: 'mallory', iss: redirecting }).then(
+        () => assert.fail('a token from a redirecting issuer was accepted'),
+        (error: unknown) => error,
+      );
+      assert.ok(isTesseraError(refused), String(refused));
+      assert.ok(redirects.length >= 1, 'the listed issuer was asked');
+      assert.deepEqual(idp.fetches, fetched, 'the redirect was not followed');
+    } finally {
+      redirector.close();
+      await idp.close();
+      await unlisted.close();
+    }
   });
 });
 
