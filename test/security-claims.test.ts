@@ -301,3 +301,43 @@ describe('the browser client', { skip: browserSkip() }, () => {
     }
   });
 });
+
+describe('the revocation feed’s size', () => {
+  it('grows with revocations only, never with registrations, and forgets each after one token lifetime', async () => {
+    const t = await startTestServer();
+    try {
+      const snapshot = async () => {
+        const response = await call(t.url, 'GET', '/auth/revocations');
+        assert.equal(response.status, 200);
+        return response.body.revocations as Array<{ sid?: string }>;
+      };
+      const users = [];
+      for (let i = 0; i < 30; i += 1) {
+        const response = await call(t.url, 'POST', '/auth/register', {
+          json: { email: `flood${i}@example.com`, password: PASSWORD },
+        });
+        assert.equal(response.status, 201);
+        users.push(response.body);
+      }
+      assert.deepEqual(await snapshot(), [], 'thirty registrations, no entry');
+      for (const user of users.slice(0, 3)) {
+        const out = await call(t.url, 'POST', '/auth/logout', {
+          json: { refresh_token: user.refresh_token },
+        });
+        assert.equal(out.status, 204);
+      }
+      assert.deepEqual(
+        (await snapshot()).map((entry) => entry.sid).sort(),
+        users
+          .slice(0, 3)
+          .map((user) => user.session_id)
+          .sort(),
+      );
+      // Access TTL (10 min) + leeway (2 s): no token of those sessions can still be valid.
+      t.clock.advance(602_000);
+      assert.deepEqual(await snapshot(), []);
+    } finally {
+      await t.close();
+    }
+  });
+});
