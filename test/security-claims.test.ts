@@ -146,6 +146,21 @@ describe('a full flow at debug level, logged as JSON', () => {
       for (const [method, path, options] of misplaced) {
         const response = await call(url, method, path, options);
         assert.ok(response.status >= 400 && response.status < 500, `${method} ${path}: ${response.status}`);
+        // The refusal's message and headers do not repeat the credential. (`field` names the offending
+        // field as the client wrote it, so a credential sent as a JSON key comes back there, to the
+        // client that sent it.)
+        const description = String(response.body?.error_description ?? '');
+        const lines = [description];
+        response.headers.forEach((value, name) => {
+          lines.push(`${name}: ${value}`);
+        });
+        const answer = lines.join('\n');
+        for (const credential of [oauth.body.access_token, oauth.body.refresh_token, SERVICE_TOKEN]) {
+          assert.ok(
+            !answer.includes(credential),
+            `${method} ${path} answers with a credential: ${response.text}`,
+          );
+        }
       }
       // A session id in the path: another device's session, ended from this one.
       const other = await call(url, 'POST', '/auth/login', { json: { email, password: NEW_PASSWORD } });
