@@ -112,6 +112,10 @@ describe('demo page flows in Chromium', { skip }, () => {
         document.querySelectorAll('#inbox-events li').length > 0,
     );
     assert.equal(await page.isVisible('#welcome'), true);
+    // Only the sign-in forms: no second-factor field until an account asks for one.
+    assert.equal(await page.isVisible('#login-form'), true);
+    assert.equal(await page.isVisible('#second-factor'), false);
+    assert.equal(await page.isVisible('#reset-form'), false);
     assert.match(await page.innerText('body'), /Welcome to the Tessera demo/);
     await page.click('#welcome-dismiss');
     assert.equal(await page.isVisible('#welcome'), false);
@@ -267,6 +271,7 @@ describe('demo page flows in Chromium', { skip }, () => {
 
     await page.click('#logout');
     await page.waitForSelector('#signed-out:not([hidden])');
+    assert.equal(await page.isVisible('#second-factor'), false);
     await logIn(page, email, PASSWORD, 'Desk');
     await waitForMessage(page, /two-factor sign-in/);
     assert.equal(await page.isVisible('#second-factor'), true);
