@@ -191,6 +191,7 @@ describe('HTTP fuzz: the demo routes', () => {
         return storeSnapshot(t.server.store, fixtures.sessionIds, t.clock.now());
       };
       let runs = 0;
+      const statuses = new Map<string, number>();
       const property = fc.asyncProperty(fuzzRequest(routes, accepted), async (request: FuzzRequest) => {
         runs += 1;
         const before = await drained();
@@ -203,6 +204,7 @@ describe('HTTP fuzz: the demo routes', () => {
         for (const response of result.responses) {
           // The page's own files widen the CSP just enough to run its scripts and styles ('self').
           const pageCsp = response.headers.get('content-security-policy') === DEMO_PAGE_CSP;
+          statuses.set(String(response.status), (statuses.get(String(response.status)) ?? 0) + 1);
           const problems = problemsOf(response, head).filter(
             (problem) => !(pageCsp && problem.startsWith('header content-security-policy:')),
           );
@@ -213,7 +215,8 @@ describe('HTTP fuzz: the demo routes', () => {
         }
       });
       await fc.assert(property, { numRuns: Math.min(RUNS, 150), interruptAfterTimeLimit: 15_000 });
-      process.stdout.write(`# demo routes: ${runs} requests\n`);
+      const seen = [...statuses].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}×${n}`);
+      process.stdout.write(`# demo routes: ${runs} requests, answers ${seen.join(' ')}\n`);
       assert.ok(runs >= 25, `only ${runs} runs fit in the time budget`);
     } finally {
       await t.close();
