@@ -72,11 +72,14 @@ describe('demo page in Chromium', { skip }, () => {
     await phonePage.waitForSelector('#signed-out:not([hidden])', { timeout: 10_000 });
     assert.match((await phonePage.textContent('#message')) ?? '', /session was ended/i);
 
-    // Profile change returns a token with the new claims at once.
+    // Profile change returns a token with the new claims at once; the resource service sees them in it.
     await page.fill('#profile-form input[name=name]', 'Ada Lovelace');
     await page.click('#profile-form button');
     await page.waitForFunction(() =>
-      document.querySelector('#api-result')?.textContent?.includes('Ada Lovelace'),
+      document.querySelector('#profile-result')?.textContent?.includes('Ada Lovelace'),
+    );
+    await page.waitForFunction(() =>
+      /"name": "Ada Lovelace"/.test(document.querySelector('#api-result')?.textContent ?? ''),
     );
 
     await page.fill('#password-form input[name=current_password]', PASSWORD);

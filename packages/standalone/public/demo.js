@@ -112,6 +112,8 @@ client.on('tokenRenewed', ({ expiresIn }) => {
   $('#renewals').prepend(item);
   // Another tab signed in (its token arrived by broadcast): show this one signed in too.
   if ($('#signed-in').hidden) signedIn().catch(() => undefined);
+  // The resource service sees each new token, so it can time the revocation of any of them.
+  else callResource().catch(() => undefined);
 });
 client.on('sessionEnded', ({ reason }) => {
   remember(SESSION_HINT, null);
@@ -138,7 +140,7 @@ async function signedIn() {
   $('#verified').textContent = verified ? 'email verified' : 'email not verified';
   $('#verified').classList.toggle('warn', !verified);
   $('#verify-request').hidden = verified || !account.inboxOn();
-  await Promise.all([loadSessions(), account.loadTwoFactor()]);
+  await Promise.all([loadSessions(), account.loadTwoFactor(), callResource().catch(() => undefined)]);
 }
 
 function signedOut(text, kind = 'ok') {
@@ -257,7 +259,8 @@ onSubmit('#profile-form', async (_form, values) => {
   const patch = { name: values.name.trim() || null, phone_number: values.phone_number.trim() || null };
   const result = await api('PATCH', '/auth/me', patch);
   if (!result.ok) return show(errorText(result.status, result.data), 'error');
-  $('#api-result').textContent = JSON.stringify(result.data, null, 2);
+  $('#profile-result').textContent = JSON.stringify(result.data, null, 2);
+  $('#profile-result').hidden = false;
   await client.refresh();
   show('Profile saved; the new access token already carries it.');
 });

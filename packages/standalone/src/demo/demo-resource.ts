@@ -167,6 +167,9 @@ export function createDemoResource(options: DemoResourceOptions): DemoResource {
             sub: claims.sub,
             sid: claims.sid,
             amr: claims.amr ?? [],
+            // Profile claims ride in the token: a change shows here from the next token on.
+            ...(typeof claims.name === 'string' ? { name: claims.name } : {}),
+            ...(typeof claims.email_verified === 'boolean' ? { email_verified: claims.email_verified } : {}),
             expires_at: new Date(claims.exp * 1000).toISOString(),
             verifier: verifierStatus(v),
           });
