@@ -17,6 +17,7 @@ import { exchange, type RawResponse } from './fuzz/raw-http.ts';
 import { renderRequest } from './fuzz/render.ts';
 import { type FuzzRequest, fuzzRequest, type RouteShape, SHAPES } from './fuzz/requests.ts';
 import { openTableDump, storeSnapshot } from './fuzz/state.ts';
+import { freePort } from './helpers/child-server.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 // HTTP fuzz: random methods, paths (every route the router holds, with random parameters, plus garbage
@@ -31,6 +32,9 @@ const SERVICE_TOKEN = 'fuzz-service-token-0123456789abcdef';
 const RUNS = Number(process.env.TESSERA_FUZZ_RUNS ?? 400);
 const BUDGET_MS = Number(process.env.TESSERA_FUZZ_BUDGET_MS ?? 30_000);
 const CODES = new Set(Object.keys(ERROR_STATUS));
+const DEMO_PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+  "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 function problemsOf(response: RawResponse, head: boolean): string[] {
   const problems: string[] = [];
@@ -147,6 +151,76 @@ describe('HTTP fuzz: every route under every policy', () => {
       );
       assert.ok(runs >= Math.min(RUNS, 25), `only ${runs} runs fit in the time budget`);
     });
+  });
+});
+
+describe('HTTP fuzz: the demo routes', () => {
+  // The demo page's files, its resource service (@tessera/verify against the server's own issuer) and
+  // its webhook inbox, under the same properties. The inbox's outbox worker records deliveries on its
+  // own, so the store is compared once the outbox is drained (a failed request adds no event to it).
+  it('demo mode (rotating-refresh, loopback service routes)', async () => {
+    const port = await freePort();
+    const t = await startTestServer(
+      {
+        TESSERA_ACCESS_TTL: `${ACCESS_TTL_SECONDS}s`,
+        TESSERA_PORT: String(port),
+        TESSERA_ISSUER: `http://127.0.0.1:${port}`,
+        // The fuzzer's Origin values name the usual test issuer.
+        TESSERA_ALLOWED_ORIGINS: 'http://127.0.0.1:4000',
+      },
+      { demo: true },
+    );
+    try {
+      const { handler } = t.server;
+      const demo = (path: string) =>
+        path === '/' || path.startsWith('/demo') || path === '/tessera-client.js';
+      const routes: RouteShape[] = handler.routes
+        .filter((route) => demo(route.path))
+        .map((route) => ({ method: route.method, path: route.path, auth: route.auth }));
+      assert.ok(routes.some((route) => route.path === '/demo/inbox'));
+      assert.ok(routes.some((route) => route.path === '/demo/api/resource'));
+      const fixtures: Fixtures = await setUpFixtures(t, ACCESS_TTL_SECONDS, SERVICE_TOKEN);
+      const accepted = await learnShapes(t, routes, SHAPES, fixtures);
+      const host = new URL(t.url).host;
+      const drained = async () => {
+        const deadline = Date.now() + 5000;
+        while ((await t.server.store.listOutbox('pending', 1)).length > 0) {
+          assert.ok(Date.now() < deadline, 'the demo inbox did not take the pending events');
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        return storeSnapshot(t.server.store, fixtures.sessionIds, t.clock.now());
+      };
+      let runs = 0;
+      const statuses = new Map<string, number>();
+      const property = fc.asyncProperty(fuzzRequest(routes, accepted), async (request: FuzzRequest) => {
+        runs += 1;
+        const before = await drained();
+        const bytes = renderRequest(request, routes, fixtures.values, host);
+        const head = request.method === 'HEAD';
+        const lengthLie = typeof request.contentLength === 'number';
+        const result = await exchange(t.url, bytes, { head, timeoutMs: 10_000, halfClose: lengthLie });
+        assert.equal(result.timedOut, false, 'the server neither answered nor closed the connection');
+        if (!lengthLie) assert.ok(result.responses.length > 0, 'the connection closed without an answer');
+        for (const response of result.responses) {
+          // The page's own files widen the CSP just enough to run its scripts and styles ('self').
+          const pageCsp = response.headers.get('content-security-policy') === DEMO_PAGE_CSP;
+          statuses.set(String(response.status), (statuses.get(String(response.status)) ?? 0) + 1);
+          const problems = problemsOf(response, head).filter(
+            (problem) => !(pageCsp && problem.startsWith('header content-security-policy:')),
+          );
+          assert.deepEqual(problems, [], `answer ${describeResponse(response)}`);
+        }
+        if (result.responses.every((response) => response.status >= 400)) {
+          assert.deepEqual(await drained(), before, 'a failed request changed the store');
+        }
+      });
+      await fc.assert(property, { numRuns: Math.min(RUNS, 150), interruptAfterTimeLimit: 15_000 });
+      const seen = [...statuses].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}×${n}`);
+      process.stdout.write(`# demo routes: ${runs} requests, answers ${seen.join(' ')}\n`);
+      assert.ok(runs >= 25, `only ${runs} runs fit in the time budget`);
+    } finally {
+      await t.close();
+    }
   });
 });
 

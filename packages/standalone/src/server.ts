@@ -13,10 +13,12 @@ import { createStandardWebhooksSender } from '@tessera/core/webhooks';
 import { createHandler, SECURITY_HEADERS, type TesseraHandler } from '@tessera/server';
 import { toNodeListener } from '@tessera/server/node';
 import type { TesseraConfig } from './config.ts';
+import { createDemoInbox, type DemoInbox } from './demo/demo-inbox.ts';
+import { createDemoResource, type DemoResource } from './demo/demo-resource.ts';
+import { demoRoutes } from './demo/demo-routes.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics, metricsRoute } from './metrics.ts';
 import { openRedis, openStore, type SharedServices } from './open-store.ts';
-import { demoRoutes } from './routes/demo-routes.ts';
 import { loadOrCreateSecret } from './secret-file.ts';
 
 /** A running (or ready to run) standalone server. */
@@ -39,6 +41,11 @@ export interface TesseraServer {
 export interface ServerOverrides {
   clock?: Clock;
   store?: Store;
+  /**
+   * Serve the demo page at `/` with its resource service (`GET /demo/api/resource`, verifying tokens
+   * with `@tessera/verify` against the issuer) and, when no webhook target is set, its in-memory
+   * webhook inbox (`GET /demo/inbox`, loopback callers only).
+   */
   demo?: boolean;
   /** argon2id parameters (tests may lower them; production keeps OWASP's). */
   argon2?: Argon2Params;
@@ -88,12 +95,13 @@ function startEngine(
   shared: SharedServices | null,
   metrics: Metrics,
   log: Logger,
+  demo: { inbox: DemoInbox | null; onEvent: (event: TesseraEvent) => void } | null,
 ): Promise<Engine> {
   const deliver =
     overrides.deliver ??
     (config.webhookUrl && config.webhookSecret
       ? createStandardWebhooksSender({ url: config.webhookUrl, secret: config.webhookSecret })
-      : undefined);
+      : demo?.inbox?.deliver);
   return createEngine({
     ...config.engine,
     store,
@@ -118,6 +126,7 @@ function startEngine(
           userId: event.userId,
         });
       }
+      demo?.onEvent(event);
       overrides.onEvent?.(event);
     },
   });
@@ -143,6 +152,15 @@ export async function createTesseraServer(
   let shared: SharedServices | null = null;
   let engine: Engine;
   const metrics = createMetrics(overrides.processMetrics ?? true);
+  // Demo mode without a webhook target: events (their tokens included) go to the page's own inbox.
+  const inbox = overrides.demo && !overrides.deliver && !config.webhookUrl ? createDemoInbox() : null;
+  if (inbox) {
+    log.warn(
+      'Demo mode: webhook events, with their reset and sign-in links, are kept in memory and shown on the demo page (to this machine only). Never use --demo for real accounts.',
+    );
+  }
+  let resource: DemoResource | null = null;
+  const demo = overrides.demo ? { inbox, onEvent: (event: TesseraEvent) => resource?.onEvent(event) } : null;
   try {
     const { secret, generated, path } = loadOrCreateSecret(config);
     if (generated) {
@@ -151,7 +169,7 @@ export async function createTesseraServer(
       );
     }
     shared = config.redisUrl ? await openRedis(config.redisUrl) : null;
-    engine = await startEngine(config, overrides, store, secret, shared, metrics, log);
+    engine = await startEngine(config, overrides, store, secret, shared, metrics, log, demo);
   } catch (error) {
     // A failed start must not leave a pool or a connection holding the process open.
     await shared?.close().catch(() => undefined);
@@ -162,6 +180,15 @@ export async function createTesseraServer(
   // Started with the server, so events committed before a crash are delivered after the restart.
   const stopOutbox = engine.settings.deliversWebhooks ? engine.startOutboxWorker() : () => {};
 
+  const clock = overrides.clock;
+  if (overrides.demo) {
+    resource = createDemoResource({
+      issuer: engine.settings.issuer,
+      audience: engine.settings.audience,
+      serviceToken: config.serviceToken,
+      ...(clock ? { now: () => clock.now() } : {}),
+    });
+  }
   const handler = createHandler({
     engine,
     cookieSecure: config.cookieSecure,
@@ -170,7 +197,7 @@ export async function createTesseraServer(
     trustProxy: config.trustProxy,
     ...(config.allowedHosts ? { allowedHosts: config.allowedHosts } : {}),
     revocationStreams: { perCaller: config.feedStreamsPerCaller, total: config.feedStreamsTotal },
-    routes: [metricsRoute(metrics), ...(overrides.demo ? demoRoutes() : [])],
+    routes: [metricsRoute(metrics), ...(overrides.demo ? demoRoutes({ inbox, resource }) : [])],
     onResponse(info) {
       metrics.observe(info);
       if (log.enabled('debug')) log.debug('request', { ...info });
@@ -254,6 +281,8 @@ export async function createTesseraServer(
     async close() {
       stopSweeper();
       stopOutbox();
+      // The demo's verifier holds a revocation stream open to this server: it lets go first.
+      await resource?.close();
       // New requests get 503 (and Connection: close); open revocation streams end now.
       handler.close();
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
