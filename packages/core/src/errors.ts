@@ -18,6 +18,7 @@ export type TesseraErrorCode =
   | 'common_password'
   | 'totp_required'
   | 'invalid_totp'
+  | 'totp_unavailable'
   | 'email_taken'
   | 'email_already_verified'
   | 'account_disabled'
@@ -61,6 +62,7 @@ export const ERROR_STATUS: Readonly<Record<TesseraErrorCode, number>> = Object.f
   common_password: 400,
   totp_required: 401,
   invalid_totp: 401,
+  totp_unavailable: 409,
   email_taken: 409,
   email_already_verified: 409,
   account_disabled: 403,

@@ -194,13 +194,14 @@ describe('a stolen database', () => {
     clock.advance(1000);
     const login = await next.engine.login({ email: 'ada@example.com', password: PASSWORD });
     await next.engine.authenticate(login.accessToken);
-    // TOTP secrets were sealed under the old secret too: an authenticator code cannot be checked (a
-    // server fault, not a wrong code), a recovery code still signs in, turns two-factor off, and the
-    // user enrols again.
+    // TOTP secrets were sealed under the old secret too: an authenticator code cannot be checked
+    // (409 totp_unavailable, neither accepted nor called wrong), a recovery code still signs in,
+    // turns two-factor off, and the user enrols again.
     const code = totpCode(totpSecret, clock.now());
-    await assert.rejects(
+    await rejectsWith(
       next.engine.login({ email: 'bob@example.com', password: PASSWORD, totp: code }),
-      (error: unknown) => !isTesseraError(error),
+      'totp_unavailable',
+      'a code under the old secret',
     );
     const rescued = await next.engine.login({
       email: 'bob@example.com',
