@@ -100,7 +100,9 @@ function startEngine(
     secret,
     ...(deliver ? { deliver } : {}),
     // Redis also holds the DPoP replay cache, so a proof replayed to another instance is refused too.
-    ...(shared ? { bus: shared.bus, rateLimiter: shared.rateLimiter, dpopReplayCache: shared.rateLimiter } : {}),
+    ...(shared
+      ? { bus: shared.bus, rateLimiter: shared.rateLimiter, dpopReplayCache: shared.rateLimiter }
+      : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.argon2 ? { argon2: overrides.argon2 } : {}),
     onEvent(event: TesseraEvent) {
