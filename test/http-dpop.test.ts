@@ -421,3 +421,45 @@ describe('DPoP settings', () => {
     assert.equal(metadata.body.dpop_signing_alg_values_supported, undefined);
   });
 });
+
+describe("requireSession: the app's own routes", () => {
+  it('accepts a bound token with Authorization: DPoP and a proof for the public URL; refuses it as Bearer', async () => {
+    const { requireSession } = await import('@tessera/server');
+    const { createEngineFixture } = await import('@tessera/core/testing');
+    const f = await createEngineFixture();
+    const key = await createTestDpopKey();
+    await f.engine.register({ email: 'app@example.com', password: PASSWORD });
+    const tokens = await f.engine.login({ email: 'app@example.com', password: PASSWORD, dpopJkt: key.jkt });
+    // The app is reached at a public origin; the request arrives at another address (a proxy).
+    const guard = requireSession(f.engine, { publicUrl: 'https://app.example' });
+    const request = async (proof: ProofOptions & { scheme?: string } = {}) => {
+      const headers: Record<string, string> = {
+        authorization: `${proof.scheme ?? 'DPoP'} ${tokens.accessToken}`,
+      };
+      if (!proof.none) {
+        headers.dpop = await signTestDpopProof(proof.key ?? key, {
+          htm: proof.htm ?? 'GET',
+          htu: proof.htu ?? 'https://app.example/api/orders',
+          iat: Math.floor(f.clock.now() / 1000),
+          accessToken: tokens.accessToken,
+        });
+      }
+      return guard(new Request('http://10.0.0.7:3000/api/orders?page=2', { headers }));
+    };
+    const ok = await request();
+    assert.ok(!(ok instanceof Response));
+    assert.equal(ok.session.id, tokens.sessionId);
+    for (const [name, proof, error] of [
+      ['as Bearer', { scheme: 'Bearer', none: true }, 'invalid_token'],
+      ['no proof', { none: true }, 'invalid_dpop_proof'],
+      ['internal URL', { htu: 'http://10.0.0.7:3000/api/orders' }, 'invalid_dpop_proof'],
+      ['other key', { key: await createTestDpopKey() }, 'invalid_dpop_proof'],
+    ] as const) {
+      const refused = await request(proof);
+      assert.ok(refused instanceof Response, name);
+      assert.equal(refused.status, 401, name);
+      assert.equal(((await refused.json()) as { error: string }).error, error, name);
+    }
+    await f.engine.close();
+  });
+});
