@@ -298,6 +298,21 @@ describe('DPoP on bearer routes', () => {
     assert.equal(all.status, 204, all.text);
   });
 
+  it('lets allowed origins send DPoP and read DPoP-Nonce (CORS)', async () => {
+    const preflight = await call(t.url, 'OPTIONS', '/auth/refresh', {
+      headers: { origin: ALLOWED_ORIGIN, 'access-control-request-headers': 'dpop' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /\bDPoP\b/);
+    const reg = await boundRegister(t, key);
+    const me = await dpopCall(t, key, 'GET', '/auth/me', {
+      dpopToken: reg.body.access_token,
+      headers: { origin: ALLOWED_ORIGIN },
+    });
+    assert.equal(me.status, 200);
+    assert.match(me.headers.get('access-control-expose-headers') ?? '', /dpop-nonce/i);
+  });
+
   it('introspection reports the binding; metadata lists the proof algorithms', async () => {
     const reg = await boundRegister(t, key);
     const introspected = await call(t.url, 'POST', '/oauth/introspect', {
