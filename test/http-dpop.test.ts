@@ -86,7 +86,7 @@ function assertChallenge(
   assert.equal(response.body.error, error);
   const header = response.headers.get('www-authenticate') ?? '';
   assert.match(header, new RegExp(`^DPoP error="${error}"`));
-  assert.match(header, /algs="ES256 EdDSA RS256"/);
+  assert.match(header, /algs="ES256 EdDSA Ed25519 RS256"/);
 }
 
 describe('DPoP at the token routes (body transport)', () => {
@@ -322,7 +322,7 @@ describe('DPoP on bearer routes', () => {
     assert.deepEqual(introspected.body.cnf, { jkt: key.jkt });
     assert.equal(introspected.body.token_type, 'DPoP');
     const metadata = await call(t.url, 'GET', '/.well-known/oauth-authorization-server');
-    assert.deepEqual(metadata.body.dpop_signing_alg_values_supported, ['ES256', 'EdDSA', 'RS256']);
+    assert.deepEqual(metadata.body.dpop_signing_alg_values_supported, ['ES256', 'EdDSA', 'Ed25519', 'RS256']);
   });
 });
 
