@@ -478,3 +478,50 @@ describe("requireSession: the app's own routes", () => {
     await f.engine.close();
   });
 });
+
+describe('DPoP with an external sign-in (ID token)', () => {
+  it('binds sessions from /auth/login/external and the /oauth/token exchange grant', async () => {
+    const { startTestIdentityProvider } = await import('@tessera/core/testing');
+    const { ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } = await import('@tessera/core');
+    const idp = await startTestIdentityProvider('my-app');
+    try {
+      const t = await serverWith({
+        TESSERA_TRUSTED_ISSUERS: JSON.stringify([{ issuer: idp.issuer, audience: 'my-app' }]),
+      });
+      const key = await createTestDpopKey();
+      const idToken = () => idp.sign({ sub: 'ext-ada' }, { nowMs: t.clock.now() });
+      const external = await dpopCall(t, key, 'POST', '/auth/login/external', {
+        json: { subject_token: await idToken(), subject_token_type: ID_TOKEN_TYPE },
+      });
+      assert.equal(external.status, 200, external.text);
+      assert.equal(external.body.token_type, 'DPoP');
+      assert.deepEqual(decodeJwt(external.body.access_token).cnf, { jkt: key.jkt });
+      const badProof = await dpopCall(t, key, 'POST', '/auth/login/external', {
+        json: { subject_token: await idToken(), subject_token_type: ID_TOKEN_TYPE },
+        proof: { htu: `${PUBLIC}/oauth/token` },
+      });
+      assert.equal(badProof.body.error, 'invalid_dpop_proof');
+      const form = new URLSearchParams({
+        grant_type: TOKEN_EXCHANGE_GRANT,
+        subject_token: await idToken(),
+        subject_token_type: ID_TOKEN_TYPE,
+      }).toString();
+      const exchanged = await dpopCall(t, key, 'POST', '/oauth/token', {
+        body: form,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      assert.equal(exchanged.status, 200, exchanged.text);
+      assert.equal(exchanged.body.token_type, 'DPoP');
+      const bare = await call(t.url, 'POST', '/oauth/token', {
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: exchanged.body.refresh_token,
+        }).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      assert.equal(bare.body.error, 'invalid_grant');
+    } finally {
+      await idp.close();
+    }
+  });
+});
