@@ -107,7 +107,10 @@ function startEngine(
     store,
     secret,
     ...(deliver ? { deliver } : {}),
-    ...(shared ? { bus: shared.bus, rateLimiter: shared.rateLimiter } : {}),
+    // Redis also holds the DPoP replay cache, so a proof replayed to another instance is refused too.
+    ...(shared
+      ? { bus: shared.bus, rateLimiter: shared.rateLimiter, dpopReplayCache: shared.rateLimiter }
+      : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.argon2 ? { argon2: overrides.argon2 } : {}),
     onEvent(event: TesseraEvent) {
@@ -127,6 +130,13 @@ function startEngine(
         });
       }
       demo?.onEvent(event);
+      if (event.type === 'session.dpop_mismatch') {
+        log.warn('DPoP-bound session presented without its key; refused, session kept', {
+          sessionId: event.sessionId,
+          userId: event.userId,
+          proof: event.proof,
+        });
+      }
       overrides.onEvent?.(event);
     },
   });
