@@ -1,7 +1,11 @@
 import { TesseraError } from '../errors.ts';
 import { assertInputObject } from '../internal/input.ts';
-import type { SessionRecord } from '../store/store.ts';
-import { parseRefreshToken, refreshTokenMacMatches } from '../tokens/refresh-token.ts';
+import type { SessionRecord, UserRecord } from '../store/store.ts';
+import {
+  type ParsedRefreshToken,
+  parseRefreshToken,
+  refreshTokenMacMatches,
+} from '../tokens/refresh-token.ts';
 import {
   announceRevoked,
   countAttempt,
@@ -37,7 +41,32 @@ export async function findIssuedSession(
 ): Promise<{ session: SessionRecord; generation: number }> {
   const parsed = parseRefreshToken(refreshToken);
   if (!parsed) throw new TesseraError('invalid_grant', INVALID);
-  const session = await ctx.store.findSession(parsed.sessionId);
+  return checkIssued(ctx, parsed, await ctx.store.findSession(parsed.sessionId));
+}
+
+/**
+ * {@link findIssuedSession}, with the session's user read in the same step when the store can
+ * (`findSessionWithUser`: one round trip instead of two on PostgreSQL); `user` is `undefined` when
+ * the store read the session alone.
+ */
+async function findIssuedSessionAndUser(
+  ctx: EngineContext,
+  refreshToken: string,
+): Promise<{ session: SessionRecord; generation: number; user: UserRecord | null | undefined }> {
+  const parsed = parseRefreshToken(refreshToken);
+  if (!parsed) throw new TesseraError('invalid_grant', INVALID);
+  if (!ctx.store.findSessionWithUser) {
+    return { ...checkIssued(ctx, parsed, await ctx.store.findSession(parsed.sessionId)), user: undefined };
+  }
+  const found = await ctx.store.findSessionWithUser(parsed.sessionId);
+  return { ...checkIssued(ctx, parsed, found?.session ?? null), user: found?.user ?? null };
+}
+
+function checkIssued(
+  ctx: EngineContext,
+  parsed: ParsedRefreshToken,
+  session: SessionRecord | null,
+): { session: SessionRecord; generation: number } {
   if (!session || !refreshTokenMacMatches(ctx.keys.refreshMacKey, parsed, session.salt)) {
     throw new TesseraError('invalid_grant', INVALID);
   }
@@ -73,16 +102,19 @@ export function refreshTokenUsable(
 export async function refreshSession(ctx: EngineContext, input: RefreshInput): Promise<TokenSet> {
   assertInputObject(input);
   if (ctx.limits) await countAttempt(ctx, ipKey('refresh', input.ip), ctx.limits.refreshPerIp);
-  const found = await findIssuedSession(ctx, input.refreshToken);
+  const found = await findIssuedSessionAndUser(ctx, input.refreshToken);
   let session = found.session;
   const { generation } = found;
+  // The user read with the session serves the first attempt; a retry after a lost race reads again.
+  let userRead = found.user;
   if (ctx.limits) await countAttempt(ctx, `refresh:session:${session.id}`, ctx.limits.refreshPerSession);
 
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const nowMs = ctx.clock.now();
     const ended = sessionEndReason(ctx, session, nowMs);
     if (ended !== null) throw sessionEndedError(ended);
-    const user = await ctx.store.findUserById(session.userId);
+    const user = userRead === undefined ? await ctx.store.findUserById(session.userId) : userRead;
+    userRead = undefined;
     if (!user || user.disabled) {
       const revoked = await ctx.store.revokeSession(
         session.id,

@@ -303,6 +303,12 @@ export function createMemoryStore(): Store {
       const s = sessions.get(id);
       return s ? cloneSession(s) : null;
     },
+    async findSessionWithUser(id) {
+      const s = sessions.get(id);
+      if (!s) return null;
+      const user = users.get(s.userId);
+      return { session: cloneSession(s), user: user ? cloneUser(user) : null };
+    },
     async rotateSession(id, fromGeneration, update: RotationUpdate) {
       const s = sessions.get(id);
       if (!s || s.revokedAtMs !== null || s.generation !== fromGeneration) return null;

@@ -347,6 +347,13 @@ export interface Store {
   ): Promise<{ evicted: SessionRecord[]; newDevice: boolean }>;
   findSession(id: string): Promise<SessionRecord | null>;
   /**
+   * Optional: the session and its user read together, `user` `null` when the user row is gone; `null`
+   * when there is no such session. A read only, as `findSession` then `findUserById` would give, in
+   * one round trip where the driver has round trips (PostgreSQL). The engine's refresh uses it when a
+   * driver has it and falls back to the two reads otherwise; it carries no other meaning.
+   */
+  findSessionWithUser?(id: string): Promise<{ session: SessionRecord; user: UserRecord | null } | null>;
+  /**
    * Compare-and-set rotation: if the session exists, is not revoked, its generation equals
    * `fromGeneration` (and, with `update.dpopJkt`, its `dpopJkt` is `null` or equal), sets generation to
    * `fromGeneration + 1`, `rotatedAtMs`/`lastSeenAtMs` to `update.nowMs`, the idle expiry, IP, user
