@@ -87,6 +87,8 @@ export type {
   EmitEvents,
   IdentityKey,
   IdentityRecord,
+  OneStepRotation,
+  OneStepRotationResult,
   OneTimeTokenKind,
   OneTimeTokenRecord,
   OutboxEventInput,

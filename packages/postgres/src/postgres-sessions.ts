@@ -8,6 +8,7 @@ type SessionMethods = Pick<
   | 'findSession'
   | 'findSessionWithUser'
   | 'rotateSession'
+  | 'rotateSessionInOneStep'
   | 'updateSessionAuth'
   | 'revokeSession'
   | 'revokeUserSessions'
@@ -58,6 +59,27 @@ export function postgresSessionMethods(ctx: PostgresContext): SessionMethods {
           ],
         });
         return rows[0] ? toSession(rows[0].session) : null;
+      }),
+    rotateSessionInOneStep: (id, fromGeneration, update) =>
+      run(async (db) => {
+        const { rows } = await db.query({
+          ...statements.rotateSessionInOneStep,
+          values: [
+            id,
+            fromGeneration,
+            update.nowMs,
+            update.idleTtlMs,
+            update.maxLoginAgeMs,
+            update.ip,
+            update.userAgent,
+          ],
+        });
+        const row = rows[0];
+        if (!row) return null;
+        const user = row.user ? toUser(row.user) : null;
+        return row.rotated
+          ? { rotated: true, session: toSession(row.rotated), user }
+          : { rotated: false, session: toSession(row.session), user };
       }),
     updateSessionAuth: (id, auth) =>
       run(async (db) => {

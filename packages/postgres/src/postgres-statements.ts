@@ -16,6 +16,7 @@ export interface RefreshStatements {
   findSessionWithUser: PreparedStatement;
   findUserById: PreparedStatement;
   rotateSession: PreparedStatement;
+  rotateSessionInOneStep: PreparedStatement;
 }
 
 /**
@@ -47,6 +48,30 @@ export function refreshStatements(schema: string): RefreshStatements {
              WHERE t.id = $1 AND t.generation = $2 AND t.revoked_at IS NULL
                AND ($7::text IS NULL OR t.dpop_jkt IS NULL OR t.dpop_jkt = $7)
              RETURNING to_jsonb(t) AS session`,
+    },
+    // A refresh in one round trip: the same compare-and-set, guarded by every check the engine makes
+    // before rotating (live, not DPoP-bound, a user neither disabled nor forced to log in again), and
+    // the row and user as this statement's snapshot saw them for when it does not rotate. A data-
+    // modifying CTE runs once; the outer SELECT sees the table as it was before it (PostgreSQL
+    // gives every part of one statement the same snapshot). A concurrent winner makes the UPDATE
+    // wait for its commit and then match nothing (READ COMMITTED re-checks the new row version).
+    rotateSessionInOneStep: {
+      name: 'tessera_rotate_session_in_one_step',
+      text: `WITH rotated AS (
+               UPDATE ${s}.sessions AS t SET generation = t.generation + 1, rotated_at = $3::bigint,
+                 last_seen_at = $3::bigint,
+                 idle_expires_at = LEAST($3::bigint + $4::bigint, t.absolute_expires_at),
+                 ip = coalesce($6::text, t.ip), user_agent = coalesce($7::text, t.user_agent)
+               FROM ${s}.users AS u
+               WHERE t.id = $1 AND u.id = t.user_id AND t.generation = $2 AND t.revoked_at IS NULL
+                 AND t.dpop_jkt IS NULL
+                 AND $3::bigint < t.idle_expires_at AND $3::bigint < t.absolute_expires_at
+                 AND ($5::bigint = 0 OR $3::bigint < t.auth_time + $5::bigint)
+                 AND NOT u.disabled AND NOT u.reauth_required
+               RETURNING to_jsonb(t) AS session
+             )
+             SELECT (SELECT session FROM rotated) AS rotated, to_jsonb(t) AS session, to_jsonb(u) AS "user"
+             FROM ${s}.sessions t LEFT JOIN ${s}.users u ON u.id = t.user_id WHERE t.id = $1`,
     },
   };
 }

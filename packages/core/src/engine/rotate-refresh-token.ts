@@ -18,6 +18,7 @@ import {
   sessionEndReason,
 } from './context.ts';
 import { issueTokens, signAccessToken, type TokenSet } from './issue-tokens.ts';
+import { type OneStepRead, refreshInOneStep, rememberSessionSalt } from './refresh-in-one-step.ts';
 import { emitWhenDelivering, sessionRevokedEvents } from './webhook-events.ts';
 
 /** Input of `refresh`. */
@@ -62,6 +63,15 @@ async function findIssuedSessionAndUser(
   return { ...checkIssued(ctx, parsed, found?.session ?? null), user: found?.user ?? null };
 }
 
+/** The general path's start from what the one-step path read (no session: `invalid_grant`). */
+function oneStepFound(
+  ctx: EngineContext,
+  read: OneStepRead | null,
+): { session: SessionRecord; generation: number; user: UserRecord | null } {
+  if (!read) throw new TesseraError('invalid_grant', INVALID);
+  return { ...checkIssued(ctx, read.parsed, read.session), user: read.user };
+}
+
 function checkIssued(
   ctx: EngineContext,
   parsed: ParsedRefreshToken,
@@ -102,12 +112,19 @@ export function refreshTokenUsable(
 export async function refreshSession(ctx: EngineContext, input: RefreshInput): Promise<TokenSet> {
   assertInputObject(input);
   if (ctx.limits) await countAttempt(ctx, ipKey('refresh', input.ip), ctx.limits.refreshPerIp);
-  const found = await findIssuedSessionAndUser(ctx, input.refreshToken);
+  const oneStep = await refreshInOneStep(ctx, input);
+  if (oneStep && 'tokens' in oneStep) return oneStep.tokens;
+  const found = oneStep
+    ? oneStepFound(ctx, oneStep.read)
+    : await findIssuedSessionAndUser(ctx, input.refreshToken);
+  rememberSessionSalt(ctx, found.session);
   let session = found.session;
   const { generation } = found;
   // The user read with the session serves the first attempt; a retry after a lost race reads again.
   let userRead = found.user;
-  if (ctx.limits) await countAttempt(ctx, `refresh:session:${session.id}`, ctx.limits.refreshPerSession);
+  // The one-step path counted this session's attempt already.
+  if (ctx.limits && !oneStep)
+    await countAttempt(ctx, `refresh:session:${session.id}`, ctx.limits.refreshPerSession);
 
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const nowMs = ctx.clock.now();
