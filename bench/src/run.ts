@@ -200,9 +200,23 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
       // oidc-provider in two shapes: refresh chains on its default adapter, and its best case (a
       // fresh grant per request on an unbounded in-memory adapter).
       const tesseraSqlite = tessera();
+      // The same with signatures on the event loop: the signing thread's handoff costs CPU per
+      // refresh (see the profile in docs/benchmarks.md); this A/B shows what it buys in throughput.
+      const tesseraInline = tessera(
+        { instances: 1, database: 'sqlite', extraEnv: { TESSERA_SIGNING_THREAD: 'off' } },
+        'tessera (TESSERA_SIGNING_THREAD=off)',
+      );
       const baRead = betterAuth(false);
       const baExtend = betterAuth(true);
-      const systems = [tesseraSqlite, oidcProvider, oidcProviderFresh, baRead, baExtend, ceiling];
+      const systems = [
+        tesseraSqlite,
+        tesseraInline,
+        oidcProvider,
+        oidcProviderFresh,
+        baRead,
+        baExtend,
+        ceiling,
+      ];
       const halfLoad: LoadResult[] = [];
       const runs = await sideBySide(systems, async (target, result) => {
         if (target.system !== 'tessera') return;
@@ -244,6 +258,8 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
       ratios.refresh_vs_better_auth = ours / (rps.get(baRead) ?? 1);
       ratios.refresh_vs_better_auth_extending = ours / (rps.get(baExtend) ?? 1);
       ratios.refresh_vs_ceiling = ours / (rps.get(ceiling) ?? 1);
+      ratios.refresh_signing_thread_off_vs_auto = (rps.get(tesseraInline) ?? 0) / (ours || 1);
+      const inlineCpu = cpu.get(tesseraInline);
       // CPU per refresh, theirs over ours: above 1 means a Tessera refresh costs less CPU.
       const ourCpu = cpu.get(tesseraSqlite);
       for (const [key, system] of [
@@ -255,6 +271,7 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
         const theirs = cpu.get(system);
         if (ourCpu && theirs) ratios[key] = theirs / ourCpu;
       }
+      if (ourCpu && inlineCpu) ratios.cpu_signing_thread_off_vs_auto = inlineCpu / ourCpu;
     },
   },
   {

@@ -52,10 +52,16 @@ export async function checkRotation(url: string, jwks?: { uri: string; issuer: s
   agent.destroy();
 }
 
-/** Tessera's standalone server (`tessera start`) over SQLite or PostgreSQL, rotating via /auth/refresh. */
-export function tessera(options: ClusterOptions = { instances: 1, database: 'sqlite' }): System {
+/**
+ * Tessera's standalone server (`tessera start`) over SQLite or PostgreSQL, rotating via /auth/refresh;
+ * `system` names a variant (other settings in `options.extraEnv`).
+ */
+export function tessera(
+  options: ClusterOptions = { instances: 1, database: 'sqlite' },
+  system = 'tessera',
+): System {
   return {
-    system: 'tessera',
+    system,
     async start(credentials) {
       const cluster = await startCluster(options);
       return stopIfFailing(cluster, async () => {
@@ -70,7 +76,7 @@ export function tessera(options: ClusterOptions = { instances: 1, database: 'sql
         if (registered.status !== 201) throw new Error(`register failed: ${registered.status}`);
         agent.destroy();
         return {
-          system: 'tessera',
+          system,
           load: {
             urls: cluster.urls,
             path: '/auth/refresh',
