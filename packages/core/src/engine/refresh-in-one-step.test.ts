@@ -126,6 +126,28 @@ describe('refresh in one store call', () => {
     });
   }
 
+  it('counts each refresh once against the per-session limit, in one step as in two', async () => {
+    const { store, calls } = recordingStore({ oneStep: true });
+    const { engine } = await createEngineFixture({
+      store,
+      rateLimits: { refreshPerSession: [{ limit: 4, windowSeconds: 60 }] },
+    });
+    let token = must((await engine.register({ email: 'ada@example.com', password: PASSWORD })).refreshToken);
+    for (let i = 0; i < 4; i += 1) token = must((await engine.refresh({ refreshToken: token })).refreshToken);
+    assert.ok(calls.includes('rotateSessionInOneStep'));
+    await rejectsWith(engine.refresh({ refreshToken: token }), 'rate_limited');
+  });
+
+  it('leaves a refresh carrying anything else (a DPoP key, say) to the general path', async () => {
+    const { engine, calls, second } = await warmed(true);
+    const input = {
+      refreshToken: must(second.refreshToken),
+      dpopJkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+    };
+    await engine.refresh(input as Parameters<typeof engine.refresh>[0]);
+    assert.deepEqual(calls, ['findSessionWithUser', 'rotateSession']);
+  });
+
   it('takes the general path for a DPoP-bound session (the one-step rotation refuses it)', async () => {
     const { engine, store, clock, calls, first, second } = await warmed(true);
     const session = must(await store.findSession(first.sessionId));

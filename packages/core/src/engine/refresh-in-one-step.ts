@@ -12,7 +12,7 @@ import { countAttempt, type EngineContext, IP_MAX_LENGTH, USER_AGENT_MAX_LENGTH 
 import { issueTokens, type TokenSet } from './issue-tokens.ts';
 import type { RefreshInput } from './rotate-refresh-token.ts';
 
-/** Salts kept per engine: about 100 bytes each, the oldest dropped first past this many. */
+/** Salts kept per engine: about 150 bytes each, the oldest dropped first past this many. */
 const MAX_SALTS = 100_000;
 const saltsByEngine = new WeakMap<EngineContext, Map<string, string>>();
 
@@ -55,8 +55,9 @@ export async function refreshInOneStep(
 ): Promise<{ tokens: TokenSet } | { read: OneStepRead | null } | null> {
   const rotate = ctx.store.rotateSessionInOneStep;
   if (!rotate) return null;
+  // Anything else a refresh may carry (a DPoP proof's key, say) is for the general path to judge.
   for (const [key, value] of Object.entries(input)) {
-    if (value !== undefined && !KNOWN_INPUT.has(key)) return null;
+    if (value !== undefined && value !== null && !KNOWN_INPUT.has(key)) return null;
   }
   const parsed = parseRefreshToken(input.refreshToken);
   if (!parsed) return null;
