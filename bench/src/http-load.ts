@@ -64,12 +64,13 @@ export interface LoadResult {
   firstError?: string;
   /**
    * Server CPU time (user + system, all threads, all `pids`, from the OS) during the run divided by
-   * the 2xx responses of the run, in microseconds; absent without `pids` or for paced runs.
+   * the 2xx responses of the run, in microseconds; absent without `pids`. A paced run counts its
+   * whole span, warm-up included, over every 2xx in it.
    */
   cpuUsPerRequest?: number;
   /** The same for the processes named `dbProcessName` (all of them: on a shared machine, others' too). */
   dbCpuUsPerRequest?: number;
-  /** 2xx responses over the whole load, sizing and warm-up runs included (closed loop only). */
+  /** 2xx responses over the whole load, sizing and warm-up runs included. */
   answered?: number;
 }
 
@@ -331,8 +332,17 @@ async function child(): Promise<void> {
     } satisfies LoadResult;
   };
   if (load.rate) {
+    // CPU over the whole paced run, warm-up included, per 2xx answered in it (`answered`).
+    const pids = load.pids ?? [];
+    const cpuBefore = pids.length > 0 ? processCpuSeconds(pids) : 0;
     const output = await paced(load, shape);
-    process.stdout.write(JSON.stringify({ ...output, tokens: shape.pool, firstError: shape.firstError }));
+    const cpu =
+      pids.length > 0 && output.answered
+        ? { cpuUsPerRequest: ((processCpuSeconds(pids) - cpuBefore) * 1e6) / output.answered }
+        : {};
+    process.stdout.write(
+      JSON.stringify({ ...output, ...cpu, tokens: shape.pool, firstError: shape.firstError }),
+    );
     return;
   }
   let rate = (await timed(load.connections * 20)).rps;
@@ -366,10 +376,12 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
   const due: number[] = [];
   let errors = 0;
   let inFlight = 0;
+  let answered = 0;
   const finish = (intended: number, ok: boolean) => {
     inFlight -= 1;
     if (!ok) errors += 1;
-    else if (intended >= timedFrom) samples.push(performance.now() - intended);
+    else answered += 1;
+    if (ok && intended >= timedFrom) samples.push(performance.now() - intended);
     dispatch();
   };
   const send = (intended: number) => {
@@ -417,6 +429,7 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
     rps: samples.length / load.seconds,
     p50Ms: percentile(samples, 50),
     p99Ms: percentile(samples, 99),
+    answered,
   };
 }
 

@@ -226,6 +226,7 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
         for (let i = 0; i < 2; i += 1) {
           const half = await runHttpLoad({
             ...target.load,
+            pids: target.pids,
             credential: { kind: 'rotating-json', tokens },
             connections: CONNECTIONS,
             seconds,
