@@ -3,15 +3,18 @@ import { Agent } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { BENCH_ISSUER, startCluster } from './cluster.ts';
+import { type DiskSyncResult, measureDiskSync } from './disk-sync.ts';
 import { createDpopBenchKey } from './dpop-proof.ts';
 import { residentMiB, seedSessions } from './extra-scenarios.ts';
 import { type HttpLoad, type LoadResult, runHttpLoad } from './http-load.ts';
+import { measurePostgresRoundTrips, type RoundTrips } from './pg-round-trips.ts';
 import { createSessions } from './refresh-scenario.ts';
 import { measureRevocationDelay } from './revocation-delay.ts';
 import {
   betterAuth,
   ceiling,
   oidcProvider,
+  oidcProviderFresh,
   packageVersion,
   type System,
   type Target,
@@ -29,6 +32,13 @@ interface ScenarioResult {
   p99_ms?: number;
   /** Peak resident memory of the servers during the timed runs (median of runs), MiB. */
   rss_mib?: number;
+  /**
+   * Server CPU time (user + system, every thread, every instance, from /proc/<pid>/stat) over a timed
+   * run divided by the refreshes (2xx responses) of that run, in µs (median of runs).
+   */
+  cpu_us_per_refresh?: number;
+  /** The same for the database server's processes (PostgreSQL scenarios), µs per refresh. */
+  db_cpu_us_per_refresh?: number;
   runs: Array<Record<string, number>>;
 }
 
@@ -66,6 +76,8 @@ if (values.soak) {
 const results: ScenarioResult[] = [];
 const ratios: Record<string, number> = {};
 let revocationDelay: Record<string, unknown> | null = null;
+let postgresRoundTrips: RoundTrips | null = null;
+const diskSync: DiskSyncResult[] = [];
 let clientSize: { minified: number; gzipped: number } | null = null;
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -75,7 +87,18 @@ function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** The median of `pick` over runs, when every run has it. */
+function medianOf(
+  runs: readonly LoadResult[],
+  pick: (r: LoadResult) => number | undefined,
+): number | undefined {
+  const values = runs.map(pick);
+  return runs.length > 0 && values.every((v) => v !== undefined) ? median(values as number[]) : undefined;
+}
+
 function record(name: string, system: string, runs: Array<LoadResult & { rssMiB?: number }>): ScenarioResult {
+  const cpu = medianOf(runs, (r) => r.cpuUsPerRequest);
+  const dbCpu = medianOf(runs, (r) => r.dbCpuUsPerRequest);
   const result: ScenarioResult = {
     name,
     system,
@@ -83,6 +106,8 @@ function record(name: string, system: string, runs: Array<LoadResult & { rssMiB?
     p50_ms: median(runs.map((r) => r.p50Ms)),
     p99_ms: median(runs.map((r) => r.p99Ms)),
     ...(runs.every((r) => r.rssMiB !== undefined) ? { rss_mib: median(runs.map((r) => r.rssMiB ?? 0)) } : {}),
+    ...(cpu === undefined ? {} : { cpu_us_per_refresh: cpu }),
+    ...(dbCpu === undefined ? {} : { db_cpu_us_per_refresh: dbCpu }),
     runs: runs.map((r) => ({
       rps: r.rps,
       p50_ms: r.p50Ms,
@@ -90,11 +115,13 @@ function record(name: string, system: string, runs: Array<LoadResult & { rssMiB?
       requests: r.requests,
       errors: r.errors,
       ...(r.rssMiB === undefined ? {} : { rss_mib: r.rssMiB }),
+      ...(r.cpuUsPerRequest === undefined ? {} : { cpu_us_per_refresh: r.cpuUsPerRequest }),
+      ...(r.dbCpuUsPerRequest === undefined ? {} : { db_cpu_us_per_refresh: r.dbCpuUsPerRequest }),
     })),
   };
   results.push(result);
   process.stderr.write(
-    `  ${name} (${system}): ${result.rps?.toFixed(0)} req/s, p50 ${result.p50_ms?.toFixed(2)} ms, p99 ${result.p99_ms?.toFixed(2)} ms\n`,
+    `  ${name} (${system}): ${result.rps?.toFixed(0)} req/s, p50 ${result.p50_ms?.toFixed(2)} ms, p99 ${result.p99_ms?.toFixed(2)} ms${cpu === undefined ? '' : `, CPU ${cpu.toFixed(0)} µs/refresh`}${dbCpu === undefined ? '' : ` (+ database ${dbCpu.toFixed(0)} µs)`}\n`,
   );
   return result;
 }
@@ -114,6 +141,8 @@ async function timeLoad(
   try {
     const result = await runHttpLoad({
       ...target.load,
+      pids: target.pids,
+      ...(target.dbProcess ? { dbProcessName: target.dbProcess } : {}),
       connections: CONNECTIONS,
       seconds,
       warmupSeconds,
@@ -194,11 +223,27 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
   {
     name: 'refresh',
     async run() {
-      // Tessera's refresh on SQLite beside each peer's counterpart and the hand-written ceiling.
+      // Tessera's refresh on SQLite beside each peer's counterpart and the hand-written ceiling;
+      // oidc-provider in two shapes: refresh chains on its default adapter, and its best case (a
+      // fresh grant per request on an unbounded in-memory adapter).
       const tesseraSqlite = tessera();
+      // The same with signatures on the event loop: the signing thread's handoff costs CPU per
+      // refresh (see the profile in docs/benchmarks.md); this A/B shows what it buys in throughput.
+      const tesseraInline = tessera(
+        { instances: 1, database: 'sqlite', extraEnv: { TESSERA_SIGNING_THREAD: 'off' } },
+        'tessera (TESSERA_SIGNING_THREAD=off)',
+      );
       const baRead = betterAuth(false);
       const baExtend = betterAuth(true);
-      const systems = [tesseraSqlite, oidcProvider, baRead, baExtend, ceiling];
+      const systems = [
+        tesseraSqlite,
+        tesseraInline,
+        oidcProvider,
+        oidcProviderFresh,
+        baRead,
+        baExtend,
+        ceiling,
+      ];
       const halfLoad: LoadResult[] = [];
       const runs = await sideBySide(systems, async (target, result) => {
         if (target.system !== 'tessera') return;
@@ -208,6 +253,7 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
         for (let i = 0; i < 2; i += 1) {
           const half = await runHttpLoad({
             ...target.load,
+            pids: target.pids,
             credential: { kind: 'rotating-json', tokens },
             connections: CONNECTIONS,
             seconds,
@@ -217,19 +263,43 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
           tokens = half.tokens;
           halfLoad.push(half);
         }
+        // The disk alone, right after, with the server idle: fsync latency of 4 KiB appends beside
+        // the half-load p99, so a stall can be put on the disk or on the server.
+        const disk = measureDiskSync({ maxSeconds: quick ? 1 : 3 });
+        diskSync.push(disk);
+        process.stderr.write(
+          `  disk alone: write+fsync of 4 KiB p50 ${disk.p50Ms.toFixed(2)} ms, p99 ${disk.p99Ms.toFixed(2)} ms, max ${disk.maxMs.toFixed(2)} ms (${disk.count})\n`,
+        );
       });
       const rps = new Map<System, number>();
+      const cpu = new Map<System, number | undefined>();
       for (const system of systems) {
         const systemRuns = runs.get(system) ?? [];
         const result = record('refresh-sqlite', system.system, systemRuns);
         rps.set(system, result.rps ?? 0);
+        cpu.set(system, result.cpu_us_per_refresh);
       }
       record('refresh-sqlite-at-half-max', 'tessera', halfLoad);
       const ours = rps.get(tesseraSqlite) ?? 0;
       ratios.refresh_vs_oidc_provider = ours / (rps.get(oidcProvider) ?? 1);
+      ratios.refresh_vs_oidc_provider_fresh_grants = ours / (rps.get(oidcProviderFresh) ?? 1);
       ratios.refresh_vs_better_auth = ours / (rps.get(baRead) ?? 1);
       ratios.refresh_vs_better_auth_extending = ours / (rps.get(baExtend) ?? 1);
       ratios.refresh_vs_ceiling = ours / (rps.get(ceiling) ?? 1);
+      ratios.refresh_signing_thread_off_vs_auto = (rps.get(tesseraInline) ?? 0) / (ours || 1);
+      const inlineCpu = cpu.get(tesseraInline);
+      // CPU per refresh, theirs over ours: above 1 means a Tessera refresh costs less CPU.
+      const ourCpu = cpu.get(tesseraSqlite);
+      for (const [key, system] of [
+        ['cpu_oidc_provider_vs_tessera', oidcProvider],
+        ['cpu_oidc_provider_fresh_grants_vs_tessera', oidcProviderFresh],
+        ['cpu_better_auth_vs_tessera', baRead],
+        ['cpu_ceiling_vs_tessera', ceiling],
+      ] as const) {
+        const theirs = cpu.get(system);
+        if (ourCpu && theirs) ratios[key] = theirs / ourCpu;
+      }
+      if (ourCpu && inlineCpu) ratios.cpu_signing_thread_off_vs_auto = inlineCpu / ourCpu;
     },
   },
   {
@@ -307,6 +377,7 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
           for (let i = 0; i < repeats; i += 1) {
             const result = await runHttpLoad({
               urls: cluster.urls,
+              pids: cluster.instances.map((i) => i.child.pid ?? 0),
               path: '/auth/refresh',
               method: 'POST',
               credential: { kind: 'rotating-json', tokens },
@@ -329,11 +400,24 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
   {
     name: 'refresh-postgres',
     async run() {
-      for (const instances of [1, 3]) {
-        const system = tessera({ instances, database: 'postgres', redis: instances > 1 });
-        const runs = await sideBySide([system]);
-        record(`refresh-postgres-${instances}x`, 'tessera', runs.get(system) ?? []);
-      }
+      // One instance over PostgreSQL beside one over SQLite in the same rounds (the target: PostgreSQL
+      // at least half of SQLite), and three instances over one PostgreSQL with Redis (not slower than
+      // one); every Tessera process's CPU counts, and PostgreSQL's own processes are given apart.
+      const sqlite = tessera();
+      const one = tessera({ instances: 1, database: 'postgres' });
+      const three = tessera({ instances: 3, database: 'postgres', redis: true });
+      const runs = await sideBySide([sqlite, one, three]);
+      const sqliteRps = record('refresh-sqlite (same rounds)', 'tessera', runs.get(sqlite) ?? []).rps ?? 0;
+      const oneRps = record('refresh-postgres-1x', 'tessera', runs.get(one) ?? []).rps ?? 0;
+      const threeRps = record('refresh-postgres-3x', 'tessera', runs.get(three) ?? []).rps ?? 0;
+      ratios.postgres_1x_vs_sqlite = oneRps / (sqliteRps || 1);
+      ratios.postgres_3x_vs_1x = threeRps / (oneRps || 1);
+      // Round trips per refresh: counted, not timed (the engine over the PostgreSQL store in this
+      // process, every query its pool sends), so exact on any machine.
+      postgresRoundTrips = await measurePostgresRoundTrips(quick ? 20 : 100);
+      process.stderr.write(
+        `  PostgreSQL round trips per refresh: ${postgresRoundTrips.perRefresh} (without the one-step rotation ${postgresRoundTrips.perRefreshWithoutOneStep}, without it and the joined read ${postgresRoundTrips.perRefreshWithoutEither})\n`,
+      );
     },
   },
   {
@@ -396,6 +480,14 @@ const report = {
   scenarios: results,
   ratios,
   revocation_delay_ms: revocationDelay,
+  postgres_round_trips_per_refresh: postgresRoundTrips,
+  disk_fsync_4k_ms: diskSync.length
+    ? {
+        runs: diskSync,
+        p50: median(diskSync.map((d) => d.p50Ms)),
+        p99: median(diskSync.map((d) => d.p99Ms)),
+      }
+    : null,
   client_bundle_bytes: clientSize,
   versions: Object.fromEntries(
     ['autocannon', 'oidc-provider', 'better-auth', 'jose'].map((name) => [name, packageVersion(name)]),
@@ -407,16 +499,18 @@ const output = values.only ? '../results/partial.json' : '../results/latest.json
 writeFileSync(new URL(output, import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
 const rows = results.map(
   (r) =>
-    `| ${r.name} | ${r.system} | ${(r.rps ?? r.ops)?.toFixed(0) ?? '–'} | ${r.p50_ms?.toFixed(2) ?? '–'} | ${r.p99_ms?.toFixed(2) ?? '–'} | ${r.rss_mib?.toFixed(0) ?? '–'} |`,
+    `| ${r.name} | ${r.system} | ${(r.rps ?? r.ops)?.toFixed(0) ?? '–'} | ${r.p50_ms?.toFixed(2) ?? '–'} | ${r.p99_ms?.toFixed(2) ?? '–'} | ${r.rss_mib?.toFixed(0) ?? '–'} | ${r.cpu_us_per_refresh?.toFixed(0) ?? '–'}${r.db_cpu_us_per_refresh === undefined ? '' : ` + ${r.db_cpu_us_per_refresh.toFixed(0)} (database)`} |`,
 );
 process.stdout.write(
   [
-    '| scenario | system | req/s or ops/s | p50 ms | p99 ms | server MiB under load |',
-    '|---|---|---|---|---|---|',
+    '| scenario | system | req/s or ops/s | p50 ms | p99 ms | server MiB under load | server CPU µs per request |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
     '',
   ].join('\n'),
 );
 process.stdout.write(
-  `\nratios: ${JSON.stringify(ratios)}\nrevocation delay (ms): ${JSON.stringify(revocationDelay)}\n`,
+  `\nratios: ${JSON.stringify(ratios)}\nrevocation delay (ms): ${JSON.stringify(revocationDelay)}\n` +
+    `PostgreSQL round trips per refresh: ${JSON.stringify(postgresRoundTrips)}\n` +
+    `disk alone, write+fsync 4 KiB (ms): ${JSON.stringify(report.disk_fsync_4k_ms)}\n`,
 );

@@ -18,6 +18,8 @@ export interface Target {
   /** A password login of one registered user, where the system has one. */
   login?: Pick<HttpLoad, 'path' | 'method' | 'headers' | 'credential'>;
   pids: number[];
+  /** The database's process name when it runs as a server of its own (`postgres`), for its CPU share. */
+  dbProcess?: string;
   close(): Promise<void>;
 }
 
@@ -50,10 +52,16 @@ export async function checkRotation(url: string, jwks?: { uri: string; issuer: s
   agent.destroy();
 }
 
-/** Tessera's standalone server (`tessera start`) over SQLite or PostgreSQL, rotating via /auth/refresh. */
-export function tessera(options: ClusterOptions = { instances: 1, database: 'sqlite' }): System {
+/**
+ * Tessera's standalone server (`tessera start`) over SQLite or PostgreSQL, rotating via /auth/refresh;
+ * `system` names a variant (other settings in `options.extraEnv`).
+ */
+export function tessera(
+  options: ClusterOptions = { instances: 1, database: 'sqlite' },
+  system = 'tessera',
+): System {
   return {
-    system: 'tessera',
+    system,
     async start(credentials) {
       const cluster = await startCluster(options);
       return stopIfFailing(cluster, async () => {
@@ -68,7 +76,7 @@ export function tessera(options: ClusterOptions = { instances: 1, database: 'sql
         if (registered.status !== 201) throw new Error(`register failed: ${registered.status}`);
         agent.destroy();
         return {
-          system: 'tessera',
+          system,
           load: {
             urls: cluster.urls,
             path: '/auth/refresh',
@@ -77,6 +85,7 @@ export function tessera(options: ClusterOptions = { instances: 1, database: 'sql
           },
           login: jsonLogin('/auth/login', login),
           pids: cluster.instances.map((i) => i.child.pid ?? 0),
+          ...(options.database === 'postgres' ? { dbProcess: 'postgres' } : {}),
           close: () => cluster.close(),
         };
       });
@@ -122,6 +131,36 @@ export const oidcProvider: System = {
           path: '/token',
           method: 'POST',
           credential: { kind: 'rotating-form', tokens, clientId: 'bench' },
+        },
+        pids: [peer.pid],
+        close: () => peer.close(),
+      };
+    });
+  },
+};
+
+/**
+ * oidc-provider's best case (the shape an outside harness gave it): a fresh grant per request (each
+ * minted refresh token presented once, so no refresh chain grows) on an unbounded Map adapter (no
+ * eviction, no disk). Tokens are minted before each run, outside the timing and the CPU measurement.
+ */
+export const oidcProviderFresh: System = {
+  system: `oidc-provider ${packageVersion('oidc-provider')} (fresh grant per request, unbounded memory)`,
+  async start() {
+    const peer = await startOidcProvider({ unbounded: true });
+    return stopIfFailing(peer, async () => {
+      await peer.check();
+      return {
+        system: this.system,
+        load: {
+          urls: [peer.url],
+          path: '/token',
+          method: 'POST',
+          credential: {
+            kind: 'fresh-form',
+            mintUrl: new URL('/bench/mint', peer.url).href,
+            clientId: 'bench',
+          },
         },
         pids: [peer.pid],
         close: () => peer.close(),

@@ -17,6 +17,9 @@
  *   (`invalid_grant`). Refresh chains that keep using their latest token stay alive. It also keeps
  *   every rotated token of a grant in that grant's index, so a refresh costs a little more the longer
  *   its chain (a fifth of the server's CPU after ~2,600 rotations per chain);
+ * - with ADAPTER=unbounded (the best-case shape), a plain Map adapter instead: nothing is ever
+ *   evicted or expired, no per-entry bookkeeping but the grant index its reuse detection needs; the
+ *   benchmark then presents each minted token once (a fresh grant per request, no refresh chains);
  * - random cookie keys; devInteractions off (no login UI is used; this only silences its warning).
  * Refresh tokens are minted through oidc-provider's own models by the bench-only route
  * `POST /bench/mint?count=N`, one account and one grant per token, as after a code flow.
@@ -39,7 +42,58 @@ const signingKey = {
   kid: randomBytes(8).toString('base64url'),
 };
 
+/**
+ * The cheapest storage oidc-provider can have: one Map, never evicted (the run is short), and the
+ * grant index `revokeByGrantId` needs (a consumed refresh token presented again revokes its grant).
+ */
+class UnboundedAdapter {
+  static readonly entries = new Map<string, Record<string, unknown>>();
+  static readonly grants = new Map<string, Set<string>>();
+  static readonly index = new Map<string, string>();
+  readonly model: string;
+  constructor(model: string) {
+    this.model = model;
+  }
+  private key(id: string): string {
+    return `${this.model}:${id}`;
+  }
+  async upsert(id: string, payload: Record<string, unknown>): Promise<void> {
+    const key = this.key(id);
+    UnboundedAdapter.entries.set(key, payload);
+    if (typeof payload.grantId === 'string') {
+      const members = UnboundedAdapter.grants.get(payload.grantId) ?? new Set<string>();
+      members.add(key);
+      UnboundedAdapter.grants.set(payload.grantId, members);
+    }
+    if (typeof payload.uid === 'string') UnboundedAdapter.index.set(`uid:${payload.uid}`, id);
+    if (typeof payload.userCode === 'string') UnboundedAdapter.index.set(`code:${payload.userCode}`, id);
+  }
+  async find(id: string): Promise<Record<string, unknown> | undefined> {
+    return UnboundedAdapter.entries.get(this.key(id));
+  }
+  async findByUid(uid: string): Promise<Record<string, unknown> | undefined> {
+    const id = UnboundedAdapter.index.get(`uid:${uid}`);
+    return id === undefined ? undefined : this.find(id);
+  }
+  async findByUserCode(userCode: string): Promise<Record<string, unknown> | undefined> {
+    const id = UnboundedAdapter.index.get(`code:${userCode}`);
+    return id === undefined ? undefined : this.find(id);
+  }
+  async consume(id: string): Promise<void> {
+    const entry = UnboundedAdapter.entries.get(this.key(id));
+    if (entry) entry.consumed = Math.floor(Date.now() / 1000);
+  }
+  async destroy(id: string): Promise<void> {
+    UnboundedAdapter.entries.delete(this.key(id));
+  }
+  async revokeByGrantId(grantId: string): Promise<void> {
+    for (const key of UnboundedAdapter.grants.get(grantId) ?? []) UnboundedAdapter.entries.delete(key);
+    UnboundedAdapter.grants.delete(grantId);
+  }
+}
+
 const provider = new Provider(issuer, {
+  ...(process.env.ADAPTER === 'unbounded' ? { adapter: UnboundedAdapter } : {}),
   clients: [
     {
       client_id: CLIENT_ID,

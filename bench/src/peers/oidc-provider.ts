@@ -45,13 +45,18 @@ function fail(what: string, got: unknown): never {
 }
 
 /**
- * Starts oidc-provider (see ./oidc-provider-server.ts for its settings). `mint(count)` returns fresh
+ * Starts oidc-provider (see ./oidc-provider-server.ts for its settings; `unbounded` for the Map
+ * adapter of the best-case shape). `mint(count)` returns fresh
  * refresh tokens, one account each; `check()` throws unless a refresh answers 200 with an EdDSA JWT
  * access token valid for the provider's keys, issuer and `urn:tessera:bench`, and a new refresh token
  * that refreshes again, while the consumed one is refused with 400 `invalid_grant`.
  */
-export async function startOidcProvider(): Promise<OidcPeer> {
-  const server = await startScript(new URL('./oidc-provider-server.ts', import.meta.url));
+export async function startOidcProvider(options: { unbounded?: boolean } = {}): Promise<OidcPeer> {
+  const server = await startScript(
+    new URL('./oidc-provider-server.ts', import.meta.url),
+    [],
+    options.unbounded ? { ADAPTER: 'unbounded' } : {},
+  );
   const { url } = server;
 
   const mint = async (count: number): Promise<string[]> => {

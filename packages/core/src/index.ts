@@ -89,6 +89,8 @@ export type {
   EmitEvents,
   IdentityKey,
   IdentityRecord,
+  OneStepRotation,
+  OneStepRotationResult,
   OneTimeTokenKind,
   OneTimeTokenRecord,
   OutboxEventInput,

@@ -9,6 +9,7 @@ import {
 import type pg from 'pg';
 import { toStoreError } from './postgres-errors.ts';
 import { byId, toSession, toUser } from './postgres-rows.ts';
+import { type RefreshStatements, refreshStatements } from './postgres-statements.ts';
 
 /** A pool or a client inside a transaction. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -25,6 +26,8 @@ export class Rollback<T> {
 export interface PostgresContext {
   /** The schema name (validated), to qualify tables. */
   readonly s: string;
+  /** The refresh path's prepared statements. */
+  readonly statements: RefreshStatements;
   /**
    * Runs one query or a few independent ones on the pool. A single statement commits on its own,
    * and PostgreSQL reports a failed commit as the statement's error, so nothing is acknowledged
@@ -70,6 +73,7 @@ export function createPostgresContext(pool: pg.Pool, schema: string): PostgresCo
   };
   return {
     s,
+    statements: refreshStatements(schema),
     run,
     transaction: (work) =>
       run(async () => {

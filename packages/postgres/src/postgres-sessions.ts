@@ -1,12 +1,14 @@
 import type { Store } from '@tessera/core';
 import type { PostgresContext } from './postgres-context.ts';
-import { toKey, toSession } from './postgres-rows.ts';
+import { toKey, toSession, toUser } from './postgres-rows.ts';
 
 type SessionMethods = Pick<
   Store,
   | 'createSession'
   | 'findSession'
+  | 'findSessionWithUser'
   | 'rotateSession'
+  | 'rotateSessionInOneStep'
   | 'updateSessionAuth'
   | 'revokeSession'
   | 'revokeUserSessions'
@@ -23,7 +25,7 @@ type SessionMethods = Pick<
 
 /** The PostgreSQL store's sessions, global operations and signing keys. */
 export function postgresSessionMethods(ctx: PostgresContext): SessionMethods {
-  const { s, run, transaction } = ctx;
+  const { s, run, transaction, statements } = ctx;
   return {
     createSession: (session, options = {}) =>
       transaction(async (db) => {
@@ -33,19 +35,20 @@ export function postgresSessionMethods(ctx: PostgresContext): SessionMethods {
       }),
     findSession: (id) =>
       run(async (db) => {
-        const { rows } = await db.query(`SELECT * FROM ${s}.sessions WHERE id = $1`, [id]);
-        return rows[0] ? toSession(rows[0]) : null;
+        const { rows } = await db.query({ ...statements.findSession, values: [id] });
+        return rows[0] ? toSession(rows[0].session) : null;
+      }),
+    findSessionWithUser: (id) =>
+      run(async (db) => {
+        const { rows } = await db.query({ ...statements.findSessionWithUser, values: [id] });
+        const row = rows[0];
+        return row ? { session: toSession(row.session), user: row.user ? toUser(row.user) : null } : null;
       }),
     rotateSession: (id, fromGeneration, update) =>
       run(async (db) => {
-        // One conditional UPDATE: of concurrent rotations from one generation, at any instance, one matches.
-        const { rows } = await db.query(
-          `UPDATE ${s}.sessions SET generation = generation + 1, rotated_at = $3, last_seen_at = $3,
-             idle_expires_at = $4, ip = $5, user_agent = $6, dpop_jkt = coalesce($7, dpop_jkt)
-           WHERE id = $1 AND generation = $2 AND revoked_at IS NULL
-             AND ($7::text IS NULL OR dpop_jkt IS NULL OR dpop_jkt = $7)
-           RETURNING *`,
-          [
+        const { rows } = await db.query({
+          ...statements.rotateSession,
+          values: [
             id,
             fromGeneration,
             update.nowMs,
@@ -54,8 +57,29 @@ export function postgresSessionMethods(ctx: PostgresContext): SessionMethods {
             update.userAgent,
             update.dpopJkt ?? null,
           ],
-        );
-        return rows[0] ? toSession(rows[0]) : null;
+        });
+        return rows[0] ? toSession(rows[0].session) : null;
+      }),
+    rotateSessionInOneStep: (id, fromGeneration, update) =>
+      run(async (db) => {
+        const { rows } = await db.query({
+          ...statements.rotateSessionInOneStep,
+          values: [
+            id,
+            fromGeneration,
+            update.nowMs,
+            update.idleTtlMs,
+            update.maxLoginAgeMs,
+            update.ip,
+            update.userAgent,
+          ],
+        });
+        const row = rows[0];
+        if (!row) return null;
+        const user = row.user ? toUser(row.user) : null;
+        return row.rotated
+          ? { rotated: true, session: toSession(row.rotated), user }
+          : { rotated: false, session: toSession(row.session), user };
       }),
     updateSessionAuth: (id, auth) =>
       run(async (db) => {

@@ -70,8 +70,8 @@ export function postgresUserMethods(ctx: PostgresContext): UserMethods {
       }),
     findUserById: (id) =>
       run(async (db) => {
-        const { rows } = await db.query(`SELECT * FROM ${s}.users WHERE id = $1`, [id]);
-        return rows[0] ? toUser(rows[0]) : null;
+        const { rows } = await db.query({ ...ctx.statements.findUserById, values: [id] });
+        return rows[0] ? toUser(rows[0].user) : null;
       }),
     findUserByEmail: (email) =>
       run(async (db) => {

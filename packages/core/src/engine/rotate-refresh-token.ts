@@ -1,7 +1,11 @@
 import { TesseraError } from '../errors.ts';
 import { assertInputObject } from '../internal/input.ts';
-import type { SessionRecord } from '../store/store.ts';
-import { parseRefreshToken, refreshTokenMacMatches } from '../tokens/refresh-token.ts';
+import type { SessionRecord, UserRecord } from '../store/store.ts';
+import {
+  type ParsedRefreshToken,
+  parseRefreshToken,
+  refreshTokenMacMatches,
+} from '../tokens/refresh-token.ts';
 import {
   announceRevoked,
   countAttempt,
@@ -15,6 +19,7 @@ import {
 } from './context.ts';
 import { assertRenewalBinding, checkDpopJkt } from './dpop.ts';
 import { issueTokens, signAccessToken, type TokenSet } from './issue-tokens.ts';
+import { type OneStepRead, refreshInOneStep, rememberSessionSalt } from './refresh-in-one-step.ts';
 import { emitWhenDelivering, sessionRevokedEvents } from './webhook-events.ts';
 
 /** Input of `refresh`. */
@@ -43,7 +48,41 @@ export async function findIssuedSession(
 ): Promise<{ session: SessionRecord; generation: number }> {
   const parsed = parseRefreshToken(refreshToken);
   if (!parsed) throw new TesseraError('invalid_grant', INVALID);
-  const session = await ctx.store.findSession(parsed.sessionId);
+  return checkIssued(ctx, parsed, await ctx.store.findSession(parsed.sessionId));
+}
+
+/**
+ * {@link findIssuedSession}, with the session's user read in the same step when the store can
+ * (`findSessionWithUser`: one round trip instead of two on PostgreSQL); `user` is `undefined` when
+ * the store read the session alone.
+ */
+async function findIssuedSessionAndUser(
+  ctx: EngineContext,
+  refreshToken: string,
+): Promise<{ session: SessionRecord; generation: number; user: UserRecord | null | undefined }> {
+  const parsed = parseRefreshToken(refreshToken);
+  if (!parsed) throw new TesseraError('invalid_grant', INVALID);
+  if (!ctx.store.findSessionWithUser) {
+    return { ...checkIssued(ctx, parsed, await ctx.store.findSession(parsed.sessionId)), user: undefined };
+  }
+  const found = await ctx.store.findSessionWithUser(parsed.sessionId);
+  return { ...checkIssued(ctx, parsed, found?.session ?? null), user: found?.user ?? null };
+}
+
+/** The general path's start from what the one-step path read (no session: `invalid_grant`). */
+function oneStepFound(
+  ctx: EngineContext,
+  read: OneStepRead | null,
+): { session: SessionRecord; generation: number; user: UserRecord | null } {
+  if (!read) throw new TesseraError('invalid_grant', INVALID);
+  return { ...checkIssued(ctx, read.parsed, read.session), user: read.user };
+}
+
+function checkIssued(
+  ctx: EngineContext,
+  parsed: ParsedRefreshToken,
+  session: SessionRecord | null,
+): { session: SessionRecord; generation: number } {
   if (!session || !refreshTokenMacMatches(ctx.keys.refreshMacKey, parsed, session.salt)) {
     throw new TesseraError('invalid_grant', INVALID);
   }
@@ -79,10 +118,19 @@ export function refreshTokenUsable(
 export async function refreshSession(ctx: EngineContext, input: RefreshInput): Promise<TokenSet> {
   assertInputObject(input);
   if (ctx.limits) await countAttempt(ctx, ipKey('refresh', input.ip), ctx.limits.refreshPerIp);
-  const found = await findIssuedSession(ctx, input.refreshToken);
+  const oneStep = await refreshInOneStep(ctx, input);
+  if (oneStep && 'tokens' in oneStep) return oneStep.tokens;
+  const found = oneStep
+    ? oneStepFound(ctx, oneStep.read)
+    : await findIssuedSessionAndUser(ctx, input.refreshToken);
+  rememberSessionSalt(ctx, found.session);
   let session = found.session;
   const { generation } = found;
-  if (ctx.limits) await countAttempt(ctx, `refresh:session:${session.id}`, ctx.limits.refreshPerSession);
+  // The user read with the session serves the first attempt; a retry after a lost race reads again.
+  let userRead = found.user;
+  // The one-step path counted this session's attempt already.
+  if (ctx.limits && !oneStep)
+    await countAttempt(ctx, `refresh:session:${session.id}`, ctx.limits.refreshPerSession);
   const dpopJkt = checkDpopJkt(input.dpopJkt);
 
   for (let attempt = 0; attempt < 5; attempt += 1) {
@@ -92,7 +140,8 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
     // Before reuse detection: a token without its key is refused and reported, never a reason to end
     // the session (whoever replays it cannot use it, and the owner's next refresh must still work).
     await assertRenewalBinding(ctx, session, { ...input, dpopJkt });
-    const user = await ctx.store.findUserById(session.userId);
+    const user = userRead === undefined ? await ctx.store.findUserById(session.userId) : userRead;
+    userRead = undefined;
     if (!user || user.disabled) {
       const revoked = await ctx.store.revokeSession(
         session.id,

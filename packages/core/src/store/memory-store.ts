@@ -303,6 +303,12 @@ export function createMemoryStore(): Store {
       const s = sessions.get(id);
       return s ? cloneSession(s) : null;
     },
+    async findSessionWithUser(id) {
+      const s = sessions.get(id);
+      if (!s) return null;
+      const user = users.get(s.userId);
+      return { session: cloneSession(s), user: user ? cloneUser(user) : null };
+    },
     async rotateSession(id, fromGeneration, update: RotationUpdate) {
       const s = sessions.get(id);
       if (!s || s.revokedAtMs !== null || s.generation !== fromGeneration) return null;
@@ -315,6 +321,30 @@ export function createMemoryStore(): Store {
       s.userAgent = update.userAgent;
       if (update.dpopJkt !== undefined) s.dpopJkt = update.dpopJkt;
       return cloneSession(s);
+    },
+    async rotateSessionInOneStep(id, fromGeneration, update) {
+      const s = sessions.get(id);
+      if (!s) return null;
+      const found = users.get(s.userId);
+      const user = found ? cloneUser(found) : null;
+      const loginLimitMs =
+        update.maxLoginAgeMs > 0 ? s.authTimeMs + update.maxLoginAgeMs : Number.POSITIVE_INFINITY;
+      const rotates =
+        s.generation === fromGeneration &&
+        s.revokedAtMs === null &&
+        s.dpopJkt === null &&
+        update.nowMs < Math.min(s.idleExpiresAtMs, s.absoluteExpiresAtMs, loginLimitMs) &&
+        user !== null &&
+        !user.disabled &&
+        !user.reauthRequired;
+      if (!rotates) return { rotated: false, session: cloneSession(s), user };
+      s.generation = fromGeneration + 1;
+      s.rotatedAtMs = update.nowMs;
+      s.lastSeenAtMs = update.nowMs;
+      s.idleExpiresAtMs = Math.min(update.nowMs + update.idleTtlMs, s.absoluteExpiresAtMs);
+      s.ip = update.ip ?? s.ip;
+      s.userAgent = update.userAgent ?? s.userAgent;
+      return { rotated: true, session: cloneSession(s), user };
     },
     async updateSessionAuth(id, auth) {
       const s = sessions.get(id);

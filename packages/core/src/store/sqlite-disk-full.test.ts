@@ -121,6 +121,8 @@ describe('sqlite store on a full disk', { timeout: 60_000 }, () => {
         findUserByIdentity: (s) => s.findUserByIdentity(identity),
         listIdentities: (s) => s.listIdentities(ada.id),
         findSession: (s) => s.findSession(live.id),
+        findSessionWithUser: (s) =>
+          (s.findSessionWithUser as NonNullable<Store['findSessionWithUser']>)(live.id),
         listLiveSessions: (s) => s.listLiveSessions(ada.id, T0),
         getGlobalNotBeforeMs: (s) => s.getGlobalNotBeforeMs(),
         listRevokedSince: (s) => s.listRevokedSince(0, 10),

@@ -129,6 +129,32 @@ export interface RotationUpdate {
   dpopJkt?: string;
 }
 
+/**
+ * A refresh's rotation as {@link Store.rotateSessionInOneStep} takes it: the values the store derives
+ * from the row it reads (idle expiry capped by the absolute one, IP and user agent kept when not sent).
+ */
+export interface OneStepRotation {
+  nowMs: number;
+  /** The idle expiry becomes `min(nowMs + idleTtlMs, absoluteExpiresAtMs)`. */
+  idleTtlMs: number;
+  /** Rotation is refused at or past `authTimeMs + maxLoginAgeMs`; 0 for no maximum login age. */
+  maxLoginAgeMs: number;
+  /** The client's IP, or `null` to keep the session's. */
+  ip: string | null;
+  /** The client's user agent, or `null` to keep the session's. */
+  userAgent: string | null;
+}
+
+/** The answer of {@link Store.rotateSessionInOneStep}. */
+export interface OneStepRotationResult {
+  /** True when this call rotated the session. */
+  rotated: boolean;
+  /** The rotated row, or the row as this call read it (before a concurrent rotation it lost to, maybe). */
+  session: SessionRecord;
+  /** The session's user as read in the same step; `null` when the user row is gone. */
+  user: UserRecord | null;
+}
+
 /** An account at an external identity provider (OIDC `iss` + `sub`, a passkey relying party, …). */
 export interface IdentityKey {
   issuer: string;
@@ -347,12 +373,35 @@ export interface Store {
   ): Promise<{ evicted: SessionRecord[]; newDevice: boolean }>;
   findSession(id: string): Promise<SessionRecord | null>;
   /**
+   * Optional: the session and its user read together, `user` `null` when the user row is gone; `null`
+   * when there is no such session. A read only, as `findSession` then `findUserById` would give, in
+   * one round trip where the driver has round trips (PostgreSQL). The engine's refresh uses it when a
+   * driver has it and falls back to the two reads otherwise; it carries no other meaning.
+   */
+  findSessionWithUser?(id: string): Promise<{ session: SessionRecord; user: UserRecord | null } | null>;
+  /**
    * Compare-and-set rotation: if the session exists, is not revoked, its generation equals
    * `fromGeneration` (and, with `update.dpopJkt`, its `dpopJkt` is `null` or equal), sets generation to
    * `fromGeneration + 1`, `rotatedAtMs`/`lastSeenAtMs` to `update.nowMs`, the idle expiry, IP, user
    * agent and `dpopJkt`; returns the updated row. Otherwise changes nothing and returns `null`.
    */
   rotateSession(id: string, fromGeneration: number, update: RotationUpdate): Promise<SessionRecord | null>;
+  /**
+   * Optional: a refresh's read and rotation in one atomic step (one round trip where the driver has
+   * round trips). Reads the session and its user and rotates exactly as `rotateSession` would (one
+   * winner among concurrent calls, across processes) only if all of these hold: the generation is
+   * `fromGeneration`, the session is not revoked and not bound to a DPoP key (`dpopJkt` `null`),
+   * `update.nowMs` is before its idle expiry, its absolute expiry and, when `maxLoginAgeMs` > 0,
+   * `authTimeMs + maxLoginAgeMs`, and the user exists and is neither `disabled` nor `reauthRequired`.
+   * The rotation sets generation +1, `rotatedAtMs`/`lastSeenAtMs` to `nowMs`, the idle expiry to
+   * `min(nowMs + idleTtlMs, absoluteExpiresAtMs)`, and the IP and user agent when given. Otherwise it
+   * changes nothing and answers the row and user it read. `null` when there is no such session.
+   */
+  rotateSessionInOneStep?(
+    id: string,
+    fromGeneration: number,
+    update: OneStepRotation,
+  ): Promise<OneStepRotationResult | null>;
   /**
    * Records a new authentication in a live session (step-up, re-authentication): sets `authTimeMs`,
    * `amr` and `acr`. Returns the updated row, or `null` if the session is missing or revoked.

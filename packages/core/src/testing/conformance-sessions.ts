@@ -40,6 +40,21 @@ export function sessionsConformance(test: ConformanceTest): void {
       assert.deepEqual(await store.findSession(bare?.id ?? ''), bare);
     });
 
+    test('reads a session with its user in one call, where the driver offers it', async ({ store }, t) => {
+      if (!store.findSessionWithUser) {
+        t.skip('the store has no findSessionWithUser (optional)');
+        return;
+      }
+      const user = await seedUser(store, { roles: ['admin'], profile: { name: 'Ada' }, tokenVersion: 3 });
+      const [session] = await seedSessions(store, user.id, { generation: 7, dpopJkt: 'jkt' });
+      assert.deepEqual(await store.findSessionWithUser(session?.id ?? ''), { session, user });
+      // Whatever was written last is what it reads: a rotation and a user change.
+      const next = await store.rotateSession(session?.id ?? '', 7, rotation(T0 + 5));
+      const changed = await store.updateUser(user.id, { disabled: true, updatedAtMs: T0 + 6 });
+      assert.deepEqual(await store.findSessionWithUser(session?.id ?? ''), { session: next, user: changed });
+      assert.equal(await store.findSessionWithUser('missing'), null);
+    });
+
     test('caps sessions per user: evicts the oldest live ones by creation time', async ({ store }) => {
       const user = await seedUser(store);
       const other = await seedUser(store);

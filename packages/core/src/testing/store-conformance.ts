@@ -3,6 +3,7 @@ import type { Store, StoreCapabilities } from '../store/store.ts';
 import { globalConformance } from './conformance-global.ts';
 import { identitiesConformance } from './conformance-identities.ts';
 import { lifecycleConformance } from './conformance-lifecycle.ts';
+import { oneStepConformance } from './conformance-one-step.ts';
 import { oneTimeTokensConformance } from './conformance-one-time-tokens.ts';
 import { outboxConformance } from './conformance-outbox.ts';
 import { racesConformance } from './conformance-races.ts';
@@ -76,6 +77,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
   describe(`store conformance: ${name}`, () => {
     usersConformance(test);
     sessionsConformance(test);
+    oneStepConformance(test);
     globalConformance(test);
     identitiesConformance(test);
     twoFactorConformance(test);

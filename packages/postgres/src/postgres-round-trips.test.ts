@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Store } from '@tessera/core';
+import { createEngineFixture, must } from '@tessera/core/testing';
+import pg from 'pg';
+import { createPostgresStore } from './postgres-store.ts';
+import { adminQuery, testPostgresProblem, TEST_POSTGRES_URL as URL } from './test-server.ts';
+
+// Round trips per refresh, counted as the queries the pool's clients send (every pg query is one
+// round trip; none is pipelined). Outside CI a missing server skips with a reason; under CI=true it fails.
+const available = (await testPostgresProblem()) === null;
+
+/** Counts `pg` queries sent while `work` runs (every client of every pool in this process). */
+async function countQueries(work: () => Promise<void>): Promise<number> {
+  const original = pg.Client.prototype.query;
+  let count = 0;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    count += 1;
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  try {
+    await work();
+  } finally {
+    pg.Client.prototype.query = original;
+  }
+  return count;
+}
+
+/** Round trips per refresh over `store`, from `refreshes` refreshes of one session. */
+async function roundTripsPerRefresh(store: Store, refreshes: number): Promise<number> {
+  const { engine } = await createEngineFixture({ store });
+  try {
+    const user = await engine.createUser({ email: `${randomBytes(6).toString('hex')}@example.com` });
+    let token = must((await engine.startSession({ userId: user.id, amr: ['ext'] })).refreshToken);
+    // The first refresh reads the signing key; later ones find it in memory.
+    token = must((await engine.refresh({ refreshToken: token })).refreshToken);
+    const queries = await countQueries(async () => {
+      for (let i = 0; i < refreshes; i += 1)
+        token = must((await engine.refresh({ refreshToken: token })).refreshToken);
+    });
+    return queries / refreshes;
+  } finally {
+    await engine.close();
+  }
+}
+
+if (available) {
+  describe('postgres round trips per refresh', () => {
+    const schema = `round_trips_${randomBytes(6).toString('hex')}`;
+    let store: Store;
+    before(async () => {
+      store = await createPostgresStore({ connectionString: URL, schema });
+    });
+    after(async () => {
+      await store.close();
+      await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    });
+
+    it('is one: the read and the compare-and-set rotation in one statement, once the salt is known', async () => {
+      assert.equal(await roundTripsPerRefresh(store, 20), 1);
+    });
+
+    it('is two without the one-step rotation: the session read with its user, then the rotation', async () => {
+      const { rotateSessionInOneStep: _, ...twoSteps } = store;
+      assert.equal(await roundTripsPerRefresh(twoSteps as Store, 20), 2);
+    });
+
+    it('was three without either (session, user, rotation), as a store without them still gets', async () => {
+      const { findSessionWithUser: _, rotateSessionInOneStep: __, ...plain } = store;
+      assert.equal(await roundTripsPerRefresh(plain as Store, 20), 3);
+    });
+  });
+}

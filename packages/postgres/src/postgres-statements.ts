@@ -1,0 +1,77 @@
+// The statements of a refresh, prepared once per connection (`pg`'s named statements: PostgreSQL
+// parses and plans each once per connection, not once per request). Rows come back as one `jsonb`
+// value per table (`to_jsonb(t)`), not `*`: a prepared `SELECT *` fails with "cached plan must not
+// change result type" on every connection that prepared it once a migration adds a column (a rolling
+// upgrade), while a jsonb result keeps its type and still carries every column, new ones included.
+
+/** A named statement: `pg` prepares `text` under `name` on first use on each connection. */
+export interface PreparedStatement {
+  name: string;
+  text: string;
+}
+
+/** The prepared statements of the refresh path, for tables in `schema`. */
+export interface RefreshStatements {
+  findSession: PreparedStatement;
+  findSessionWithUser: PreparedStatement;
+  findUserById: PreparedStatement;
+  rotateSession: PreparedStatement;
+  rotateSessionInOneStep: PreparedStatement;
+}
+
+/**
+ * Builds the refresh path's statements for `schema` (already validated). Names are fixed: one pool
+ * serves one schema, and `pg` refuses one name for two texts on a connection.
+ */
+export function refreshStatements(schema: string): RefreshStatements {
+  const s = schema;
+  return {
+    findSession: {
+      name: 'tessera_find_session',
+      text: `SELECT to_jsonb(t) AS session FROM ${s}.sessions t WHERE t.id = $1`,
+    },
+    findSessionWithUser: {
+      name: 'tessera_find_session_with_user',
+      text: `SELECT to_jsonb(t) AS session, to_jsonb(u) AS "user"
+             FROM ${s}.sessions t LEFT JOIN ${s}.users u ON u.id = t.user_id WHERE t.id = $1`,
+    },
+    findUserById: {
+      name: 'tessera_find_user',
+      text: `SELECT to_jsonb(u) AS "user" FROM ${s}.users u WHERE u.id = $1`,
+    },
+    // One conditional UPDATE: of concurrent rotations from one generation, at any instance, one
+    // matches; the others see the row the winner committed and change nothing.
+    rotateSession: {
+      name: 'tessera_rotate_session',
+      text: `UPDATE ${s}.sessions AS t SET generation = t.generation + 1, rotated_at = $3, last_seen_at = $3,
+               idle_expires_at = $4, ip = $5, user_agent = $6, dpop_jkt = coalesce($7, t.dpop_jkt)
+             WHERE t.id = $1 AND t.generation = $2 AND t.revoked_at IS NULL
+               AND ($7::text IS NULL OR t.dpop_jkt IS NULL OR t.dpop_jkt = $7)
+             RETURNING to_jsonb(t) AS session`,
+    },
+    // A refresh in one round trip: the same compare-and-set, guarded by every check the engine makes
+    // before rotating (live, not DPoP-bound, a user neither disabled nor forced to log in again), and
+    // the row and user as this statement's snapshot saw them for when it does not rotate. A data-
+    // modifying CTE runs once; the outer SELECT sees the table as it was before it (PostgreSQL
+    // gives every part of one statement the same snapshot). A concurrent winner makes the UPDATE
+    // wait for its commit and then match nothing (READ COMMITTED re-checks the new row version).
+    rotateSessionInOneStep: {
+      name: 'tessera_rotate_session_in_one_step',
+      text: `WITH rotated AS (
+               UPDATE ${s}.sessions AS t SET generation = t.generation + 1, rotated_at = $3::bigint,
+                 last_seen_at = $3::bigint,
+                 idle_expires_at = LEAST($3::bigint + $4::bigint, t.absolute_expires_at),
+                 ip = coalesce($6::text, t.ip), user_agent = coalesce($7::text, t.user_agent)
+               FROM ${s}.users AS u
+               WHERE t.id = $1 AND u.id = t.user_id AND t.generation = $2 AND t.revoked_at IS NULL
+                 AND t.dpop_jkt IS NULL
+                 AND $3::bigint < t.idle_expires_at AND $3::bigint < t.absolute_expires_at
+                 AND ($5::bigint = 0 OR $3::bigint < t.auth_time + $5::bigint)
+                 AND NOT u.disabled AND NOT u.reauth_required
+               RETURNING to_jsonb(t) AS session
+             )
+             SELECT (SELECT session FROM rotated) AS rotated, to_jsonb(t) AS session, to_jsonb(u) AS "user"
+             FROM ${s}.sessions t LEFT JOIN ${s}.users u ON u.id = t.user_id WHERE t.id = $1`,
+    },
+  };
+}
