@@ -257,6 +257,10 @@ describe('tessera user and revoke-all against a running server', () => {
     const again = await runCliCaptured(['user', 'revoke-session', laptop.body.session_id]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /no live session with id/);
+    // Ids are base64url: one in 64 starts with "-", and is an argument, not an option.
+    const dashed = await runCliCaptured(['user', 'revoke-session', '-KNdUDbz55VnINRL8fjRntQ']);
+    assert.equal(dashed.code, 1, dashed.stderr);
+    assert.match(dashed.stderr, /no live session with id -KNdUDbz55VnINRL8fjRntQ/);
     assert.equal((await runCliCaptured(['user', 'sessions', 'nobody@example.com'])).code, 1);
   });
 

@@ -121,9 +121,17 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   for (const [name, option] of Object.entries({ ...command.options, ...GLOBAL_OPTIONS })) {
     options[name] = { type: option.type, ...(option.short ? { short: option.short } : {}) };
   }
+  // Session ids are base64url and may start with "-" (1 in 64): a single-dash word longer than one
+  // letter is an argument, not a group of short options (no command takes grouped short options).
+  const dashed: string[] = [];
+  const shielded = rest.map((arg) => {
+    if (!/^-[^-]./.test(arg)) return arg;
+    dashed.push(arg);
+    return `\u0000${dashed.length - 1}`;
+  });
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: shielded, options, allowPositionals: true, strict: true });
   } catch (error) {
     const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '.');
     throw new UsageError(message.replace(/^Unknown option/, 'unknown option'), command.path);
@@ -132,7 +140,9 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     io.out(commandHelp(command));
     return EXIT.ok;
   }
-  const args = parsed.positionals;
+  const args = parsed.positionals.map((arg) =>
+    arg.startsWith('\u0000') ? (dashed[Number(arg.slice(1))] as string) : arg,
+  );
   if (args.length < command.args.min) {
     throw new UsageError(
       `missing argument: tessera ${command.path.join(' ')} ${command.synopsis}`,
