@@ -39,6 +39,8 @@ export interface TesseraClaims {
   roles?: string[];
   /** `soft-expiry` policy: past this instant (seconds) the token only buys its renewal. */
   softexp?: number;
+  /** DPoP-bound token (RFC 9449 §6.1): the SHA-256 JWK thumbprint (RFC 7638) of the client's key. */
+  cnf?: { jkt: string };
   [claim: string]: unknown;
 }
 

@@ -13,6 +13,35 @@ export {
   readKeyId,
   TOKEN_SOFT_EXPIRED,
 } from './claims.ts';
+export type {
+  AcceptedDpopProof,
+  DpopAlgorithm,
+  DpopChallengeError,
+  DpopCheckResult,
+  DpopErrorCode,
+  DpopProofExpectations,
+  DpopPublicJwk,
+  ParsedDpopHeader,
+} from './dpop.ts';
+export {
+  checkDpopProof,
+  checkDpopProofHeader,
+  computeDpopAth,
+  DEFAULT_DPOP_PROOF_LEEWAY_SECONDS,
+  DEFAULT_DPOP_PROOF_MAX_AGE_SECONDS,
+  DPOP_HEADER,
+  DPOP_NONCE_HEADER,
+  DPOP_PROOF_TYP,
+  DPOP_SIGNING_ALGS,
+  DPOP_TOKEN_TYPE,
+  dpopChallenge,
+  INVALID_DPOP_PROOF,
+  MAX_DPOP_JTI_LENGTH,
+  normalizeHtu,
+  readConfirmationThumbprint,
+  readDpopHeader,
+  USE_DPOP_NONCE,
+} from './dpop.ts';
 export { RENEWED_TOKEN_EXPIRES_HEADER, RENEWED_TOKEN_HEADER, TRANSPORT_HEADER } from './headers.ts';
 export type { RevocableClaims, WireRevocation } from './revocation.ts';
 export {
