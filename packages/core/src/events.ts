@@ -11,6 +11,17 @@ export type TesseraEvent =
   | { type: 'session.refreshed'; sessionId: string; userId: string; generation: number; atMs: number }
   | { type: 'session.revoked'; sessionId: string; userId: string; reason: RevokeReason; atMs: number }
   | { type: 'session.reuse_detected'; sessionId: string; userId: string; generation: number; atMs: number }
+  /**
+   * RFC 9449: a DPoP-bound session's refresh (or renewal) came without a proof by its key (`proof`:
+   * `missing_proof` or `other_key`): someone holds the token but not the key. The session stays alive.
+   */
+  | {
+      type: 'session.dpop_mismatch';
+      sessionId: string;
+      userId: string;
+      proof: 'missing_proof' | 'other_key';
+      atMs: number;
+    }
   | { type: 'login.failed'; userId: string | null; atMs: number }
   | { type: 'user.password_changed'; userId: string; atMs: number }
   | { type: 'user.updated'; userId: string; tokenVersion: number; atMs: number }

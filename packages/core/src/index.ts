@@ -8,8 +8,10 @@ export {
   ONE_TIME_TOKEN_TTL_DEFAULTS,
   WEBHOOK_TIMEOUT_DEFAULT_SECONDS,
 } from './engine/account-lifecycle-options.ts';
-export type { Authenticated } from './engine/authenticate.ts';
+export type { AccessPresentation, Authenticated } from './engine/authenticate.ts';
 export { createEngine } from './engine/create-engine.ts';
+export type { DpopMode, DpopProofRequest } from './engine/dpop.ts';
+export { DPOP_MODES, DPOP_NONCE_WINDOW_SECONDS, DpopNonceError } from './engine/dpop.ts';
 export type { EmailChangeRequest } from './engine/email-change.ts';
 export type { EmailVerificationInput, VerifiedEmail } from './engine/email-verification.ts';
 export type { Engine, EngineSettings } from './engine/engine.ts';

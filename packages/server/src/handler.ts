@@ -1,6 +1,13 @@
 import { TesseraError } from '@tessera/core';
-import { RENEWED_TOKEN_EXPIRES_HEADER, RENEWED_TOKEN_HEADER, TRANSPORT_HEADER } from '@tessera/protocol';
-import { readBearerToken } from './http/bearer.ts';
+import {
+  DPOP_HEADER,
+  DPOP_NONCE_HEADER,
+  parseAuthorization,
+  RENEWED_TOKEN_EXPIRES_HEADER,
+  RENEWED_TOKEN_HEADER,
+  TRANSPORT_HEADER,
+} from '@tessera/protocol';
+import { authenticateRequest } from './http/dpop.ts';
 import { empty, errorResponse, missingTokenResponse } from './http/error-response.ts';
 import { type HostRequestInfo, type Incoming, MALFORMED_PATH } from './http/incoming.ts';
 import type { HandlerOptions, ResolvedRoutes, Route } from './http/route.ts';
@@ -62,6 +69,12 @@ export function handlerInternals(handler: TesseraHandler): HandlerInternals {
   return found;
 }
 
+/** True when the request's `Authorization` uses the DPoP scheme (its refusals then challenge with DPoP). */
+function presentsDpop(request: HttpRequest): boolean {
+  const parsed = parseAuthorization(request.headers.get('authorization'));
+  return parsed.kind !== 'none' && parsed.scheme === 'DPoP';
+}
+
 const SHUTTING_DOWN = (): TesseraError =>
   new TesseraError('service_unavailable', 'The server is shutting down; retry shortly.', {
     retryAfterSeconds: 1,
@@ -115,7 +128,7 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
       return empty(204, {
         ...cors,
         'access-control-allow-methods': allowed(),
-        'access-control-allow-headers': `Authorization, Content-Type, ${TRANSPORT_HEADER}, ${ACCESS_COOKIE_HEADER}`,
+        'access-control-allow-headers': `Authorization, Content-Type, ${TRANSPORT_HEADER}, ${ACCESS_COOKIE_HEADER}, DPoP`,
         'access-control-max-age': '600',
       });
     }
@@ -142,6 +155,21 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
       ip: settings.resolveIp(incoming.peer, forwardedFor),
       body: { kind: 'none' },
     };
+    const response = await answer(route, request, incoming, match);
+    // RFC 9449 §8.2: with nonces on, any answer to a request with a proof names the current nonce.
+    if (settings.engine.settings.dpopNonce && request.headers.get(DPOP_HEADER) !== null) {
+      response.headers[DPOP_NONCE_HEADER] ??= settings.engine.dpopNonce() ?? '';
+    }
+    return response;
+  }
+
+  async function answer(
+    route: Route,
+    request: HttpRequest,
+    incoming: Incoming,
+    match: RouteMatch,
+  ): Promise<HttpResponse> {
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
     try {
       if (method !== 'GET') request.body = await incoming.readBody();
       // Check the transport headers before any route acts, so a bad one changes nothing.
@@ -149,9 +177,8 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
       wantsAccessCookie(request.headers);
       let auth = null;
       if (route.auth === 'bearer') {
-        const token = readBearerToken(request.headers);
-        if (token === null) return missingTokenResponse();
-        auth = await settings.engine.authenticate(token);
+        auth = await authenticateRequest(settings, request);
+        if (auth === null) return missingTokenResponse();
         if (route.recentAuth) settings.engine.assertRecentAuthentication(auth);
       } else if (route.auth === 'service') {
         const refusal = checkServiceCaller(request, incoming.headers.get('host'), settings);
@@ -171,7 +198,10 @@ export function createHandler(options: HandlerOptions): TesseraHandler {
       }
       return response;
     } catch (error) {
-      return errorResponse(error, { bearer: route.auth === 'bearer' });
+      return errorResponse(error, {
+        bearer: route.auth === 'bearer',
+        dpop: presentsDpop(request),
+      });
     }
   }
 

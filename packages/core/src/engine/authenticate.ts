@@ -1,8 +1,9 @@
-import { isSoftExpired, TOKEN_SOFT_EXPIRED } from '@tessera/protocol';
+import { isSoftExpired, readConfirmationThumbprint, TOKEN_SOFT_EXPIRED } from '@tessera/protocol';
 import { type SessionEndedReason, TesseraError } from '../errors.ts';
 import type { SessionRecord, UserRecord } from '../store/store.ts';
 import { type AccessTokenClaims, verifyAccessTokenSignature } from '../tokens/access-token.ts';
 import { type EngineContext, sessionEndReason } from './context.ts';
+import { assertAccessBinding, checkDpopJkt } from './dpop.ts';
 import { type Profile, type SessionInfo, toProfile, toSessionInfo } from './views.ts';
 
 /**
@@ -74,13 +75,32 @@ export async function loadBearer(
   return { claims, session, user, ended: sessionEndReason(ctx, session, nowMs) };
 }
 
+/** How an access token was presented (RFC 9449 §7): the thumbprint of a verified proof's key, if any. */
+export interface AccessPresentation {
+  /**
+   * `Authorization: DPoP`: the SHA-256 JWK thumbprint `engine.verifyDpopProof` returned for the
+   * request's proof (checked with this token's `ath`). Absent or `null`: presented as Bearer.
+   */
+  dpopJkt?: string | null | undefined;
+}
+
 /**
  * Authenticates a bearer request: {@link loadBearer}, and the session must be live now (not revoked,
- * idle- or absolutely expired, or past the maximum login age). Throws `invalid_token`.
+ * idle- or absolutely expired, or past the maximum login age). A DPoP-bound token (its session's key,
+ * or `cnf.jkt`) needs `presentation.dpopJkt` equal to it; an unbound one must come without. With
+ * `'introspection'` the binding is reported, not enforced. Throws `invalid_token`, `invalid_dpop_proof`.
  */
-export async function authenticate(ctx: EngineContext, accessToken: string): Promise<Authenticated> {
+export async function authenticate(
+  ctx: EngineContext,
+  accessToken: string,
+  presentation: AccessPresentation | 'introspection' = {},
+): Promise<Authenticated> {
   const { ended, ...records } = await loadBearer(ctx, accessToken);
   if (ended !== null) throw new TesseraError('invalid_token', ENDED);
+  if (presentation !== 'introspection') {
+    const bound = records.session.dpopJkt ?? readConfirmationThumbprint(records.claims);
+    assertAccessBinding(bound, checkDpopJkt(presentation?.dpopJkt));
+  }
   const auth: Authenticated = Object.freeze({
     claims: records.claims,
     user: toProfile(records.user, ctx.profileFields),

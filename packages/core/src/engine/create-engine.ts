@@ -9,6 +9,7 @@ import { changePassword, updateOwnProfile, updateUser } from './account.ts';
 import { createAccountLifecycle } from './account-lifecycle.ts';
 import { authenticate, bearerRecords } from './authenticate.ts';
 import { createEngineContext, type EngineContext } from './context.ts';
+import { currentDpopNonce, verifyDpopProof } from './dpop.ts';
 import type { Engine, EngineSettings } from './engine.ts';
 import { exchangeIdToken } from './id-token-exchange.ts';
 import { findUserByIdentity, linkIdentity, listIdentities, unlinkIdentity } from './identities.ts';
@@ -109,6 +110,9 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     reauthMaxAgeSeconds: resolved.reauthMaxAgeSeconds,
     maxSessionsPerUser: resolved.maxSessionsPerUser,
     profileFields: resolved.profileFields,
+    dpop: resolved.dpop,
+    dpopNonce: resolved.dpopNonce,
+    dpopProofMaxAgeSeconds: resolved.dpopProofMaxAgeSeconds,
     issuesRefreshToken: policy.issuesRefreshToken,
     issuesSessionHandle: policy.issuesSessionHandle,
     renewal: policy.renewal,
@@ -122,7 +126,9 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     register: (input) => register(ctx, input),
     login: (input) => login(ctx, input),
     refresh: (input) => refreshSession(ctx, input),
-    authenticate: (token) => authenticate(ctx, token),
+    authenticate: (token, presentation = {}) => authenticate(ctx, token, clientDetails(presentation)),
+    verifyDpopProof: (request) => verifyDpopProof(ctx, request),
+    dpopNonce: () => currentDpopNonce(ctx),
     async renew(token, client = {}) {
       if (!policy.renewSoftExpired) return notUsedByPolicy(ctx, 'Renewal');
       return policy.renewSoftExpired(ctx, token, clientDetails(client));

@@ -3,7 +3,8 @@ import type { IdentityKey } from '../store/store.ts';
 import type { Jwks, SigningAlg } from '../tokens/keyring.ts';
 import type { UserUpdate, UserUpdateResult } from './account.ts';
 import type { AccountLifecycle } from './account-lifecycle.ts';
-import type { Authenticated } from './authenticate.ts';
+import type { AccessPresentation, Authenticated } from './authenticate.ts';
+import type { DpopProofRequest } from './dpop.ts';
 import type { ExchangedTokenSet, IdTokenExchangeInput } from './id-token-exchange.ts';
 import type { Identity } from './identities.ts';
 import type { IntrospectionResult } from './introspect.ts';
@@ -44,9 +45,25 @@ export interface Engine extends AccountLifecycle {
   /**
    * Verifies an access token for a bearer route: signature and claims as `@tessera/verify` checks them,
    * then a live session (not revoked, idle- or absolutely expired, or past the maximum login age), an
-   * enabled user and a current token version. Throws `invalid_token`.
+   * enabled user and a current token version. A DPoP-bound token needs `presentation.dpopJkt` from
+   * {@link Engine.verifyDpopProof} of the same request (checked with this token) equal to its key; an
+   * unbound one must come without. Throws `invalid_token`, `invalid_dpop_proof`.
    */
-  authenticate(accessToken: string): Promise<Authenticated>;
+  authenticate(accessToken: string, presentation?: AccessPresentation): Promise<Authenticated>;
+  /**
+   * RFC 9449: verifies a request's DPoP proof (signature by its embedded key, `typ`, `alg`, `htm`, `htu`
+   * against `request.url`, `iat` window, `ath` when `accessToken` is given, the server nonce when
+   * `dpopNonce` is on, `jti` never seen before in the window) and returns its key's SHA-256 JWK
+   * thumbprint, to pass as `dpopJkt` to a sign-in, a refresh or `authenticate`. `null`: no proof (or
+   * DPoP `off`). Throws `invalid_dpop_proof` (also for a token request without a proof under
+   * `dpop: 'required'`) or `use_dpop_nonce` (a `DpopNonceError` carrying the nonce to send).
+   * @example
+   * const dpopJkt = await engine.verifyDpopProof({ proof: req.headers.get('dpop'), method: 'POST', url: 'https://auth.example.com/auth/refresh' });
+   * const tokens = await engine.refresh({ refreshToken, dpopJkt });
+   */
+  verifyDpopProof(request: DpopProofRequest): Promise<string | null>;
+  /** The server's current DPoP nonce for the `DPoP-Nonce` header (RFC 9449 §8), or `null` when nonces are off. */
+  dpopNonce(): string | null;
   /** `renewal: 'soft'`: renews a soft-expired token of a live session, once. Throws `invalid_request`, `invalid_token`, `invalid_grant`. */
   renew(accessToken: string, client?: RenewClient): Promise<TokenSet>;
   /** `renewal: 'exchange'`: an expired token plus its session's handle buys a new one, once. Throws `invalid_request`, `invalid_grant`. */
@@ -234,6 +251,9 @@ export interface EngineSettings
     | 'reauthMaxAgeSeconds'
     | 'maxSessionsPerUser'
     | 'profileFields'
+    | 'dpop'
+    | 'dpopNonce'
+    | 'dpopProofMaxAgeSeconds'
   > {
   /** Token responses carry a rotating refresh token (refresh cookie or `refresh_token`). */
   readonly issuesRefreshToken: boolean;

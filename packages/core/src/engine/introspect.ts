@@ -1,3 +1,4 @@
+import { readConfirmationThumbprint } from '@tessera/protocol';
 import { isTesseraError } from '../errors.ts';
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.ts';
 import { authenticate } from './authenticate.ts';
@@ -29,8 +30,13 @@ export async function introspect(ctx: EngineContext, token: string): Promise<Int
         exp: Math.floor(Math.min(session.idleExpiresAtMs, session.absoluteExpiresAtMs) / 1000),
       };
     }
-    const { claims } = await authenticate(ctx, token);
-    return { ...claims, active: true, token_type: 'Bearer' };
+    // RFC 9449 §6.2: a bound token is reported with its `cnf.jkt`; the resource server checks the proof.
+    const { claims } = await authenticate(ctx, token, 'introspection');
+    return {
+      ...claims,
+      active: true,
+      token_type: readConfirmationThumbprint(claims) === null ? 'Bearer' : 'DPoP',
+    };
   } catch (error) {
     // A token we cannot vouch for is inactive; a store failure is not an answer about the token.
     if (isTesseraError(error) && error.status < 500) return { active: false };

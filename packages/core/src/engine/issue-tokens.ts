@@ -8,7 +8,8 @@ import { profileClaims } from './views.ts';
 
 /** Access and refresh tokens for one session, as the token endpoint returns them. */
 export interface TokenSet {
-  tokenType: 'Bearer';
+  /** `DPoP` when the session is bound to a DPoP key (RFC 9449 §5): the access token carries `cnf.jkt`. */
+  tokenType: 'Bearer' | 'DPoP';
   accessToken: string;
   /** Seconds until the access token expires. */
   expiresIn: number;
@@ -51,7 +52,7 @@ export async function issueTokens(
 ): Promise<TokenSet> {
   const access = await (signed ?? issueAccessToken(ctx, user, session, generation));
   return {
-    tokenType: 'Bearer',
+    tokenType: session.dpopJkt === null ? 'Bearer' : 'DPoP',
     accessToken: access.accessToken,
     expiresIn: access.expiresIn,
     refreshToken: ctx.policy.issuesRefreshToken
@@ -96,6 +97,8 @@ export async function signAccessToken(
       if (typeof value === 'number' && limit !== undefined) extraClaims[claim] = Math.min(value, limit);
     }
   }
+  // RFC 9449 §6.1: a bound session's tokens name the key; verifiers then ask for a proof by it.
+  if (session.dpopJkt !== null) extraClaims.cnf = { jkt: session.dpopJkt };
   const access = await mintAccessToken(key, ctx.signer, {
     extraClaims,
     issuer: ctx.issuer,

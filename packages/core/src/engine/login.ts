@@ -17,6 +17,7 @@ import {
   USER_AGENT_MAX_LENGTH,
 } from './context.ts';
 import { deviceFingerprint } from './device-fingerprint.ts';
+import { checkDpopJkt } from './dpop.ts';
 import { issueTokens, type TokenSet } from './issue-tokens.ts';
 import { wakeOutbox } from './outbox-worker.ts';
 import {
@@ -49,6 +50,12 @@ export interface ClientInfo {
    * `new_device` flag; without one the user agent stands in. Never stored as given (see `deviceFingerprint`).
    */
   deviceId?: string | null | undefined;
+  /**
+   * RFC 9449: bind the new session to this key, the SHA-256 JWK thumbprint of a DPoP proof the HTTP
+   * layer verified (`engine.verifyDpopProof`). Its tokens then carry `cnf.jkt` and its refresh needs a
+   * proof by the key. Default: unbound (bearer).
+   */
+  dpopJkt?: string | null | undefined;
 }
 
 /** Input of `register`. */
@@ -77,13 +84,19 @@ export function sessionClient(client: ClientInfo): {
   ip: string | null;
   userAgent: string | null;
   deviceName: string | null;
+  dpopJkt: string | null;
 } {
   const userAgent = sanitizeHeaderText(client.userAgent, USER_AGENT_MAX_LENGTH);
   const deviceName =
     client.deviceName === undefined || client.deviceName === null
       ? describeUserAgent(userAgent)
       : normalizeDisplayText(client.deviceName, 'device_name', DEVICE_NAME_MAX_LENGTH);
-  return { ip: sanitizeHeaderText(client.ip, IP_MAX_LENGTH), userAgent, deviceName };
+  return {
+    ip: sanitizeHeaderText(client.ip, IP_MAX_LENGTH),
+    userAgent,
+    deviceName,
+    dpopJkt: checkDpopJkt(client.dpopJkt),
+  };
 }
 
 /** What a sign-in proved: when the user authenticated (default: now) and the context class, if any. */
@@ -113,7 +126,6 @@ export function newSession(
     ...client,
     amr,
     acr: auth.acr ?? null,
-    dpopJkt: null,
     generation: 1,
     rotatedAtMs: nowMs,
     salt: newSessionSalt(),

@@ -9,6 +9,7 @@ import type {
   AccountLifecycleOptions,
   ResolvedAccountLifecycleOptions,
 } from './account-lifecycle-options.ts';
+import type { DpopMode } from './dpop.ts';
 import type { PolicyName } from './policies/registry.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limits.ts';
 import type { ResolvedTrustedIssuer, TrustedIssuer, TrustedIssuerFetch } from './trusted-issuers.ts';
@@ -90,6 +91,21 @@ export interface EngineOptions extends AccountLifecycleOptions {
   trustedIssuerFetch?: Partial<TrustedIssuerFetch> | undefined;
   /** An ID token issued longer ago than this (its `iat`) is refused: 60 s to 1 day. Default 3600. */
   idTokenMaxAgeSeconds?: number | undefined;
+  /**
+   * DPoP (RFC 9449): `off` ignores proofs; `optional` binds a session started (or refreshed) with a
+   * valid proof to its key; `required` refuses token requests without one. Default `optional`.
+   */
+  dpop?: DpopMode | undefined;
+  /** Ask for server nonces in DPoP proofs (RFC 9449 §8; stateless, derived from `secret`). Default false. */
+  dpopNonce?: boolean | undefined;
+  /** How old a DPoP proof's `iat` may be: 5–300 seconds. Default 60. The replay cache keeps a `jti` this long. */
+  dpopProofMaxAgeSeconds?: number | undefined;
+  /**
+   * Where DPoP proof `jti`s are remembered (a limiter whose `hit` with `limit: 1` admits a key once per
+   * window): share one across instances (the Redis rate limiter) so a proof replayed to another
+   * instance is refused too. Default: a dedicated in-process one.
+   */
+  dpopReplayCache?: RateLimiter | undefined;
   /*
    * Webhooks and one-time tokens (AccountLifecycleOptions): `deliver` (without it no webhook event is
    * written and the one-time-token flows are off), `webhookTimeoutSeconds` (default 10),
@@ -130,6 +146,10 @@ export interface ResolvedEngineOptions extends ResolvedAccountLifecycleOptions {
   readonly trustedIssuers: readonly ResolvedTrustedIssuer[];
   readonly trustedIssuerFetch: Readonly<TrustedIssuerFetch>;
   readonly idTokenMaxAgeSeconds: number;
+  readonly dpop: DpopMode;
+  readonly dpopNonce: boolean;
+  readonly dpopProofMaxAgeSeconds: number;
+  readonly dpopReplayCache: RateLimiter;
 }
 
 /**
@@ -153,6 +173,9 @@ export const ENGINE_DEFAULTS: Readonly<{
   rateLimits: Readonly<RateLimits>;
   trustedIssuerFetch: Readonly<TrustedIssuerFetch>;
   idTokenMaxAgeSeconds: number;
+  dpop: DpopMode;
+  dpopNonce: boolean;
+  dpopProofMaxAgeSeconds: number;
 }> = Object.freeze({
   clientId: 'tessera',
   signingAlg: 'EdDSA',
@@ -170,4 +193,7 @@ export const ENGINE_DEFAULTS: Readonly<{
   rateLimits: DEFAULT_RATE_LIMITS,
   trustedIssuerFetch: Object.freeze({ timeoutSeconds: 5, cacheSeconds: 600, cooldownSeconds: 30 }),
   idTokenMaxAgeSeconds: 3600,
+  dpop: 'optional',
+  dpopNonce: false,
+  dpopProofMaxAgeSeconds: 60,
 });

@@ -2,6 +2,7 @@ import type { SessionEndedReason } from '../errors.ts';
 import { TesseraError } from '../errors.ts';
 import type { BearerRecords } from './authenticate.ts';
 import { type EngineContext, revokeForReuse, rotationUpdate, sessionEndedError } from './context.ts';
+import { assertRenewalBinding } from './dpop.ts';
 import { issueTokens, type TokenSet } from './issue-tokens.ts';
 import type { RenewClient } from './policies/session-policy.ts';
 
@@ -26,6 +27,7 @@ export async function renewOnce(
   client: RenewClient,
 ): Promise<TokenSet> {
   if (bearer.ended !== null) throw sessionEndedError(bearer.ended);
+  await assertRenewalBinding(ctx, bearer.session, client);
   if (bearer.user.reauthRequired) throw sessionEndedError('reauthentication_required');
   const generation = bearer.claims.gen;
   if (typeof generation !== 'number' || !Number.isSafeInteger(generation)) {

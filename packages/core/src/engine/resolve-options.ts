@@ -8,6 +8,7 @@ import { createInProcessBus, type RevocationBus } from '../revocation-bus.ts';
 import type { Store } from '../store/store.ts';
 import { SIGNING_ALGS } from '../tokens/keyring.ts';
 import { resolveAccountLifecycleOptions } from './account-lifecycle-options.ts';
+import { DPOP_MODES } from './dpop.ts';
 import { ENGINE_DEFAULTS, type EngineOptions, type ResolvedEngineOptions } from './options.ts';
 import { POLICY_NAMES, policyNamed } from './policies/registry.ts';
 import { rateLimitsOption } from './rate-limits.ts';
@@ -24,6 +25,7 @@ const RANGES = {
   maxLoginAgeSeconds: [0, MAX_SESSION_SECONDS, 'seconds'],
   idTokenMaxAgeSeconds: [60, DAY, 'seconds'],
   reauthMaxAgeSeconds: [1, MAX_SESSION_SECONDS, 'seconds'],
+  dpopProofMaxAgeSeconds: [5, 300, 'seconds'],
 } as const;
 const MAX_PROFILE_FIELDS = 32;
 const PROFILE_FIELD = /^[a-z][a-z0-9_]{0,63}$/;
@@ -257,8 +259,10 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     const [min, max, unit] = RANGES[option];
     return wholeNumber(option, options[option] ?? ENGINE_DEFAULTS[option], min, max, unit);
   };
-  const part = <T>(option: 'clock' | 'bus' | 'rateLimiter' | 'passwordHasher', methods: readonly string[]) =>
-    options[option] === undefined ? undefined : implementation<T>(option, options[option], methods);
+  const part = <T>(
+    option: 'clock' | 'bus' | 'rateLimiter' | 'passwordHasher' | 'dpopReplayCache',
+    methods: readonly string[],
+  ) => (options[option] === undefined ? undefined : implementation<T>(option, options[option], methods));
   if (onEvent !== null && typeof onEvent !== 'function') throw configError('onEvent', 'must be a function.');
 
   return Object.freeze({
@@ -300,6 +304,12 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
       ENGINE_DEFAULTS.trustedIssuerFetch,
     ),
     idTokenMaxAgeSeconds: ranged('idTokenMaxAgeSeconds'),
+    dpop: oneOf('dpop', options.dpop ?? ENGINE_DEFAULTS.dpop, DPOP_MODES),
+    dpopNonce: boolean('dpopNonce', options.dpopNonce ?? ENGINE_DEFAULTS.dpopNonce),
+    dpopProofMaxAgeSeconds: ranged('dpopProofMaxAgeSeconds'),
+    // Its own limiter by default: a flood of proofs must never crowd out the login limits' windows.
+    dpopReplayCache:
+      part<RateLimiter>('dpopReplayCache', ['hit', 'check', 'reset']) ?? createMemoryRateLimiter(),
     ...resolveAccountLifecycleOptions(options),
   });
 }

@@ -13,6 +13,7 @@ import {
   sessionEndedError,
   sessionEndReason,
 } from './context.ts';
+import { assertRenewalBinding, checkDpopJkt } from './dpop.ts';
 import { issueTokens, signAccessToken, type TokenSet } from './issue-tokens.ts';
 import { emitWhenDelivering, sessionRevokedEvents } from './webhook-events.ts';
 
@@ -22,6 +23,11 @@ export interface RefreshInput {
   /** The client's IP address (rate limits group IPv6 by /64). */
   ip?: string | null | undefined;
   userAgent?: string | null | undefined;
+  /**
+   * RFC 9449: the SHA-256 JWK thumbprint of the request's verified DPoP proof (`engine.verifyDpopProof`).
+   * A bound session is refreshed only with its own key; an unbound one is bound to this key now.
+   */
+  dpopJkt?: string | null | undefined;
 }
 
 const INVALID = 'The refresh token is invalid.';
@@ -77,11 +83,15 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
   let session = found.session;
   const { generation } = found;
   if (ctx.limits) await countAttempt(ctx, `refresh:session:${session.id}`, ctx.limits.refreshPerSession);
+  const dpopJkt = checkDpopJkt(input.dpopJkt);
 
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const nowMs = ctx.clock.now();
     const ended = sessionEndReason(ctx, session, nowMs);
     if (ended !== null) throw sessionEndedError(ended);
+    // Before reuse detection: a token without its key is refused and reported, never a reason to end
+    // the session (whoever replays it cannot use it, and the owner's next refresh must still work).
+    await assertRenewalBinding(ctx, session, { ...input, dpopJkt });
     const user = await ctx.store.findUserById(session.userId);
     if (!user || user.disabled) {
       const revoked = await ctx.store.revokeSession(
@@ -109,12 +119,15 @@ export async function refreshSession(ctx: EngineContext, input: RefreshInput): P
       // signed (on the signing thread) while the rotation commits, and dropped if the rotation lost.
       const key = await ctx.keyring.signingKey();
       const update = rotationUpdate(ctx, session, nowMs, input);
+      // RFC 9449 §5: an unbound session refreshed with a proof is bound from now on (the store's
+      // compare-and-set refuses it if another key bound it meanwhile).
+      if (dpopJkt !== null && session.dpopJkt === null) update.dpopJkt = dpopJkt;
       // Signed with the idle expiry the rotation is about to write, which bounds the token's life.
       const signed = signAccessToken(
         ctx,
         key,
         user,
-        { ...session, idleExpiresAtMs: update.idleExpiresAtMs },
+        { ...session, idleExpiresAtMs: update.idleExpiresAtMs, dpopJkt: session.dpopJkt ?? dpopJkt },
         generation + 1,
       );
       signed.catch(() => {});

@@ -17,6 +17,7 @@ export type WebhookEventType =
   | 'session.created'
   | 'session.revoked'
   | 'session.reuse_detected'
+  | 'session.dpop_mismatch'
   | 'password.changed'
   | 'password_reset.requested'
   | 'email_verification.requested'
@@ -32,6 +33,7 @@ export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = Object.freeze([
   'session.created',
   'session.revoked',
   'session.reuse_detected',
+  'session.dpop_mismatch',
   'password.changed',
   'password_reset.requested',
   'email_verification.requested',
@@ -158,6 +160,31 @@ export function reuseDetectedEvent(
       device_name: session.deviceName,
       ip: presenter.ip,
       user_agent: presenter.userAgent,
+    },
+    atMs,
+  );
+}
+
+/**
+ * `session.dpop_mismatch`: a DPoP-bound session's refresh token was presented without a proof by its
+ * key (`proof`: `missing_proof` or `other_key`); the session was left alive. `ip` and `user_agent` are
+ * the presenter's, `device_name` the session's own.
+ */
+export function dpopMismatchEvent(
+  session: SessionRecord,
+  presenter: { ip: string | null; userAgent: string | null },
+  proof: 'missing_proof' | 'other_key',
+  atMs: number,
+): OutboxEventInput {
+  return webhookEvent(
+    'session.dpop_mismatch',
+    {
+      user_id: session.userId,
+      session_id: session.id,
+      device_name: session.deviceName,
+      ip: presenter.ip,
+      user_agent: presenter.userAgent,
+      proof,
     },
     atMs,
   );

@@ -1,5 +1,7 @@
 export type { TmpfsOptions } from './disk-full.ts';
 export { fillDisk, mountTmpfs, unmountTmpfs } from './disk-full.ts';
+export type { TestDpopKey, TestProofClaims } from './dpop-proof.ts';
+export { createTestDpopKey, signTestDpopProof } from './dpop-proof.ts';
 export type { EngineFixture } from './engine-fixture.ts';
 export { createEngineFixture, enableTwoFactor, must, TEST_ARGON2, TEST_SECRET } from './engine-fixture.ts';
 export type { TestIdentityProvider, TestProviderKey } from './identity-provider.ts';

@@ -8,6 +8,8 @@ export interface DerivedKeys {
   keyEncryptionKey: Buffer;
   /** AES-256-GCM key that encrypts users' TOTP secrets at rest. */
   totpSecretKey: Buffer;
+  /** HMAC key of the stateless DPoP server nonces (RFC 9449 §8), the same on every instance. */
+  dpopNonceKey: Buffer;
 }
 
 /**
@@ -21,5 +23,6 @@ export function deriveKeys(rootSecret: Uint8Array): DerivedKeys {
     refreshMacKey: createSecretKey(derive('refresh-token-mac')),
     keyEncryptionKey: derive('signing-key-encryption'),
     totpSecretKey: derive('totp-secret-encryption'),
+    dpopNonceKey: derive('dpop-nonce'),
   };
 }

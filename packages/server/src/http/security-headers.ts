@@ -1,4 +1,4 @@
-import { RENEWED_TOKEN_EXPIRES_HEADER, RENEWED_TOKEN_HEADER } from '@tessera/protocol';
+import { DPOP_NONCE_HEADER, RENEWED_TOKEN_EXPIRES_HEADER, RENEWED_TOKEN_HEADER } from '@tessera/protocol';
 import type { HeaderReader, HttpResponse } from './types.ts';
 
 /** Sent on every response Tessera writes, errors and host-level refusals included. */
@@ -10,7 +10,7 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
 });
 
-const EXPOSED = `WWW-Authenticate, Retry-After, ${RENEWED_TOKEN_HEADER}, ${RENEWED_TOKEN_EXPIRES_HEADER}`;
+const EXPOSED = `WWW-Authenticate, Retry-After, ${RENEWED_TOKEN_HEADER}, ${RENEWED_TOKEN_EXPIRES_HEADER}, ${DPOP_NONCE_HEADER}`;
 
 /** CORS headers for a request whose `Origin` is allowed (none otherwise). */
 export function corsHeaders(

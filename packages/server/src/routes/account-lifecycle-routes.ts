@@ -1,6 +1,7 @@
 import { type Authenticated, TesseraError } from '@tessera/core';
 import { readBody, validateFields } from '../http/body.ts';
 import { presentedDevice, withDeviceCookie } from '../http/device-cookie.ts';
+import { tokenRequestDpopJkt } from '../http/dpop.ts';
 import { empty, json } from '../http/error-response.ts';
 import { clientInfo, type Route, type RouteContext, tokenResponse } from '../http/route.ts';
 import { assertOriginAllowed, chooseTransport } from '../http/transport.ts';
@@ -104,7 +105,9 @@ export function accountLifecycleRoutes(base: string): Route[] {
           device_name: { maxLength: 100, optional: true },
         });
         const device = presentedDevice(ctx, transport);
+        const dpopJkt = await tokenRequestDpopJkt(ctx.routes, ctx.request);
         const tokens = await ctx.routes.engine.signInWithMagicLink({
+          dpopJkt,
           token: fields.token as string,
           deviceName: deviceName(fields.device_name),
           deviceId: device.id,

@@ -1,6 +1,8 @@
 import type { Identity, Profile, SessionInfo, UserUpdate } from '@tessera/core';
 import { TesseraError } from '@tessera/core';
+import { DPOP_HEADER } from '@tessera/protocol';
 import { readBody, validateJsonFields } from '../http/body.ts';
+import { tokenRequestDpopJkt } from '../http/dpop.ts';
 import { empty, json } from '../http/error-response.ts';
 import { type Route, type RouteContext, tokenResponse } from '../http/route.ts';
 import { chooseTransport } from '../http/transport.ts';
@@ -152,8 +154,13 @@ async function startSession(ctx: RouteContext): Promise<HttpResponse> {
     ip: { kind: 'string', maxLength: 64, optional: true, nullable: true },
     user_agent: { kind: 'string', maxLength: 512, optional: true, nullable: true },
   });
+  // A backend may forward its client's proof to bind the session; `required` is not enforced on this
+  // service route, whose caller is the backend, not the key holder.
+  const dpopJkt =
+    ctx.request.headers.get(DPOP_HEADER) === null ? null : await tokenRequestDpopJkt(ctx.routes, ctx.request);
   const tokens = await ctx.routes.engine.startSession({
     userId: userId(ctx),
+    dpopJkt,
     amr: body.amr as string[],
     acr: (body.acr as string | null | undefined) ?? null,
     ...(body.auth_time === undefined ? {} : { authTime: new Date((body.auth_time as number) * 1000) }),

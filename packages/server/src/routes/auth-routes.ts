@@ -1,7 +1,7 @@
 import { hasControlCharacters, TesseraError } from '@tessera/core';
-import { readBearerToken } from '../http/bearer.ts';
 import { readBody, validateFields } from '../http/body.ts';
 import { presentedDevice, withDeviceCookie } from '../http/device-cookie.ts';
+import { authenticateRequest, tokenRequestDpopJkt } from '../http/dpop.ts';
 import { empty } from '../http/error-response.ts';
 import { clientInfo, type Route, type RouteContext, tokenResponse } from '../http/route.ts';
 import {
@@ -65,7 +65,9 @@ export function authRoutes(base: string): Route[] {
           device_name: DEVICE_NAME,
         });
         const device = presentedDevice(ctx, transport);
+        const dpopJkt = await tokenRequestDpopJkt(ctx.routes, ctx.request);
         const tokens = await ctx.routes.engine.register({
+          dpopJkt,
           email: body.email as string,
           password: body.password as string,
           deviceName: deviceName(body.device_name),
@@ -89,7 +91,9 @@ export function authRoutes(base: string): Route[] {
           device_name: DEVICE_NAME,
         });
         const device = presentedDevice(ctx, transport);
+        const dpopJkt = await tokenRequestDpopJkt(ctx.routes, ctx.request);
         const tokens = await ctx.routes.engine.login({
+          dpopJkt,
           email: body.email as string,
           password: body.password as string,
           deviceName: deviceName(body.device_name),
@@ -113,7 +117,12 @@ export function authRoutes(base: string): Route[] {
         });
         const token = presentedRefreshToken(ctx, body.refresh_token);
         if (!token) throw new TesseraError('invalid_request', 'No refresh token was presented.');
-        const tokens = await ctx.routes.engine.refresh({ refreshToken: token, ...clientInfo(ctx.request) });
+        const dpopJkt = await tokenRequestDpopJkt(ctx.routes, ctx.request);
+        const tokens = await ctx.routes.engine.refresh({
+          refreshToken: token,
+          dpopJkt,
+          ...clientInfo(ctx.request),
+        });
         return tokenResponse(ctx, tokens, transport);
       },
     },
@@ -147,9 +156,8 @@ export function authRoutes(base: string): Route[] {
           await ctx.routes.engine.logoutWithSessionHandle(sessionHandle);
           return empty(204, headers);
         }
-        const accessToken = readBearerToken(ctx.request.headers);
-        if (accessToken) {
-          const auth = await ctx.routes.engine.authenticate(accessToken);
+        const auth = await authenticateRequest(ctx.routes, ctx.request);
+        if (auth) {
           await ctx.routes.engine.logoutSession(auth.session.id);
           return empty(204, headers);
         }

@@ -1,4 +1,5 @@
 import { TOKEN_EXCHANGE_GRANT } from '@tessera/core';
+import { DPOP_SIGNING_ALGS } from '@tessera/protocol';
 import { json } from '../http/error-response.ts';
 import type { Route, RouteContext } from '../http/route.ts';
 import type { HttpResponse } from '../http/types.ts';
@@ -7,7 +8,7 @@ const PUBLIC_CACHE = { 'cache-control': 'public, max-age=60', 'access-control-al
 const METADATA_PATH = '/.well-known/oauth-authorization-server';
 
 /**
- * RFC 8414 §2 metadata, with Tessera's extension `tessera_revocations_endpoint` (the revocation
+ * RFC 8414 §2 metadata (with RFC 9449's `dpop_signing_alg_values_supported`), with Tessera's extension `tessera_revocations_endpoint` (the revocation
  * snapshot; the stream is that URL plus `/stream`), so a verifier discovers every URL from it. The
  * RFC 8693 grant is listed when an identity provider is trusted.
  */
@@ -30,6 +31,10 @@ function metadata(ctx: RouteContext, authPath: string, oauthPath: string): HttpR
       revocation_endpoint_auth_methods_supported: ['none'],
       introspection_endpoint_auth_methods_supported: ['bearer'],
       tessera_revocations_endpoint: `${base}${authPath}/revocations`,
+      // RFC 9449 §5.1: the proof algorithms the token endpoint accepts (absent when DPoP is off).
+      ...(ctx.routes.engine.settings.dpop === 'off'
+        ? {}
+        : { dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS] }),
     },
     PUBLIC_CACHE,
   );

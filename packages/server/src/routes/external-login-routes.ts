@@ -7,6 +7,7 @@ import {
   TesseraError,
 } from '@tessera/core';
 import { readBody, validateFields } from '../http/body.ts';
+import { tokenRequestDpopJkt } from '../http/dpop.ts';
 import { clientInfo, type Route, type RouteContext, tokenResponse } from '../http/route.ts';
 import { assertOriginAllowed, chooseTransport, type Transport } from '../http/transport.ts';
 import type { HttpResponse } from '../http/types.ts';
@@ -33,7 +34,9 @@ async function exchange(
   body: Record<string, string | null | undefined>,
   transport: Transport,
 ): Promise<HttpResponse> {
+  const dpopJkt = await tokenRequestDpopJkt(ctx.routes, ctx.request);
   const tokens: ExchangedTokenSet = await ctx.routes.engine.exchangeIdToken({
+    dpopJkt,
     subjectToken: body.subject_token as string,
     subjectTokenType: body.subject_token_type as string,
     nonce: body.nonce ?? null,

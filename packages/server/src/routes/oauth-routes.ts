@@ -1,5 +1,6 @@
 import { TesseraError, TOKEN_EXCHANGE_GRANT } from '@tessera/core';
 import { readBody, validateFields } from '../http/body.ts';
+import { tokenRequestDpopJkt } from '../http/dpop.ts';
 import { empty, json } from '../http/error-response.ts';
 import { clientInfo, type Route, tokenResponse } from '../http/route.ts';
 import { tokenExchangeGrant } from './external-login-routes.ts';
@@ -38,8 +39,10 @@ export function oauthRoutes(base: string): Route[] {
         }
         if (!body.refresh_token)
           throw new TesseraError('invalid_request', 'The refresh_token parameter is required.');
+        const dpopJkt = await tokenRequestDpopJkt(ctx.routes, ctx.request);
         const tokens = await ctx.routes.engine.refresh({
           refreshToken: body.refresh_token,
+          dpopJkt,
           ...clientInfo(ctx.request),
         });
         return tokenResponse(ctx, tokens, 'body');

@@ -1,6 +1,6 @@
 import { TesseraError } from '@tessera/core';
-import { readBearerToken } from '../http/bearer.ts';
 import { readBody, validateFields } from '../http/body.ts';
+import { presentedAccessToken } from '../http/dpop.ts';
 import { clientInfo, type Route, type RouteContext, tokenResponse } from '../http/route.ts';
 import {
   assertCookieRequestAllowed,
@@ -32,14 +32,17 @@ export async function exchangeExpiredRoute(ctx: RouteContext): Promise<HttpRespo
     session_token: { maxLength: 512, optional: true },
   });
   const handle = presentedSessionHandle(ctx, body.session_token);
-  const token = readBearerToken(ctx.request.headers);
-  if (!handle || !token) {
+  const presented = await presentedAccessToken(ctx.routes, ctx.request);
+  if (!handle || !presented) {
     throw new TesseraError(
       'invalid_request',
       'Send the expired access token as a Bearer token with the session cookie.',
     );
   }
-  const tokens = await ctx.routes.engine.exchangeExpired(token, handle, clientInfo(ctx.request));
+  const tokens = await ctx.routes.engine.exchangeExpired(presented.token, handle, {
+    ...clientInfo(ctx.request),
+    dpopJkt: presented.dpopJkt,
+  });
   return tokenResponse(ctx, tokens, transport);
 }
 
@@ -52,10 +55,13 @@ export function policyRoutes(base: string): Route[] {
       auth: 'none',
       async handle(ctx) {
         validateFields(readBody(ctx.request, 'json', 'invalid_request').value, {});
-        const token = readBearerToken(ctx.request.headers);
-        if (!token)
+        const presented = await presentedAccessToken(ctx.routes, ctx.request);
+        if (!presented)
           throw new TesseraError('invalid_request', 'Send the soft-expired access token as a Bearer token.');
-        const tokens = await ctx.routes.engine.renew(token, clientInfo(ctx.request));
+        const tokens = await ctx.routes.engine.renew(presented.token, {
+          ...clientInfo(ctx.request),
+          dpopJkt: presented.dpopJkt,
+        });
         return tokenResponse(ctx, tokens, chooseTransport(ctx.request.headers));
       },
     },

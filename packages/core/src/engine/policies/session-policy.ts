@@ -16,6 +16,8 @@ export type PolicyRenewal = 'refresh' | 'sliding' | 'soft' | 'exchange' | 'none'
 export interface RenewClient {
   ip?: string | null;
   userAgent?: string | null;
+  /** The thumbprint of the request's verified DPoP proof (`engine.verifyDpopProof`): a bound session's renewal needs its key. */
+  dpopJkt?: string | null;
 }
 
 /** What a policy's claims are computed from. Times in whole seconds. */
