@@ -22,7 +22,10 @@ import type { LogFormat, LogLevel } from './log.ts';
  * engine fills the rest with its own defaults (`ENGINE_DEFAULTS`, the policy's token lifetimes).
  */
 export type EngineConfig = Readonly<
-  Omit<EngineOptions, 'store' | 'secret' | 'clock' | 'bus' | 'rateLimiter' | 'passwordHasher' | 'onEvent'>
+  Omit<
+    EngineOptions,
+    'store' | 'secret' | 'clock' | 'bus' | 'rateLimiter' | 'passwordHasher' | 'onEvent' | 'dpopReplayCache'
+  >
 >;
 
 /** The validated, complete server configuration. Durations in seconds. */
@@ -162,6 +165,10 @@ export const SETTINGS: Readonly<Record<string, Setting>> = Object.freeze({
   TESSERA_MAX_SESSIONS_PER_USER: engine('maxSessionsPerUser', wholeNumber()),
   TESSERA_END_SESSIONS_ON_PASSWORD_CHANGE: engine('endSessionsOnPasswordChange', ON_OFF),
   TESSERA_REAUTH_MAX_AGE: engine('reauthMaxAgeSeconds', durationSeconds()),
+  // RFC 9449: `off`, `optional` or `required`; the engine judges the value.
+  TESSERA_DPOP: engine('dpop', text() as SettingParser<EngineConfig['dpop']>),
+  TESSERA_DPOP_NONCE: engine('dpopNonce', ON_OFF),
+  TESSERA_DPOP_PROOF_MAX_AGE: engine('dpopProofMaxAgeSeconds', durationSeconds()),
   // DESIGN.md's JSON shape (snake_case keys); the engine judges each entry (URLs, audiences, algorithms).
   TESSERA_TRUSTED_ISSUERS: engine(
     'trustedIssuers',

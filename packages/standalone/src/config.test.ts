@@ -239,6 +239,23 @@ describe('resolveConfig', () => {
     assert.equal(engineView(resolveConfig({ env: {}, cwd })).reauthMaxAgeSeconds, 600);
   });
 
+  it('reads the DPoP settings into engine options, defaults from the engine', () => {
+    const config = resolveConfig({
+      env: { TESSERA_DPOP: 'required', TESSERA_DPOP_NONCE: 'on', TESSERA_DPOP_PROOF_MAX_AGE: '2m' },
+      cwd,
+    });
+    assert.equal(config.engine.dpop, 'required');
+    assert.equal(config.engine.dpopNonce, true);
+    assert.equal(config.engine.dpopProofMaxAgeSeconds, 120);
+    const engine = engineView(config);
+    assert.equal(engine.dpop, 'required');
+    const defaults = engineView(resolveConfig({ env: {}, cwd }));
+    assert.deepEqual(
+      [defaults.dpop, defaults.dpopNonce, defaults.dpopProofMaxAgeSeconds],
+      ['optional', false, 60],
+    );
+  });
+
   it('refuses bad settings with a message naming the setting', () => {
     const bad: Array<[Record<string, string>, string, RegExp]> = [
       [{ TESSERA_PORT: '70000' }, 'TESSERA_PORT', /port number/],
@@ -281,6 +298,9 @@ describe('resolveConfig', () => {
       [{ TESSERA_REAUTH_MAX_AGE: 'soon' }, 'TESSERA_REAUTH_MAX_AGE', /not a duration/],
       [{ TESSERA_REAUTH_MAX_AGE: '0' }, 'TESSERA_REAUTH_MAX_AGE', /from 1 to/],
       [{ TESSERA_REAUTH_MAX_AGE: '401d' }, 'TESSERA_REAUTH_MAX_AGE', /from 1 to/],
+      [{ TESSERA_DPOP: 'on' }, 'TESSERA_DPOP', /must be one of optional, off, required/],
+      [{ TESSERA_DPOP_NONCE: 'sometimes' }, 'TESSERA_DPOP_NONCE', /must be one of/],
+      [{ TESSERA_DPOP_PROOF_MAX_AGE: '1h' }, 'TESSERA_DPOP_PROOF_MAX_AGE', /from 5 to 300 seconds/],
       [{ TESSERA_TRUSTED_ISSUERS: '{' }, 'TESSERA_TRUSTED_ISSUERS', /not JSON/],
       [{ TESSERA_TRUSTED_ISSUERS: '{"issuer":"x"}' }, 'TESSERA_TRUSTED_ISSUERS', /array/],
       [

@@ -99,7 +99,10 @@ function startEngine(
     store,
     secret,
     ...(deliver ? { deliver } : {}),
-    ...(shared ? { bus: shared.bus, rateLimiter: shared.rateLimiter } : {}),
+    // Redis also holds the DPoP replay cache, so a proof replayed to another instance is refused too.
+    ...(shared
+      ? { bus: shared.bus, rateLimiter: shared.rateLimiter, dpopReplayCache: shared.rateLimiter }
+      : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.argon2 ? { argon2: overrides.argon2 } : {}),
     onEvent(event: TesseraEvent) {
