@@ -8,7 +8,14 @@ import {
   readConfirmationThumbprint,
   readDpopHeader,
 } from '@tessera/protocol';
-import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, type JWK, jwtVerify } from 'jose';
+import {
+  type CryptoKey,
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  importJWK,
+  type JWK,
+  jwtVerify,
+} from 'jose';
 import { VerifyError } from './errors.ts';
 import { createReplayCache } from './replay-cache.ts';
 import { type RequestUrlParts, resolveRequestUrl } from './request-url.ts';
@@ -32,6 +39,9 @@ export interface DpopProofChecker {
   clear(): void;
 }
 
+/** Client keys kept imported; the oldest is dropped past this. */
+const MAX_CLIENT_KEYS = 10_000;
+
 const refuse = (description: string, cause?: unknown): VerifyError =>
   new VerifyError('invalid_dpop_proof', description, cause === undefined ? undefined : { cause });
 
@@ -43,13 +53,33 @@ function proofHeader(headers: DpopRequestParts['headers']): string | null | unde
 }
 
 /**
- * The resource server's half of RFC 9449 (§4.3, §7.1): the proof's signature by its embedded key
- * (jose), then the shared wire checks of `@tessera/protocol` (`typ`, `alg`, public `jwk`, `htm`,
- * `htu` against the URL the client addressed, `iat` window, `ath` of this token), the key's RFC 7638
- * thumbprint equal to `cnf.jkt`, and last, so refused proofs never fill it, the `jti` replay cache.
+ * The resource server's half of RFC 9449 (§4.3, §7.1): the proof's header (`typ`, `alg`, a public
+ * `jwk`), the key's RFC 7638 thumbprint equal to `cnf.jkt`, the signature by that key (jose), then the
+ * shared wire checks of `@tessera/protocol` (`htm`, `htu` against the URL the client addressed, `iat`
+ * window, `ath` of this token), and last, so refused proofs never fill it, the `jti` replay cache.
  */
 export function createDpopProofChecker(o: ResolvedVerifierOptions): DpopProofChecker {
   const replays = createReplayCache(o.dpopReplayCacheSize);
+  // A client signs every proof with one key: importing it and hashing its thumbprint once per key,
+  // not once per request, leaves the signature check as the proof's only real cost.
+  const clientKeys = new Map<string, Promise<{ key: CryptoKey | Uint8Array; jkt: string }>>();
+  const clientKey = (alg: string, jwk: JWK) => {
+    const id = `${alg}.${JSON.stringify(jwk)}`;
+    let known = clientKeys.get(id);
+    if (!known) {
+      if (clientKeys.size >= MAX_CLIENT_KEYS) clientKeys.delete(clientKeys.keys().next().value as string);
+      known = Promise.all([importJWK(jwk, alg), calculateJwkThumbprint(jwk, 'sha256')]).then(
+        ([key, jkt]) => ({
+          key,
+          jkt,
+        }),
+      );
+      // A key that does not import is not remembered.
+      known.catch(() => clientKeys.delete(id));
+      clientKeys.set(id, known);
+    }
+    return known;
+  };
   const leewaySeconds = Math.max(DEFAULT_DPOP_PROOF_LEEWAY_SECONDS, o.clockToleranceSeconds);
   return {
     async check(token, claims, request) {
@@ -67,10 +97,18 @@ export function createDpopProofChecker(o: ResolvedVerifierOptions): DpopProofChe
       }
       const headerCheck = checkDpopProofHeader(header);
       if (!headerCheck.ok) throw refuse(headerCheck.description);
+      let imported: { key: CryptoKey | Uint8Array; jkt: string };
+      try {
+        imported = await clientKey(headerCheck.alg, headerCheck.jwk as JWK);
+      } catch (cause) {
+        throw refuse('The DPoP proof jwk is not a usable key.', cause);
+      }
+      if (imported.jkt !== jkt)
+        throw refuse('The DPoP proof is signed by another key than the one the token is bound to.');
       const nowMs = o.now();
       let payload: Record<string, unknown>;
       try {
-        ({ payload } = await jwtVerify(parsed.jwt, EmbeddedJWK, {
+        ({ payload } = await jwtVerify(parsed.jwt, imported.key, {
           typ: DPOP_PROOF_TYP,
           algorithms: [...DPOP_SIGNING_ALGS],
           currentDate: new Date(nowMs),
@@ -89,8 +127,6 @@ export function createDpopProofChecker(o: ResolvedVerifierOptions): DpopProofChe
         accessToken: token,
       });
       if (!result.ok) throw refuse(result.description);
-      if ((await calculateJwkThumbprint(result.jwk as JWK, 'sha256')) !== jkt)
-        throw refuse('The DPoP proof is signed by another key than the one the token is bound to.');
       const window = (result.iat + o.dpopProofMaxAgeSeconds + leewaySeconds) * 1000;
       if (replays.seen(`${jkt}.${result.jti}`, Math.max(window, nowMs + 1), nowMs))
         throw refuse('The DPoP proof was used before.');
