@@ -28,6 +28,9 @@ export interface ClusterOptions {
 
 const SHARED_PG = 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** The issuer (and public URL) of every benchmark instance, whatever port it listens on. */
+export const BENCH_ISSUER = 'http://tessera.bench';
+
 /**
  * Starts Tessera instances as child processes (one process each, like production), over a fresh
  * SQLite file or a fresh PostgreSQL schema on the local server, optionally with the local Redis.
@@ -37,7 +40,7 @@ export async function startCluster(options: ClusterOptions): Promise<BenchCluste
   const schema = `bench_${randomBytes(6).toString('hex')}`;
   const env: Record<string, string> = {
     TESSERA_SECRET: randomBytes(32).toString('base64url'),
-    TESSERA_ISSUER: 'http://tessera.bench',
+    TESSERA_ISSUER: BENCH_ISSUER,
     TESSERA_RATE_LIMIT: 'off',
     TESSERA_LOG_LEVEL: 'warn',
     TESSERA_DATABASE_URL:

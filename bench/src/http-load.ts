@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
+import { type DpopBenchKey, dpopProofSigner } from './dpop-proof.ts';
 import { percentile } from './load.ts';
 
 /** How each request carries its credential. */
@@ -12,6 +13,8 @@ export type Credential =
   | { kind: 'static'; body?: string }
   /** A rotating refresh token in a JSON body `{"refresh_token": …}`; the reply's `refresh_token` replaces it. */
   | { kind: 'rotating-json'; tokens: string[] }
+  /** `rotating-json` with a fresh DPoP proof (RFC 9449) for `htu` in every request, signed with `key`. */
+  | { kind: 'rotating-json-dpop'; tokens: string[]; key: DpopBenchKey; htu: string }
   /** The OAuth 2.0 refresh grant as a form body; the reply's `refresh_token` replaces the one sent. */
   | { kind: 'rotating-form'; tokens: string[]; clientId: string }
   /** A session cookie per request, taken round robin. */
@@ -117,7 +120,11 @@ function requestShape(load: HttpLoad): RequestShape {
   // more tokens than connections, a request that fails (its token lost) does not leave its
   // connection without one.
   const pool = [...credential.tokens];
-  const json = credential.kind === 'rotating-json';
+  const json = credential.kind !== 'rotating-form';
+  const proof =
+    credential.kind === 'rotating-json-dpop'
+      ? dpopProofSigner(credential.key, load.method, credential.htu)
+      : null;
   const headers = {
     ...baseHeaders,
     'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
@@ -128,7 +135,7 @@ function requestShape(load: HttpLoad): RequestShape {
     pool,
     setup(req: { body?: string; headers?: Record<string, string> }) {
       const token = pool.shift() ?? 'pool-exhausted';
-      req.headers = headers;
+      req.headers = proof ? { ...headers, dpop: proof() } : headers;
       req.body = json
         ? `{"refresh_token":"${token}"}`
         : `grant_type=refresh_token&client_id=${credential.clientId}&refresh_token=${encodeURIComponent(token)}`;
@@ -230,7 +237,7 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: load.connections });
   const urls = load.urls.map((url) => new URL(load.path, url));
   let next = 0;
-  const rotating = load.credential.kind === 'rotating-json' || load.credential.kind === 'rotating-form';
+  const rotating = load.credential.kind.startsWith('rotating-');
   const rate = load.rate ?? 1;
   const started = performance.now();
   const timedFrom = started + (load.warmupSeconds ?? 0) * 1000;

@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startCluster } from './cluster.ts';
+import { BENCH_ISSUER, startCluster } from './cluster.ts';
+import { createDpopBenchKey } from './dpop-proof.ts';
 import { residentMiB, seedSessions } from './extra-scenarios.ts';
 import { type HttpLoad, type LoadResult, runHttpLoad } from './http-load.ts';
 import { createSessions } from './refresh-scenario.ts';
@@ -164,6 +165,32 @@ async function sideBySide(
   return runs;
 }
 
+/** `system` with every refresh carrying a fresh DPoP proof for the server's public refresh URL. */
+function withDpop(system: System): System {
+  return {
+    system: `${system.system} (DPoP)`,
+    async start(credentials) {
+      const target = await system.start(credentials);
+      const { credential } = target.load;
+      if (credential.kind !== 'rotating-json') throw new Error('DPoP load needs rotating JSON refresh');
+      return {
+        ...target,
+        system: `${target.system} (DPoP)`,
+        load: {
+          ...target.load,
+          // The proof names the public URL (the issuer's origin), not the loopback port it is sent to.
+          credential: {
+            ...credential,
+            kind: 'rotating-json-dpop',
+            key: createDpopBenchKey(),
+            htu: `${BENCH_ISSUER}/auth/refresh`,
+          },
+        },
+      };
+    },
+  };
+}
+
 const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
   {
     name: 'refresh',
@@ -204,6 +231,20 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
       ratios.refresh_vs_better_auth = ours / (rps.get(baRead) ?? 1);
       ratios.refresh_vs_better_auth_extending = ours / (rps.get(baExtend) ?? 1);
       ratios.refresh_vs_ceiling = ours / (rps.get(ceiling) ?? 1);
+    },
+  },
+  {
+    name: 'refresh-dpop',
+    async run() {
+      // Bearer refresh beside DPoP-bound refresh on the same kind of server: each DPoP request carries
+      // a fresh ES256 proof (signed by the load generator with one pre-made key), which the server
+      // verifies, checks and records in its replay cache; the first refresh binds each session.
+      const bearer = tessera();
+      const bound = withDpop(tessera());
+      const runs = await sideBySide([bearer, bound]);
+      const ours = record('refresh-sqlite (bearer)', bearer.system, runs.get(bearer) ?? []);
+      const dpop = record('refresh-sqlite (DPoP proof per request)', bound.system, runs.get(bound) ?? []);
+      ratios.refresh_dpop_vs_bearer = (dpop.rps ?? 0) / (ours.rps ?? 1);
     },
   },
   {

@@ -12,6 +12,8 @@ export const SECRETS: Secret[] = [
   'revoked-refresh',
   'service-token',
   'password',
+  'dpop-proof',
+  'dpop-proof-stale',
 ];
 const KNOWN: Known[] = [
   'victim-session-id',

@@ -1,3 +1,4 @@
+import { createTestDpopKey, signTestDpopProof } from '@tessera/core/testing';
 import { call, PASSWORD, type TestServer } from '../helpers/server.ts';
 import type { Values } from './render.ts';
 
@@ -22,6 +23,24 @@ export interface Fixtures {
 }
 
 let counter = 0;
+
+/** DPoP proofs by a key of the test's own, for the public URL (the issuer's origin) and the server's clock. */
+async function dpopProofs(t: TestServer): Promise<Record<'dpop-proof' | 'dpop-proof-stale', string>> {
+  const key = await createTestDpopKey();
+  const iat = Math.floor(t.clock.now() / 1000);
+  return {
+    'dpop-proof': await signTestDpopProof(key, {
+      htm: 'POST',
+      htu: 'http://127.0.0.1:4000/auth/refresh',
+      iat,
+    }),
+    'dpop-proof-stale': await signTestDpopProof(key, {
+      htm: 'POST',
+      htu: 'http://127.0.0.1:4000/oauth/token',
+      iat: iat - 3600,
+    }),
+  };
+}
 
 function subjectOf(accessToken: string): string {
   return JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString()).sub;
@@ -91,6 +110,7 @@ export async function setUpFixtures(
         'revoked-refresh': revoked.renewal || NO_RENEWAL,
         'service-token': serviceToken,
         password: PASSWORD,
+        ...(await dpopProofs(t)),
       },
       known: {
         'victim-session-id': '',

@@ -12,7 +12,11 @@ export type Secret =
   | 'revoked-access'
   | 'revoked-refresh'
   | 'service-token'
-  | 'password';
+  | 'password'
+  /** A DPoP proof (RFC 9449) for `POST /auth/refresh`, valid once (a replay after its first use). */
+  | 'dpop-proof'
+  /** A DPoP proof for `POST /oauth/token` whose `iat` is an hour old. */
+  | 'dpop-proof-stale';
 
 /** Identifiers that are not secrets but make path parameters and bodies land on real rows. */
 export type Known =

@@ -94,8 +94,13 @@ const header: fc.Arbitrary<[string, Text]> = fc.oneof(
     ),
   },
   {
-    weight: 1,
-    arbitrary: headerValue(['x', 'eyJhbGciOiJub25lIn0.e30.']).map((v) => ['DPoP', v] as [string, Text]),
+    weight: 2,
+    arbitrary: fc
+      .oneof(
+        headerValue(['x', 'eyJhbGciOiJub25lIn0.e30.', 'a.b.c, d.e.f', 'eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.AA']),
+        secret,
+      )
+      .map((v) => ['DPoP', v] as [string, Text]),
   },
   {
     weight: 1,
