@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createManualClock } from '@tessera/core';
 import { authenticateRequest, createVerifier, type Verifier } from '@tessera/verify';
+import fc from 'fast-check';
 import {
   type CryptoKey,
   calculateJwkThumbprint,
@@ -415,4 +416,85 @@ describe('@tessera/verify DPoP behind every framework adapter (loopback HTTP)', 
       assert.match(bearer.headers.get('www-authenticate') ?? '', /^DPoP realm="api", error="invalid_token"/);
     });
   }
+});
+
+describe('@tessera/verify DPoP under hostile headers (property)', () => {
+  it('never throws, answers 400 or 401 with a header-safe DPoP or Bearer challenge, and remembers no refused proof', async () => {
+    const verifier = makeVerifier();
+    await verifier.ready();
+    const alice = await clientKey();
+    const token = await accessToken(alice);
+    const good = await proof(alice, 'GET', 'https://api.example.com/x', token);
+    const [h, p, sig] = good.split('.') as [string, string, string];
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    // Pieces of a real proof mixed with garbage: headers and payloads a forger would try.
+    const segment = fc.oneof(
+      fc.constantFrom(h, p, sig, '', 'e30', b64({ typ: 'dpop+jwt', alg: 'none' })),
+      fc.json().map((json) => Buffer.from(json).toString('base64url')),
+      fc
+        .record({
+          typ: fc.constantFrom('dpop+jwt', 'JWT'),
+          alg: fc.constantFrom('ES256', 'EdDSA', 'HS256', 'none'),
+          jwk: fc.oneof(fc.anything(), fc.constant(alice.jwk), fc.constant({ ...alice.jwk, d: 'x' })),
+        })
+        .map(b64),
+      fc.string(),
+    );
+    const dpopHeader = fc.oneof(
+      fc.tuple(segment, segment, segment).map((parts) => parts.join('.')),
+      fc.string({ maxLength: 200 }),
+      fc.constant(good),
+    );
+    const authorization = fc.oneof(
+      fc.constant(`DPoP ${token}`),
+      fc.constant(`Bearer ${token}`),
+      fc.string({ maxLength: 100 }).map((rest) => `DPoP ${rest}`),
+      fc.string({ maxLength: 100 }),
+    );
+    const method = fc.constantFrom('GET', 'POST', 'get', 'DELETE');
+    const url = fc.constantFrom(
+      'https://api.example.com/x',
+      'https://api.example.com/x?y=1',
+      'http://api.example.com/x',
+      'https://api.example.com/%2e%2e/x',
+    );
+    let reached = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        authorization,
+        fc.option(dpopHeader, { nil: null }),
+        method,
+        url,
+        async (auth, dpop, m, u) => {
+          const before = verifier.status().dpopProofIds;
+          const headers: Record<string, string> = { authorization: auth };
+          if (dpop !== null) headers.dpop = dpop;
+          let request: Request;
+          try {
+            request = new Request(u, { method: m, headers });
+          } catch {
+            return; // a header value no HTTP stack would deliver (CR, LF, non-Latin-1)
+          }
+          reached += 1;
+          const outcome = await authenticateRequest(verifier, request);
+          if (outcome.claims) {
+            assert.equal(dpop, good, 'only the real proof passes');
+            return;
+          }
+          assert.ok([400, 401].includes(outcome.refusal.status), String(outcome.refusal.status));
+          const challenge = outcome.refusal.headers['www-authenticate'] ?? '';
+          assert.match(challenge, /^(Bearer|DPoP) /);
+          assert.doesNotMatch(challenge, /[\r\n]/);
+          assert.ok(
+            !challenge.includes(token) && !JSON.stringify(outcome.refusal.body).includes(token),
+            'no token echoed',
+          );
+          assert.equal(verifier.status().dpopProofIds, before, 'a refused request remembers nothing');
+        },
+      ),
+      { numRuns: 300 },
+    );
+    assert.ok(reached > 200, `${reached} of 300 runs reached the verifier`);
+    await verifier.close();
+  });
 });
