@@ -3,6 +3,23 @@
 // of two small JSON objects is a few lines over WebCrypto (whose ECDSA and Ed25519 signatures are
 // already the raw bytes JWS wants, RFC 7518 §3.4 / RFC 8037 §3.1).
 
+/**
+ * A WebCrypto key as the DOM's `CryptoKey`, described structurally so the client's types resolve in a
+ * Node program compiled without the DOM library.
+ */
+export interface DpopCryptoKey {
+  readonly type: string;
+  readonly extractable: boolean;
+  readonly algorithm: { readonly name: string };
+  readonly usages: readonly string[];
+}
+
+/** A key pair for DPoP proofs: a WebCrypto `CryptoKeyPair` (Ed25519, or ECDSA on P-256). */
+export interface DpopKeyPair {
+  privateKey: DpopCryptoKey;
+  publicKey: DpopCryptoKey;
+}
+
 /** Options of `dpop` in `createTesseraClient`, for hosts that need more than `dpop: true`. */
 export interface DpopOptions {
   /**
@@ -10,7 +27,7 @@ export interface DpopOptions {
    * missing), kept in IndexedDB (database `tessera-dpop`) so reloads and every tab of the origin
    * share it; in memory only where there is no IndexedDB (Node).
    */
-  keyPair?: () => Promise<CryptoKeyPair>;
+  keyPair?: () => Promise<DpopKeyPair>;
   /** Wall clock for the proofs' `iat`, ms since the epoch. Default `Date.now`. */
   now?: () => number;
 }
@@ -113,7 +130,7 @@ export function createDpop(options: DpopOptions = {}): DpopSender {
   const nonces = new Map<string, string>();
   let signer: Promise<Signer> | undefined;
   const load = async (): Promise<Signer> => {
-    const { privateKey, publicKey } = await (options.keyPair ?? storedKeyPair)();
+    const { privateKey, publicKey } = (await (options.keyPair ?? storedKeyPair)()) as CryptoKeyPair;
     const { kty, crv, x, y } = await subtle().exportKey('jwk', publicKey);
     const alg = privateKey.algorithm.name === 'ECDSA' ? 'ES256' : 'EdDSA';
     return { key: privateKey, head: { typ: 'dpop+jwt', alg, jwk: { kty, crv, x, y } } };
