@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { createTestDpopKey, signTestDpopProof } from '@tessera/core/testing';
 import { freePort, startChildServer, stopChildServer, TESSERA_BIN } from './helpers/child-server.ts';
 import { runOnTerminal, terminalProblem } from './helpers/cli.ts';
 import { call, PASSWORD } from './helpers/server.ts';
@@ -46,6 +47,20 @@ async function serverLog(format: 'json' | 'pretty'): Promise<{ stderr: string; c
     });
     assert.equal((await call(server.url, 'GET', '/auth/me', { token: again.body.access_token })).status, 200);
     await call(server.url, 'POST', '/auth/logout', { json: { refresh_token: again.body.refresh_token } });
+    // A DPoP-bound session refreshed without its key: refused and logged as a warning, no proof logged.
+    const issuer = (await call(server.url, 'GET', '/.well-known/oauth-authorization-server')).body.issuer;
+    const key = await createTestDpopKey();
+    const proof = await signTestDpopProof(key, { htm: 'POST', htu: `${new URL(issuer).origin}/auth/login` });
+    const bound = await call(server.url, 'POST', '/auth/login', {
+      json: { email: 'log@example.com', password: PASSWORD },
+      headers: { dpop: proof },
+    });
+    assert.equal(bound.body.token_type, 'DPoP', bound.text);
+    const stolen = await call(server.url, 'POST', '/auth/refresh', {
+      json: { refresh_token: bound.body.refresh_token },
+    });
+    assert.equal(stolen.body.error, 'invalid_grant');
+    credentials.push(proof, bound.body.access_token, bound.body.refresh_token);
     credentials.push(
       reg.body.access_token,
       reg.body.refresh_token,
@@ -79,6 +94,7 @@ describe('logs: one format at a time, never a credential', () => {
     assert.ok(entries.some((e) => e.msg === 'request' && e.route === '/auth/refresh' && e.status === 400));
     assert.ok(entries.some((e) => /Generated a new secret/.test(e.msg as string)));
     assert.ok(entries.some((e) => /reuse detected/.test(e.msg as string) && typeof e.sessionId === 'string'));
+    assert.ok(entries.some((e) => /DPoP-bound session/.test(e.msg as string) && e.proof === 'missing_proof'));
     for (const credential of credentials) assert.ok(!stderr.includes(credential), 'a credential was logged');
   });
 
@@ -95,6 +111,10 @@ describe('logs: one format at a time, never a credential', () => {
     );
     assert.ok(
       lines.some((line) => /WARN {2}refresh token reuse detected; session revoked sessionId=\S+/.test(line)),
+    );
+    assert.ok(
+      lines.some((line) => /WARN {2}DPoP-bound session presented without its key/.test(line)),
+      stderr,
     );
     for (const credential of credentials) assert.ok(!stderr.includes(credential), 'a credential was logged');
   });

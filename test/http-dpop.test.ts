@@ -86,7 +86,7 @@ function assertChallenge(
   assert.equal(response.body.error, error);
   const header = response.headers.get('www-authenticate') ?? '';
   assert.match(header, new RegExp(`^DPoP error="${error}"`));
-  assert.match(header, /algs="ES256 EdDSA RS256"/);
+  assert.match(header, /algs="ES256 EdDSA Ed25519 RS256"/);
 }
 
 describe('DPoP at the token routes (body transport)', () => {
@@ -298,6 +298,21 @@ describe('DPoP on bearer routes', () => {
     assert.equal(all.status, 204, all.text);
   });
 
+  it('lets allowed origins send DPoP and read DPoP-Nonce (CORS)', async () => {
+    const preflight = await call(t.url, 'OPTIONS', '/auth/refresh', {
+      headers: { origin: ALLOWED_ORIGIN, 'access-control-request-headers': 'dpop' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /\bDPoP\b/);
+    const reg = await boundRegister(t, key);
+    const me = await dpopCall(t, key, 'GET', '/auth/me', {
+      dpopToken: reg.body.access_token,
+      headers: { origin: ALLOWED_ORIGIN },
+    });
+    assert.equal(me.status, 200);
+    assert.match(me.headers.get('access-control-expose-headers') ?? '', /dpop-nonce/i);
+  });
+
   it('introspection reports the binding; metadata lists the proof algorithms', async () => {
     const reg = await boundRegister(t, key);
     const introspected = await call(t.url, 'POST', '/oauth/introspect', {
@@ -307,7 +322,7 @@ describe('DPoP on bearer routes', () => {
     assert.deepEqual(introspected.body.cnf, { jkt: key.jkt });
     assert.equal(introspected.body.token_type, 'DPoP');
     const metadata = await call(t.url, 'GET', '/.well-known/oauth-authorization-server');
-    assert.deepEqual(metadata.body.dpop_signing_alg_values_supported, ['ES256', 'EdDSA', 'RS256']);
+    assert.deepEqual(metadata.body.dpop_signing_alg_values_supported, ['ES256', 'EdDSA', 'Ed25519', 'RS256']);
   });
 });
 
@@ -419,5 +434,94 @@ describe('DPoP settings', () => {
     assert.equal(reg.body.token_type, 'Bearer');
     const metadata = await call(off.url, 'GET', '/.well-known/oauth-authorization-server');
     assert.equal(metadata.body.dpop_signing_alg_values_supported, undefined);
+  });
+});
+
+describe("requireSession: the app's own routes", () => {
+  it('accepts a bound token with Authorization: DPoP and a proof for the public URL; refuses it as Bearer', async () => {
+    const { requireSession } = await import('@tessera/server');
+    const { createEngineFixture } = await import('@tessera/core/testing');
+    const f = await createEngineFixture();
+    const key = await createTestDpopKey();
+    await f.engine.register({ email: 'app@example.com', password: PASSWORD });
+    const tokens = await f.engine.login({ email: 'app@example.com', password: PASSWORD, dpopJkt: key.jkt });
+    // The app is reached at a public origin; the request arrives at another address (a proxy).
+    const guard = requireSession(f.engine, { publicUrl: 'https://app.example' });
+    const request = async (proof: ProofOptions & { scheme?: string } = {}) => {
+      const headers: Record<string, string> = {
+        authorization: `${proof.scheme ?? 'DPoP'} ${tokens.accessToken}`,
+      };
+      if (!proof.none) {
+        headers.dpop = await signTestDpopProof(proof.key ?? key, {
+          htm: proof.htm ?? 'GET',
+          htu: proof.htu ?? 'https://app.example/api/orders',
+          iat: Math.floor(f.clock.now() / 1000),
+          accessToken: tokens.accessToken,
+        });
+      }
+      return guard(new Request('http://10.0.0.7:3000/api/orders?page=2', { headers }));
+    };
+    const ok = await request();
+    assert.ok(!(ok instanceof Response));
+    assert.equal(ok.session.id, tokens.sessionId);
+    for (const [name, proof, error] of [
+      ['as Bearer', { scheme: 'Bearer', none: true }, 'invalid_token'],
+      ['no proof', { none: true }, 'invalid_dpop_proof'],
+      ['internal URL', { htu: 'http://10.0.0.7:3000/api/orders' }, 'invalid_dpop_proof'],
+      ['other key', { key: await createTestDpopKey() }, 'invalid_dpop_proof'],
+    ] as const) {
+      const refused = await request(proof);
+      assert.ok(refused instanceof Response, name);
+      assert.equal(refused.status, 401, name);
+      assert.equal(((await refused.json()) as { error: string }).error, error, name);
+    }
+    await f.engine.close();
+  });
+});
+
+describe('DPoP with an external sign-in (ID token)', () => {
+  it('binds sessions from /auth/login/external and the /oauth/token exchange grant', async () => {
+    const { startTestIdentityProvider } = await import('@tessera/core/testing');
+    const { ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } = await import('@tessera/core');
+    const idp = await startTestIdentityProvider('my-app');
+    try {
+      const t = await serverWith({
+        TESSERA_TRUSTED_ISSUERS: JSON.stringify([{ issuer: idp.issuer, audience: 'my-app' }]),
+      });
+      const key = await createTestDpopKey();
+      const idToken = () => idp.sign({ sub: 'ext-ada' }, { nowMs: t.clock.now() });
+      const external = await dpopCall(t, key, 'POST', '/auth/login/external', {
+        json: { subject_token: await idToken(), subject_token_type: ID_TOKEN_TYPE },
+      });
+      assert.equal(external.status, 200, external.text);
+      assert.equal(external.body.token_type, 'DPoP');
+      assert.deepEqual(decodeJwt(external.body.access_token).cnf, { jkt: key.jkt });
+      const badProof = await dpopCall(t, key, 'POST', '/auth/login/external', {
+        json: { subject_token: await idToken(), subject_token_type: ID_TOKEN_TYPE },
+        proof: { htu: `${PUBLIC}/oauth/token` },
+      });
+      assert.equal(badProof.body.error, 'invalid_dpop_proof');
+      const form = new URLSearchParams({
+        grant_type: TOKEN_EXCHANGE_GRANT,
+        subject_token: await idToken(),
+        subject_token_type: ID_TOKEN_TYPE,
+      }).toString();
+      const exchanged = await dpopCall(t, key, 'POST', '/oauth/token', {
+        body: form,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      assert.equal(exchanged.status, 200, exchanged.text);
+      assert.equal(exchanged.body.token_type, 'DPoP');
+      const bare = await call(t.url, 'POST', '/oauth/token', {
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: exchanged.body.refresh_token,
+        }).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      assert.equal(bare.body.error, 'invalid_grant');
+    } finally {
+      await idp.close();
+    }
   });
 });

@@ -44,6 +44,8 @@ describe('checkDpopProofHeader', () => {
     assert.equal(checkDpopProofHeader(header).ok, true);
     const ed = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' };
     assert.equal(checkDpopProofHeader({ typ: 'dpop+jwt', alg: 'EdDSA', jwk: ed }).ok, true);
+    assert.equal(checkDpopProofHeader({ typ: 'dpop+jwt', alg: 'Ed25519', jwk: ed }).ok, true);
+    assert.equal(checkDpopProofHeader({ typ: 'dpop+jwt', alg: 'Ed25519', jwk: EC_JWK }).ok, false);
     const rsa = { kty: 'RSA', e: 'AQAB', n: 'A'.repeat(342) };
     assert.equal(checkDpopProofHeader({ typ: 'dpop+jwt', alg: 'RS256', jwk: rsa }).ok, true);
   });
@@ -158,10 +160,10 @@ describe('readConfirmationThumbprint', () => {
 
 describe('dpopChallenge', () => {
   it('lists the algorithms and quotes the description', () => {
-    assert.equal(dpopChallenge(), 'DPoP algs="ES256 EdDSA RS256"');
+    assert.equal(dpopChallenge(), 'DPoP algs="ES256 EdDSA Ed25519 RS256"');
     assert.equal(
       dpopChallenge('invalid_dpop_proof', 'bad "x"'),
-      'DPoP error="invalid_dpop_proof", error_description="bad \\"x\\"", algs="ES256 EdDSA RS256"',
+      'DPoP error="invalid_dpop_proof", error_description="bad \\"x\\"", algs="ES256 EdDSA Ed25519 RS256"',
     );
     assert.equal(
       dpopChallenge('use_dpop_nonce', undefined, ['ES256']),

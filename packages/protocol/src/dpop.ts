@@ -16,12 +16,16 @@ export const DPOP_PROOF_TYP = 'dpop+jwt';
 /** The `token_type` of a token response whose access token is DPoP-bound (RFC 9449 §5). */
 export const DPOP_TOKEN_TYPE = 'DPoP';
 
-/** The proof algorithms Tessera accepts: asymmetric only (RFC 9449 §4.2), never `none` or HMAC. */
-export type DpopAlgorithm = 'ES256' | 'EdDSA' | 'RS256';
+/**
+ * The proof algorithms Tessera accepts: asymmetric only (RFC 9449 §4.2), never `none` or HMAC.
+ * `Ed25519` is RFC 9864's fully-specified name for `EdDSA` over Ed25519 (oauth4webapi signs with it).
+ */
+export type DpopAlgorithm = 'ES256' | 'EdDSA' | 'Ed25519' | 'RS256';
 /** {@link DpopAlgorithm}s in preference order, as listed in `dpop_signing_alg_values_supported`. */
 export const DPOP_SIGNING_ALGS: readonly DpopAlgorithm[] = /* @__PURE__ */ Object.freeze([
   'ES256',
   'EdDSA',
+  'Ed25519',
   'RS256',
 ] as const);
 
@@ -82,7 +86,8 @@ function refuse(description: string, error: DpopErrorCode = INVALID_DPOP_PROOF) 
 
 /**
  * Checks a proof's protected header (RFC 9449 §4.3 checks 4–7): `typ` is `dpop+jwt`, `alg` is one of
- * {@link DPOP_SIGNING_ALGS}, `jwk` is a public key of that algorithm's type (EC P-256, OKP Ed25519,
+ * {@link DPOP_SIGNING_ALGS}, `jwk` is a public key of that algorithm's type (EC P-256, OKP Ed25519 for
+ * `EdDSA` and `Ed25519`,
  * RSA of at least 2048 bits) with no private member. Run it before verifying the signature too, so
  * nothing else is tried on a header that could never pass.
  */
@@ -104,7 +109,7 @@ export function checkDpopProofHeader(
   const fits =
     alg === 'ES256'
       ? key.kty === 'EC' && key.crv === 'P-256' && str('x') && str('y')
-      : alg === 'EdDSA'
+      : alg === 'EdDSA' || alg === 'Ed25519'
         ? key.kty === 'OKP' && key.crv === 'Ed25519' && str('x')
         : key.kty === 'RSA' && str('n') && str('e') && (key.n as string).length >= MIN_RSA_MODULUS_CHARS;
   if (!fits) return refuse('The DPoP proof jwk does not fit its alg.');
@@ -230,7 +235,7 @@ export type DpopChallengeError = 'invalid_token' | 'invalid_request' | DpopError
  * `algs` listing the accepted proof algorithms (default {@link DPOP_SIGNING_ALGS}).
  * @example
  * dpopChallenge('invalid_dpop_proof', 'The DPoP proof htm does not match the request method.');
- * // 'DPoP error="invalid_dpop_proof", error_description="The DPoP proof htm …", algs="ES256 EdDSA RS256"'
+ * // 'DPoP error="invalid_dpop_proof", error_description="The DPoP proof htm …", algs="ES256 EdDSA Ed25519 RS256"'
  */
 export function dpopChallenge(
   error?: DpopChallengeError,

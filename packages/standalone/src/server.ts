@@ -121,6 +121,13 @@ function startEngine(
           userId: event.userId,
         });
       }
+      if (event.type === 'session.dpop_mismatch') {
+        log.warn('DPoP-bound session presented without its key; refused, session kept', {
+          sessionId: event.sessionId,
+          userId: event.userId,
+          proof: event.proof,
+        });
+      }
       overrides.onEvent?.(event);
     },
   });

@@ -33,9 +33,9 @@ async function boundLogin(f: EngineFixture, key: TestDpopKey) {
 }
 
 describe('DPoP proofs (engine.verifyDpopProof)', () => {
-  it('returns the RFC 7638 thumbprint of a valid proof for ES256, EdDSA and RS256 keys', async () => {
+  it('returns the RFC 7638 thumbprint of a valid proof for ES256, EdDSA (also named Ed25519) and RS256 keys', async () => {
     const f = await createEngineFixture();
-    for (const alg of ['ES256', 'EdDSA', 'RS256'] as const) {
+    for (const alg of ['ES256', 'EdDSA', 'Ed25519', 'RS256'] as const) {
       const key = await createTestDpopKey(alg);
       assert.equal(await proofJkt(f, key), key.jkt, alg);
     }

@@ -7,7 +7,14 @@ import {
   DPOP_SIGNING_ALGS,
   readDpopHeader,
 } from '@tessera/protocol';
-import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, type JWK, jwtVerify } from 'jose';
+import {
+  type CryptoKey,
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  importJWK,
+  type JWK,
+  jwtVerify,
+} from 'jose';
 import { TesseraError } from '../errors.ts';
 import type { SessionRecord } from '../store/store.ts';
 import { sanitizeHeaderText } from '../text.ts';
@@ -50,6 +57,34 @@ export class DpopNonceError extends TesseraError {
   }
 }
 
+/** The RFC 7638 members of each key type, in the order a thumbprint hashes them. */
+const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x'],
+  RSA: ['e', 'kty', 'n'],
+};
+/** Public keys of recent proofs, imported once: a client signs every proof with the same key. */
+const KEY_CACHE_SIZE = 1024;
+const keyCache = new Map<string, { key: CryptoKey | Uint8Array; jkt: string }>();
+
+/**
+ * A proof's public key, imported, and its SHA-256 thumbprint (RFC 7638): from the cache when the same
+ * key (by its thumbprint members, nothing else) was seen recently. Only the members RFC 7638 names
+ * are imported, so nothing else in the header can change what is verified.
+ */
+async function proofKey(jwk: Readonly<Record<string, unknown>>, alg: string) {
+  const members = THUMBPRINT_MEMBERS[String(jwk.kty)] ?? [];
+  const publicJwk = Object.fromEntries(members.map((name) => [name, jwk[name]])) as JWK;
+  const cacheKey = `${alg}:${JSON.stringify(publicJwk)}`;
+  let entry = keyCache.get(cacheKey);
+  if (entry === undefined) {
+    entry = { key: await importJWK(publicJwk, alg), jkt: await calculateJwkThumbprint(publicJwk, 'sha256') };
+    if (keyCache.size >= KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value as string);
+    keyCache.set(cacheKey, entry);
+  }
+  return entry;
+}
+
 const invalidProof = (message: string, cause?: unknown): TesseraError =>
   new TesseraError('invalid_dpop_proof', message, cause === undefined ? {} : { cause });
 
@@ -84,7 +119,7 @@ function acceptNonce(ctx: EngineContext, nonce: string): boolean {
 /**
  * Checks the DPoP proof of a request and returns the SHA-256 JWK thumbprint (RFC 7638) of its key, or
  * `null` when there is none to bind to (no proof, or DPoP `off`). The proof's signature is verified
- * with the key in its own header (jose `EmbeddedJWK`), then `@tessera/protocol`'s checks run (typ,
+ * with the key in its own header (jose's `jwtVerify`, the key imported once per key: see `proofKey`), then `@tessera/protocol`'s checks run (typ,
  * alg, public jwk, `htm`, `htu`, `iat` within `dpopProofMaxAgeSeconds`, `ath` with a token, the nonce
  * when nonces are on), then its `jti` is claimed in the replay cache for the proof window (shared
  * when the cache is). With `required` and no token, a request without a proof is refused.
@@ -111,8 +146,10 @@ export async function verifyDpopProof(ctx: EngineContext, request: DpopProofRequ
   if (!checkedHeader.ok) throw invalidProof(checkedHeader.description);
   const nowMs = ctx.clock.now();
   let payload: Record<string, unknown>;
+  let key: Awaited<ReturnType<typeof proofKey>>;
   try {
-    ({ payload } = await jwtVerify(header.jwt, EmbeddedJWK, {
+    key = await proofKey(checkedHeader.jwk, checkedHeader.alg);
+    ({ payload } = await jwtVerify(header.jwt, key.key, {
       typ: DPOP_PROOF_TYP,
       algorithms: [...DPOP_SIGNING_ALGS],
       currentDate: new Date(nowMs),
@@ -136,7 +173,7 @@ export async function verifyDpopProof(ctx: EngineContext, request: DpopProofRequ
       throw new DpopNonceError(result.description, currentDpopNonce(ctx) ?? '');
     throw invalidProof(result.description);
   }
-  const jkt = await calculateJwkThumbprint(result.jwk as JWK, 'sha256');
+  const { jkt } = key;
   // RFC 9449 §11.1: a proof is good once. Its jti is held as long as its iat could still pass the window.
   const replayKey = `dpop:jti:${createHash('sha256').update(`${jkt}\0${result.jti}`).digest('base64url')}`;
   const windowSeconds = ctx.options.dpopProofMaxAgeSeconds + leewaySeconds + 1;

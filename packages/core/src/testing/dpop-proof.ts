@@ -4,7 +4,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT }
 
 /** A DPoP key pair for tests, with its public JWK and SHA-256 thumbprint (RFC 7638). */
 export interface TestDpopKey {
-  alg: 'ES256' | 'EdDSA' | 'RS256';
+  alg: 'ES256' | 'EdDSA' | 'Ed25519' | 'RS256';
   privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   publicJwk: JWK;
   jkt: string;
@@ -13,6 +13,7 @@ export interface TestDpopKey {
 /** Makes a DPoP key pair (`ES256` by default) the way a client would. */
 export async function createTestDpopKey(alg: TestDpopKey['alg'] = 'ES256'): Promise<TestDpopKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, alg === 'EdDSA' ? { crv: 'Ed25519' } : {});
+  // (`Ed25519` is RFC 9864's name for EdDSA over Ed25519; the key is the same.)
   const publicJwk = await exportJWK(publicKey);
   return { alg, privateKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk, 'sha256') };
 }

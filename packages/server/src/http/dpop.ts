@@ -1,7 +1,7 @@
-import { type Authenticated, TesseraError } from '@tessera/core';
+import { type Authenticated, type Engine, TesseraError } from '@tessera/core';
 import { DPOP_HEADER, parseAuthorization } from '@tessera/protocol';
 import type { ResolvedRoutes } from './route.ts';
-import type { HttpRequest } from './types.ts';
+import type { HeaderReader, HttpRequest } from './types.ts';
 
 /**
  * The URL a client addressed, for a proof's `htu` (RFC 9449 §4.3): the server's public URL (`publicUrl`,
@@ -41,11 +41,29 @@ export interface PresentedAccessToken {
  * the token (`ath`). `null` when the request carries no access token. Throws `invalid_request` for a
  * malformed header, `invalid_dpop_proof` for `DPoP` without a valid proof, `use_dpop_nonce`.
  */
-export async function presentedAccessToken(
+export function presentedAccessToken(
   routes: ResolvedRoutes,
   request: HttpRequest,
 ): Promise<PresentedAccessToken | null> {
-  const parsed = parseAuthorization(request.headers.get('authorization'));
+  return readPresentedAccessToken(
+    routes.engine,
+    request.headers,
+    request.method,
+    publicRequestUrl(routes, request),
+  );
+}
+
+/**
+ * {@link presentedAccessToken} for any caller that knows the request's public `url` (the app's own
+ * routes behind `requireSession`).
+ */
+export async function readPresentedAccessToken(
+  engine: Engine,
+  headers: HeaderReader,
+  method: string,
+  url: string,
+): Promise<PresentedAccessToken | null> {
+  const parsed = parseAuthorization(headers.get('authorization'));
   if (parsed.kind === 'none') return null;
   if (parsed.kind === 'malformed') {
     throw new TesseraError(
@@ -54,13 +72,13 @@ export async function presentedAccessToken(
     );
   }
   if (parsed.scheme === 'Bearer') return { token: parsed.token, scheme: 'Bearer', dpopJkt: null };
-  if (routes.engine.settings.dpop === 'off') {
+  if (engine.settings.dpop === 'off') {
     throw new TesseraError('invalid_token', 'This server does not accept DPoP; send the token as Bearer.');
   }
-  const dpopJkt = await routes.engine.verifyDpopProof({
-    proof: request.headers.get(DPOP_HEADER),
-    method: request.method,
-    url: publicRequestUrl(routes, request),
+  const dpopJkt = await engine.verifyDpopProof({
+    proof: headers.get(DPOP_HEADER),
+    method,
+    url,
     accessToken: parsed.token,
   });
   if (dpopJkt === null) {

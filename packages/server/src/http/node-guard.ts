@@ -28,6 +28,10 @@ export function nodeSessionGuard(
         method: incoming.method,
         headers: incoming.headers,
         ip: resolveIp(incoming.peer, incoming.headers.get('x-forwarded-for')),
+        // Express rewrites `url` below a mounted router; `originalUrl` is what the client sent.
+        path: ((message as { originalUrl?: string }).originalUrl ?? message.url ?? '/').split(
+          '?',
+        )[0] as string,
       },
       settings,
     );

@@ -1,13 +1,14 @@
 import { type Authenticated, type Engine, isTesseraError, TesseraError } from '@tessera/core';
 import {
+  parseAuthorization,
   RENEWED_TOKEN_EXPIRES_HEADER,
   RENEWED_TOKEN_HEADER,
   type StepUpRequirement,
   stepUpOptions,
   TRANSPORT_HEADER,
 } from '@tessera/protocol';
-import { readBearerToken } from './bearer.ts';
 import { createClientIpResolver, type TrustProxy } from './client-ip.ts';
+import { readPresentedAccessToken } from './dpop.ts';
 import { errorResponse, missingTokenResponse } from './error-response.ts';
 import { decorate } from './security-headers.ts';
 import { ACCESS_COOKIE, accessCookie, readRefreshCookie } from './transport.ts';
@@ -53,6 +54,11 @@ export interface RequireSessionOptions {
   maxAge?: number;
   /** RFC 9470: the acceptable `acr` values (`'1'` one factor, `'2'` two), one or a list. Default: any. */
   acr?: string | readonly string[];
+  /**
+   * The origin clients reach the app at (behind a proxy: the public one), for the `htu` of DPoP proofs
+   * (RFC 9449 §4.3): the proof must name this origin plus the request's path. Default: the issuer's origin.
+   */
+  publicUrl?: string;
 }
 
 /** The parts of a request the guard reads. */
@@ -62,6 +68,8 @@ export interface GuardedRequest {
   headers: HeaderReader;
   /** The client address (for the session's record of a renewal). */
   ip: string;
+  /** The request path as the client addressed it, without the query (for DPoP's `htu`). Default `/`. */
+  path?: string;
 }
 
 /** The guard's settings, resolved once per `requireSession`. */
@@ -71,6 +79,8 @@ export interface GuardSettings {
   optional: boolean;
   /** The step-up requirement (RFC 9470); empty: none. */
   requirement: StepUpRequirement;
+  /** The public origin DPoP proofs name (no trailing slash). */
+  publicUrl: string;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -85,6 +95,7 @@ export function guardSettings(engine: Engine, options: RequireSessionOptions): G
     cookieSecure: options.cookieSecure ?? true,
     optional: options.optional ?? false,
     requirement: stepUpOptions('requireSession', options),
+    publicUrl: (options.publicUrl ?? new URL(engine.settings.issuer).origin).replace(/\/+$/, ''),
   };
 }
 
@@ -132,15 +143,22 @@ export async function guardRequest(
   let auth: Authenticated;
   let tokenSource: SessionAuth['tokenSource'] = 'authorization';
   try {
-    let token = readBearerToken(headers);
-    if (token === null) {
+    // `Authorization: Bearer`, or `DPoP` with a proof for this request (RFC 9449 §7).
+    const presented = await readPresentedAccessToken(
+      engine,
+      headers,
+      request.method,
+      `${settings.publicUrl}${request.path ?? '/'}`,
+    );
+    let token = presented?.token;
+    if (token === undefined) {
       const cookie = readRefreshCookie(headers, ACCESS_COOKIE);
       if (!cookie) return settings.optional ? null : decorate(missingTokenResponse(), null, []);
       if (!SAFE_METHODS.has(request.method)) assertCookieCsrf(headers, settings);
       token = cookie;
       tokenSource = 'cookie';
     }
-    auth = await engine.authenticate(token);
+    auth = await engine.authenticate(token, { dpopJkt: presented?.dpopJkt ?? null });
     const { requirement } = settings;
     if (requirement.maxAgeSeconds !== undefined || requirement.acrValues?.length) {
       // The engine's clock and error, so app routes answer exactly as Tessera's own sensitive routes.
@@ -152,7 +170,12 @@ export async function guardRequest(
   } catch (error) {
     // `optional` forgives a missing or dead session, never a session too old for the route (RFC 9470).
     if (settings.optional && isTesseraError(error) && error.code === 'invalid_token') return null;
-    return decorate(errorResponse(error, { bearer: true }), null, []);
+    const scheme = parseAuthorization(headers.get('authorization'));
+    return decorate(
+      errorResponse(error, { bearer: true, dpop: scheme.kind !== 'none' && scheme.scheme === 'DPoP' }),
+      null,
+      [],
+    );
   }
   const renewed = await engine.slide(auth, { ip: request.ip, userAgent: headers.get('user-agent') });
   let responseHeaders: Record<string, string> = {};
@@ -212,7 +235,8 @@ export function requireSession(engine: Engine, options: RequireSessionOptions = 
   return async (request, info = {}) => {
     const ip = resolveIp(info.ip ?? '', request.headers.get('x-forwarded-for'));
     const method = request.method.toUpperCase();
-    const result = await guardRequest(engine, { method, headers: request.headers, ip }, settings);
+    const path = new URL(request.url).pathname;
+    const result = await guardRequest(engine, { method, headers: request.headers, ip, path }, settings);
     return isRefusal(result) ? toResponse(result, method === 'HEAD') : result;
   };
 }
