@@ -99,7 +99,7 @@ for (const [framework, listen] of Object.entries(FRAMEWORKS)) {
       assert.equal(none.status, 401);
       assert.equal(
         none.headers.get('www-authenticate'),
-        'Bearer realm="api", DPoP realm="api", algs="ES256 EdDSA RS256"',
+        'Bearer realm="api", DPoP realm="api", algs="ES256 EdDSA Ed25519 RS256"',
       );
       const malformed = await call(url, 'GET', '/me', { headers: { authorization: 'Bearer a b c' } });
       assert.equal(malformed.status, 400);

@@ -80,7 +80,8 @@ function proof(
     ...claims,
   };
   for (const [name, value] of Object.entries(payload)) if (value === undefined) delete payload[name];
-  const alg = key.jwk.kty === 'OKP' ? 'EdDSA' : 'ES256';
+  const alg = (claims.alg as string | undefined) ?? (key.jwk.kty === 'OKP' ? 'EdDSA' : 'ES256');
+  delete payload.alg;
   return new SignJWT(payload).setProtectedHeader({ typ: 'dpop+jwt', alg, jwk: key.jwk }).sign(key.privateKey);
 }
 
@@ -224,10 +225,21 @@ describe('@tessera/verify with DPoP-bound tokens (web-standard path)', () => {
       assert.match(refusal?.body.error_description ?? '', reason, what);
       assert.match(
         refusal?.headers['www-authenticate'] ?? '',
-        /^DPoP realm="orders", error="invalid_dpop_proof", error_description="[^"]+", algs="ES256 EdDSA RS256"$/,
+        /^DPoP realm="orders", error="invalid_dpop_proof", error_description="[^"]+", algs="ES256 EdDSA Ed25519 RS256"$/,
         what,
       );
       assert.equal(verifier.status().dpopProofIds, before, `${what}: nothing remembered`);
+    }
+  });
+
+  it('takes an Ed25519 key’s proof under either name, EdDSA or RFC 9864’s Ed25519', async () => {
+    const token = await accessToken(mallory);
+    for (const alg of ['EdDSA', 'Ed25519']) {
+      const outcome = await authenticateRequest(
+        verifier,
+        request(token, await proof(mallory, 'GET', URL_, token, { alg })),
+      );
+      assert.equal(outcome.refusal, undefined, `${alg}: ${JSON.stringify(outcome.refusal?.body)}`);
     }
   });
 
@@ -280,7 +292,7 @@ describe('@tessera/verify with DPoP-bound tokens (web-standard path)', () => {
     const none = await authenticateRequest(verifier, new Request(URL_));
     assert.equal(
       none.refusal?.headers['www-authenticate'],
-      'Bearer realm="api", DPoP realm="api", algs="ES256 EdDSA RS256"',
+      'Bearer realm="api", DPoP realm="api", algs="ES256 EdDSA Ed25519 RS256"',
     );
     const malformed = await authenticateRequest(
       verifier,

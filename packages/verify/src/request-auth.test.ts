@@ -42,7 +42,7 @@ describe('authenticateRequest (the web-standard core of every adapter)', () => {
       assert.equal(refusal?.status, 401);
       assert.equal(
         refusal?.headers['www-authenticate'],
-        'Bearer realm="orders", DPoP realm="orders", algs="ES256 EdDSA RS256"',
+        'Bearer realm="orders", DPoP realm="orders", algs="ES256 EdDSA Ed25519 RS256"',
       );
       assert.equal(refusal?.body.error, undefined);
     }
