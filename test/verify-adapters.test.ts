@@ -97,7 +97,10 @@ for (const [framework, listen] of Object.entries(FRAMEWORKS)) {
     it('answers per RFC 6750: no token, malformed header, bad token', async () => {
       const none = await call(url, 'GET', '/me');
       assert.equal(none.status, 401);
-      assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="api"');
+      assert.equal(
+        none.headers.get('www-authenticate'),
+        'Bearer realm="api", DPoP realm="api", algs="ES256 EdDSA Ed25519 RS256"',
+      );
       const malformed = await call(url, 'GET', '/me', { headers: { authorization: 'Bearer a b c' } });
       assert.equal(malformed.status, 400);
       assert.match(malformed.headers.get('www-authenticate') ?? '', /error="invalid_request"/);

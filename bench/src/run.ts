@@ -20,6 +20,7 @@ import {
   type Target,
   tessera,
 } from './systems.ts';
+import { measureVerifyDpop } from './verify-dpop-scenario.ts';
 import { measureVerify } from './verify-scenario.ts';
 
 /** One measured scenario in `latest.json`. */
@@ -434,6 +435,30 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
       }
       ratios.verify_cold_vs_jose = result.coldOps / result.joseOps;
       ratios.verify_warm_vs_jose = result.warmOps / result.joseOps;
+    },
+  },
+  {
+    name: 'verify-dpop',
+    async run() {
+      const result = await measureVerifyDpop({
+        seconds: quick ? 2 : 6,
+        tokens: 2000,
+        proofs: quick ? 40_000 : 150_000,
+      });
+      for (const [system, ops] of [
+        ['tessera-verify-bearer-warm', result.bearerWarmOps],
+        ['tessera-verify-dpop-warm', result.dpopWarmOps],
+        ['tessera-verify-bearer-cold', result.bearerColdOps],
+        ['tessera-verify-dpop-cold', result.dpopColdOps],
+      ] as const) {
+        results.push({ name: 'verify-dpop', system, ops, runs: [{ ops }] });
+        process.stderr.write(`  verify-dpop (${system}): ${ops.toFixed(0)} requests/s\n`);
+      }
+      // A proof costs one signature check: with the token cached, DPoP pays about what an uncached
+      // Bearer token does; both ratios are published.
+      ratios.verify_dpop_vs_bearer_warm = result.dpopWarmOps / result.bearerWarmOps;
+      ratios.verify_dpop_warm_vs_bearer_cold = result.dpopWarmOps / result.bearerColdOps;
+      ratios.verify_dpop_vs_bearer_cold = result.dpopColdOps / result.bearerColdOps;
     },
   },
   {

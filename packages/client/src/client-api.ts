@@ -1,3 +1,4 @@
+import type { DpopOptions } from './dpop.ts';
 import type { ClientEvents } from './events.ts';
 import type { SessionPolicy } from './policies.ts';
 
@@ -24,6 +25,13 @@ export interface TesseraClientOptions {
   storage?: TokenStorage;
   /** Coordinate renewals and logouts across tabs. Default: true in a page. */
   crossTab?: boolean;
+  /**
+   * DPoP (RFC 9449): sign a proof of possession for each token request and each `fetch`, so the
+   * session's tokens are bound to a key that script cannot read and are useless if copied. The key is
+   * non-extractable, kept in IndexedDB (shared by reloads and tabs), in memory in Node. The server
+   * binds the session when it takes DPoP (`TESSERA_DPOP` `optional` or `required`). Default false.
+   */
+  dpop?: boolean | DpopOptions;
   fetch?: typeof fetch;
   /** Monotonic milliseconds. Default `performance.now()`. */
   now?: () => number;

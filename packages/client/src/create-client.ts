@@ -8,6 +8,7 @@ import {
 import type { TesseraClient, TesseraClientOptions, TokenStorage } from './client-api.ts';
 import { TesseraClientError } from './client-api.ts';
 import { createTabLink, soloTabLink, type TabLink } from './cross-tab.ts';
+import { createDpop } from './dpop.ts';
 import { createEmitter, type SessionEndReason } from './events.ts';
 import { watchPage } from './page-events.ts';
 import { dueAfterMs, RENEWAL_RULES } from './policies.ts';
@@ -16,6 +17,8 @@ import { singleFlight } from './single-flight.ts';
 
 interface TokenBody {
   access_token: string;
+  /** `DPoP` when the session is bound to this client's key (RFC 9449 §5). */
+  token_type?: string;
   expires_in: number;
   soft_expires_in?: number;
   refresh_token?: string;
@@ -29,6 +32,8 @@ interface Held {
   /** When a renewal is due; null when the client never renews (the token simply expires). */
   dueAt: number | null;
   fromTab: boolean;
+  /** Bound to the DPoP key: sent as `Authorization: DPoP` with a proof. */
+  bound: boolean;
 }
 
 // setTimeout's longest delay; a longer wait (a long-lived token) is re-armed when it fires.
@@ -66,6 +71,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       memoryToken = token;
     },
   };
+  const dpop = options.dpop ? createDpop(options.dpop === true ? {} : options.dpop) : null;
   const tabs: TabLink = (options.crossTab ?? inPage()) ? createTabLink('tessera') : soloTabLink();
   const events = createEmitter();
   // Renewals waiting for another tab's broadcast, and their one-second fallback timers.
@@ -75,14 +81,30 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
 
-  const post = (path: string, body: unknown, extra: Record<string, string> = {}) =>
-    http(`${base}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [TRANSPORT_HEADER]: transport, ...extra },
-      body: JSON.stringify(body),
-      ...(transport === 'cookie' ? { credentials: 'include' as const } : {}),
-    });
-  const bearer = (): Record<string, string> => (access ? { authorization: `Bearer ${access.token}` } : {});
+  /**
+   * `http` with the access token: `Authorization: DPoP` and a proof when the token is bound, `Bearer`
+   * otherwise; with DPoP on, every request to the auth routes carries a proof (it binds a new session).
+   */
+  const send = (input: string | URL, init: RequestInit, token: string | null, proven: boolean) => {
+    const bound = token !== null && access?.token === token && access.bound;
+    if (dpop && (bound || proven)) return dpop.send(http, input, init, bound ? token : null);
+    const headers = new Headers(init.headers);
+    if (token) headers.set('authorization', `Bearer ${token}`);
+    return http(input, { ...init, headers });
+  };
+  const post = (path: string, body: unknown, token: string | null = null) =>
+    send(
+      `${base}${path}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [TRANSPORT_HEADER]: transport },
+        body: JSON.stringify(body),
+        ...(transport === 'cookie' ? { credentials: 'include' as const } : {}),
+      },
+      token,
+      true,
+    );
+  const held = (): string | null => access?.token ?? null;
 
   /** Runs the timer's work at `at` (on the `now()` clock), re-arming past setTimeout's longest delay. */
   function arm(at: number, delayMs: number): void {
@@ -113,6 +135,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       expiresAt: at + body.expires_in * 1000,
       dueAt: dueIn === null ? null : at + dueIn,
       fromTab,
+      bound: body.token_type === 'DPoP',
     };
     // Rotating refreshes spread over 70–80 % of the life, so clients that signed in together do not
     // refresh together; the other renewals cannot happen earlier than their due time.
@@ -139,6 +162,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       type: 'token',
       accessToken: body.access_token,
       remainingMs: body.expires_in * 1000,
+      bound: body.token_type === 'DPoP',
       ...(body.soft_expires_in === undefined ? {} : { softRemainingMs: body.soft_expires_in * 1000 }),
     });
     events.emit(first ? 'signedIn' : 'tokenRenewed', { expiresIn: body.expires_in });
@@ -157,7 +181,10 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     const token = response.headers.get(RENEWED_TOKEN_HEADER);
     const expiresIn = Number(response.headers.get(RENEWED_TOKEN_EXPIRES_HEADER));
     if (token && token !== access.token && expiresIn > 0)
-      share({ access_token: token, expires_in: expiresIn }, false);
+      share(
+        { access_token: token, expires_in: expiresIn, token_type: access.bound ? 'DPoP' : 'Bearer' },
+        false,
+      );
   }
 
   /** One renewal for every caller and, through the lock, every tab. Resolves true with a new token. */
@@ -187,7 +214,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
         if (!secret) return false;
         body = { [rule.secret]: secret };
       }
-      const response = await post(rule.path, body, rule.bearer ? bearer() : {});
+      const response = await post(rule.path, body, rule.bearer ? held() : null);
       if (response.ok) {
         await takeTokens(response, access === null);
         return true;
@@ -211,6 +238,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
         {
           access_token: message.accessToken,
           expires_in: message.remainingMs / 1000,
+          token_type: message.bound ? 'DPoP' : 'Bearer',
           ...(message.softRemainingMs === undefined
             ? {}
             : { soft_expires_in: message.softRemainingMs / 1000 }),
@@ -283,39 +311,33 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       if (policy === 'soft-expiry' && access && !usable(access)) await renew().catch(() => false);
       const secret = transport === 'body' && rule?.secret ? await storage.get() : null;
       const body = secret && rule?.secret ? { [rule.secret]: secret } : {};
-      await post('/logout', body, bearer()).catch(() => undefined);
+      await post('/logout', body, held()).catch(() => undefined);
       end('logout', true);
     },
     async logoutAll() {
       const token = await getAccessToken();
-      if (token) await post('/logout-all', {}, { authorization: `Bearer ${token}` }).catch(() => undefined);
+      if (token) await post('/logout-all', {}, token).catch(() => undefined);
       end('logout', true);
     },
     refresh: () => renew().catch(() => false),
     getAccessToken,
     async fetch(input, init = {}) {
-      const send = async (token: string | null) => {
-        const merged = new Headers(init.headers);
-        if (token) merged.set('authorization', `Bearer ${token}`);
-        const response = await http(input, { ...init, headers: merged });
+      const call = async (token: string | null) => {
+        const response = await send(input, init, token, false);
         takeRenewedHeader(response);
         return response;
       };
-      let response = await send(await getAccessToken());
+      let response = await call(await getAccessToken());
       // Once, never more: a second 401 goes back to the app as it is.
       if (response.status === 401 && curable(response) && (await renew().catch(() => false)) && access)
-        response = await send(access.token);
+        response = await call(access.token);
       const stepUp = response.status === 401 && readStepUpChallenge(response.headers.get('www-authenticate'));
       if (stepUp) events.emit('stepUpRequired', stepUp);
       return response;
     },
     async reauthenticate(credentials) {
       const token = await getAccessToken();
-      const response = await post(
-        '/reauthenticate',
-        credentials,
-        token ? { authorization: `Bearer ${token}` } : {},
-      );
+      const response = await post('/reauthenticate', credentials, token);
       if (!response.ok) throw await failure(response);
       await takeTokens(response, false);
     },

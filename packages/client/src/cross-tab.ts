@@ -1,6 +1,6 @@
 /** A message between tabs of one origin. Tokens cross only in memory, never through storage. */
 export type TabMessage =
-  | { type: 'token'; accessToken: string; remainingMs: number; softRemainingMs?: number }
+  | { type: 'token'; accessToken: string; remainingMs: number; softRemainingMs?: number; bound?: boolean }
   | { type: 'ended'; reason: 'logout' | 'revoked' | 'reuse_detected' | 'expired' };
 
 /** Coordination between the tabs of one browser profile. */

@@ -2,6 +2,8 @@ export type { ClientState, TesseraClient, TesseraClientOptions, TokenStorage } f
 export { TesseraClientError } from './client-api.ts';
 export { createTesseraClient } from './create-client.ts';
 export type { TabLink, TabMessage } from './cross-tab.ts';
+export type { DpopCryptoKey, DpopKeyPair, DpopOptions, DpopSender } from './dpop.ts';
+export { createDpop } from './dpop.ts';
 export type { ClientEvents, SessionEndReason, StepUpRequired } from './events.ts';
 export type { RenewalRule, SessionPolicy } from './policies.ts';
 export { RENEWAL_RULES } from './policies.ts';

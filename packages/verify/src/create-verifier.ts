@@ -9,6 +9,7 @@ import {
   TOKEN_SOFT_EXPIRED,
 } from '@tessera/protocol';
 import { jwtVerify } from 'jose';
+import { createDpopProofChecker, type DpopRequestParts } from './dpop-proof.ts';
 import { VerifyError } from './errors.ts';
 import { fetchJson } from './fetch-json.ts';
 import type { JwksCache, JwksKey } from './jwks-cache.ts';
@@ -37,6 +38,8 @@ export interface VerifierStatus {
   feedError: string | null;
   revocations: number;
   cachedTokens: number;
+  /** DPoP proof ids remembered against replay. */
+  dpopProofIds: number;
   jwksKeys: number;
   /** Milliseconds since the JWKS was last fetched successfully. */
   jwksAgeMs: number;
@@ -53,6 +56,16 @@ export interface Verifier {
    * `onStale: 'reject'`; introspection unreachable).
    */
   verify(token: string): Promise<VerifiedClaims>;
+  /**
+   * Verifies a DPoP-bound token (RFC 9449 §7.1) presented as `Authorization: DPoP <token>` with the
+   * request it came on: the token as {@link Verifier.verify} does (cached after its first check), then,
+   * on every call, the request's `DPoP` proof: signed by the key `cnf.jkt` names, for this method and
+   * URL (see the `publicUrl` option), fresh (`iat`), for this token (`ath`), never seen before (`jti`).
+   * Throws {@link VerifyError}: `invalid_token` for a bad or unbound token, `invalid_dpop_proof` for a
+   * missing or wrong proof, `temporarily_unavailable` as `verify`. Resource-server nonces (RFC 9449
+   * §9) are not used.
+   */
+  verifyDpop(token: string, request: DpopRequestParts): Promise<VerifiedClaims>;
   /**
    * Resolves when the endpoints are discovered, the JWKS is loaded and (if enabled) the first
    * revocation snapshot is in. Rejects with an error whose message names the URL tried, what it
@@ -85,6 +98,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const revocations = createRevocationSet();
   const cache = createTokenCache<{ claims: VerifiedClaims; key: JwksKey }>(o.tokenCacheSize);
   const setup = createVerifierSetup(o, revocations);
+  const proofs = createDpopProofChecker(o);
   const stopping = new AbortController();
   let lastPruneMs = 0;
 
@@ -152,7 +166,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
   };
 
-  return {
+  const verifier: Verifier = {
+    async verifyDpop(token, request) {
+      const claims = await verifier.verify(token);
+      await proofs.check(token, claims, request);
+      return claims;
+    },
     async verify(token) {
       const nowMs = now();
       const ready = setup.keys(nowMs);
@@ -212,6 +231,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         feedError: feedStatus?.lastError ?? null,
         revocations: revocations.size(),
         cachedTokens: cache.size(),
+        dpopProofIds: proofs.size(),
         jwksKeys: keyStatus?.keys ?? 0,
         jwksAgeMs: keyStatus?.ageMs ?? Number.POSITIVE_INFINITY,
         jwksError: keyStatus?.lastError ?? null,
@@ -222,6 +242,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       stopping.abort();
       setup.close();
       cache.clear();
+      proofs.clear();
     },
   };
+  return verifier;
 }

@@ -1,5 +1,9 @@
-/** Why a token was refused: `invalid_token` (RFC 6750), or `temporarily_unavailable` when the verifier cannot vouch for it. */
-export type VerifyErrorCode = 'invalid_token' | 'temporarily_unavailable';
+/**
+ * Why a token was refused: `invalid_token` (RFC 6750), `invalid_dpop_proof` (RFC 9449 §7.1: the
+ * proof that came with a DPoP-bound token is missing or wrong), or `temporarily_unavailable` when the
+ * verifier cannot vouch for it.
+ */
+export type VerifyErrorCode = 'invalid_token' | 'invalid_dpop_proof' | 'temporarily_unavailable';
 
 /**
  * A refused token. `description` is the sentence sent to the caller (`WWW-Authenticate`, the JSON

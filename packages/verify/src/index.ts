@@ -2,6 +2,7 @@
 export { ACR_ONE_FACTOR, ACR_TWO_FACTOR } from '@tessera/protocol';
 export type { VerifiedClaims, Verifier, VerifierStatus } from './create-verifier.ts';
 export { createVerifier } from './create-verifier.ts';
+export type { DpopRequestParts } from './dpop-proof.ts';
 export type { VerifyErrorCode } from './errors.ts';
 export { VerifyError } from './errors.ts';
 export type {

@@ -36,11 +36,14 @@ describe('authenticateRequest (the web-standard core of every adapter)', () => {
     assert.equal(node.claims?.sid, 's1');
   });
 
-  it('answers RFC 6750: a bare challenge without a token, 400 for a malformed or repeated header', async () => {
-    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'DPoP good' }]) {
+  it('answers RFC 6750: bare challenges (Bearer, and DPoP with its algs) without a token, 400 for a malformed or repeated header', async () => {
+    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }]) {
       const { refusal } = await authenticateRequest(verifier, { headers }, { realm: 'orders' });
       assert.equal(refusal?.status, 401);
-      assert.equal(refusal?.headers['www-authenticate'], 'Bearer realm="orders"');
+      assert.equal(
+        refusal?.headers['www-authenticate'],
+        'Bearer realm="orders", DPoP realm="orders", algs="ES256 EdDSA Ed25519 RS256"',
+      );
       assert.equal(refusal?.body.error, undefined);
     }
     for (const headers of [
@@ -67,6 +70,13 @@ describe('authenticateRequest (the web-standard core of every adapter)', () => {
     const bound = await authenticateRequest(verifier, { headers: { authorization: 'Bearer bound' } });
     assert.equal(bound.refusal?.status, 401);
     assert.match(bound.refusal?.body.error_description ?? '', /DPoP/);
+    assert.match(
+      bound.refusal?.headers['www-authenticate'] ?? '',
+      /^DPoP realm="api", error="invalid_token"/,
+    );
+    // A verifier without verifyDpop (a stand-in) refuses the DPoP scheme rather than skip the proof.
+    const dpop = await authenticateRequest(verifier, { headers: { authorization: 'DPoP good' } });
+    assert.equal(dpop.refusal?.body.error, 'invalid_token');
     const down = await authenticateRequest(verifier, { headers: { authorization: 'Bearer down' } });
     assert.equal(down.refusal?.status, 503);
     assert.equal(down.refusal?.headers['retry-after'], '5');

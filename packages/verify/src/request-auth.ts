@@ -1,6 +1,8 @@
 import {
+  type AuthorizationScheme,
   challenge,
   checkStepUp,
+  DPOP_SIGNING_ALGS,
   INSUFFICIENT_USER_AUTHENTICATION,
   parseAuthorization,
   type StepUpRequirement,
@@ -8,7 +10,11 @@ import {
   stepUpOptions,
 } from '@tessera/protocol';
 import type { VerifiedClaims, Verifier } from './create-verifier.ts';
+import type { DpopRequestParts } from './dpop-proof.ts';
 import { VerifyError } from './errors.ts';
+import type { HeaderSource } from './request-url.ts';
+
+export type { HeaderSource } from './request-url.ts';
 
 /** Options every framework's `requireAuth` takes. */
 export interface RequireAuthOptions {
@@ -44,12 +50,33 @@ export type AuthOutcome =
   | { claims: VerifiedClaims; refusal?: undefined }
   | { claims?: undefined; refusal: AuthRefusal };
 
-/** Request headers as web `Headers` or as Node's lower-cased header object. */
-export type HeaderSource = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
-
-/** The part of a request the check reads: a web `Request`, or anything with its headers. */
-export interface RequestParts {
+/**
+ * The part of a request the check reads: a web `Request`, or a Node framework's request (Express,
+ * Fastify, Node's `IncomingMessage`). Headers always; the method and URL for a DPoP proof's `htm` and
+ * `htu` (RFC 9449 §4.3).
+ */
+export interface RequestParts extends DpopRequestParts {
   headers: HeaderSource;
+}
+
+const DPOP_ALGS = DPOP_SIGNING_ALGS.join(' ');
+
+/**
+ * A challenge in the scheme the client used: RFC 6750 §3 for Bearer, RFC 9449 §7.1 for DPoP (which
+ * also lists the proof algorithms this service accepts).
+ */
+function schemeChallenge(
+  scheme: AuthorizationScheme,
+  realm: string,
+  error?: string,
+  description?: string,
+): string {
+  return challenge(scheme, {
+    realm,
+    error,
+    error_description: description,
+    algs: scheme === 'DPoP' ? DPOP_ALGS : undefined,
+  });
 }
 
 /** The `Authorization` header, or `false` when it was sent more than once (never one credential). */
@@ -60,39 +87,46 @@ function authorizationOf(headers: HeaderSource): string | undefined | null | fal
 }
 
 /**
- * The RFC 6750 answer for a request whose `Authorization` header was rejected before verification:
- * 401 with a bare challenge when there is no Bearer token (RFC 6750 §3.1), 400 `invalid_request`
- * when the header is malformed.
+ * The answer for a request whose `Authorization` header was rejected before verification: 401 with
+ * bare challenges when there is no token (RFC 6750 §3.1 for Bearer, RFC 9449 §7.1 for DPoP with its
+ * `algs`: both schemes are taken), 400 `invalid_request` when the header is malformed.
  */
-function headerRefusal(kind: 'none' | 'malformed', realm: string): AuthRefusal {
+function headerRefusal(
+  kind: 'none' | 'malformed',
+  realm: string,
+  scheme: AuthorizationScheme = 'Bearer',
+): AuthRefusal {
   if (kind === 'none') {
     return {
       status: 401,
-      headers: { 'www-authenticate': challenge('Bearer', { realm }) },
+      headers: {
+        'www-authenticate': `${challenge('Bearer', { realm })}, ${schemeChallenge('DPoP', realm)}`,
+      },
       body: { error_description: 'This route needs an access token.' },
     };
   }
   return {
     status: 400,
     headers: {
-      'www-authenticate': challenge('Bearer', {
-        realm,
-        error: 'invalid_request',
-        error_description: 'Malformed Authorization header',
-      }),
+      'www-authenticate': schemeChallenge(scheme, realm, 'invalid_request', 'Malformed Authorization header'),
     },
     body: {
       error: 'invalid_request',
-      error_description: 'The Authorization header is not a valid Bearer token.',
+      error_description: `The Authorization header is not a valid ${scheme} token.`,
     },
   };
 }
 
 /**
- * The answer for a refused token: 401 `invalid_token` with the reason, or 503
- * `temporarily_unavailable` (with `Retry-After`) when the verifier cannot vouch for tokens now.
+ * The answer for a refused token: 401 `invalid_token` or (RFC 9449 §7.1) `invalid_dpop_proof` with
+ * the reason, in a challenge of the scheme the token came in (`Bearer`, or `DPoP` with `algs`), or
+ * 503 `temporarily_unavailable` (with `Retry-After`) when the verifier cannot vouch for tokens now.
  */
-export function refusalFor(error: unknown, realm = 'api'): AuthRefusal {
+export function refusalFor(
+  error: unknown,
+  realm = 'api',
+  scheme: AuthorizationScheme = 'Bearer',
+): AuthRefusal {
   const e =
     error instanceof VerifyError ? error : new VerifyError('invalid_token', 'The access token is invalid.');
   if (e.code === 'temporarily_unavailable') {
@@ -102,16 +136,11 @@ export function refusalFor(error: unknown, realm = 'api'): AuthRefusal {
       body: { error: 'temporarily_unavailable', error_description: e.description },
     };
   }
+  const dpop = scheme === 'DPoP' || e.code === 'invalid_dpop_proof';
   return {
     status: 401,
-    headers: {
-      'www-authenticate': challenge('Bearer', {
-        realm,
-        error: 'invalid_token',
-        error_description: e.description,
-      }),
-    },
-    body: { error: 'invalid_token', error_description: e.description },
+    headers: { 'www-authenticate': schemeChallenge(dpop ? 'DPoP' : 'Bearer', realm, e.code, e.description) },
+    body: { error: e.code, error_description: e.description },
   };
 }
 
@@ -146,12 +175,14 @@ function stepUpRefusal(description: string, requirement: StepUpRequirement, real
 }
 
 /**
- * The whole check of a request, framework-free: reads `Authorization: Bearer` (RFC 6750 §2.1),
- * verifies the token, and answers the claims or the refusal to send (RFC 6750 §3.1: 401 without an
- * error code when no token was sent, 400 for a malformed header, 401 `invalid_token` for a bad,
- * expired, soft-expired or revoked token, 503 when revocations cannot be vouched for). A
- * DPoP-bound token (`cnf.jkt`) is refused: this verifier does not check DPoP proofs, and accepting
- * it as a Bearer token would undo the binding. With `maxAge` or `acr`, a valid token whose
+ * The whole check of a request, framework-free: reads `Authorization: Bearer` (RFC 6750 §2.1) or
+ * `Authorization: DPoP` with its `DPoP` proof (RFC 9449 §7.1), verifies the token (and the proof,
+ * against the request's method and URL: {@link Verifier.verifyDpop}), and answers the claims or the
+ * refusal to send (RFC 6750 §3.1: 401 without an error code when no token was sent, 400 for a
+ * malformed header, 401 `invalid_token` for a bad, expired, soft-expired or revoked token,
+ * 401 `invalid_dpop_proof` for a missing or wrong proof, 503 when revocations cannot be vouched for).
+ * A DPoP-bound token (`cnf.jkt`) presented as Bearer is refused: accepting it would undo the binding.
+ * With `maxAge` or `acr`, a valid token whose
  * authentication is too old (`auth_time`) or of another class (`acr`) gets RFC 9470's 401
  * `insufficient_user_authentication` with `max_age` / `acr_values`. Every framework adapter is a thin
  * wrapper over it.
@@ -169,20 +200,33 @@ export async function authenticateRequest(
   const header = authorizationOf(request.headers);
   if (header === false) return { refusal: headerRefusal('malformed', realm) };
   const parsed = parseAuthorization(header);
-  if (parsed.kind === 'none' || parsed.scheme !== 'Bearer') return { refusal: headerRefusal('none', realm) };
-  if (parsed.kind === 'malformed') return { refusal: headerRefusal('malformed', realm) };
+  if (parsed.kind === 'none') return { refusal: headerRefusal('none', realm) };
+  if (parsed.kind === 'malformed') return { refusal: headerRefusal('malformed', realm, parsed.scheme) };
   let claims: VerifiedClaims;
   try {
-    claims = await verifier.verify(parsed.token);
-    const cnf = claims.cnf as { jkt?: unknown } | undefined;
-    if (cnf?.jkt !== undefined) {
-      throw new VerifyError(
-        'invalid_token',
-        'The access token is bound to a DPoP key; this service takes Bearer tokens.',
-      );
+    if (parsed.scheme === 'DPoP') {
+      if (typeof verifier.verifyDpop !== 'function')
+        throw new VerifyError('invalid_token', 'This service does not take DPoP tokens.');
+      claims = await verifier.verifyDpop(parsed.token, request);
+    } else {
+      claims = await verifier.verify(parsed.token);
+      const cnf = claims.cnf as { jkt?: unknown } | undefined;
+      if (cnf?.jkt !== undefined) {
+        // RFC 9449 §7.2: a bound token sent as Bearer is refused, in the DPoP scheme it needs.
+        return {
+          refusal: refusalFor(
+            new VerifyError(
+              'invalid_token',
+              'The access token is bound to a DPoP key; send it as Authorization: DPoP with a proof.',
+            ),
+            realm,
+            'DPoP',
+          ),
+        };
+      }
     }
   } catch (error) {
-    return { refusal: refusalFor(error, realm) };
+    return { refusal: refusalFor(error, realm, parsed.scheme) };
   }
   const requirement = stepUpOptions('requireAuth', options);
   const nowMs = typeof verifier.now === 'function' ? verifier.now() : Date.now();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { cacheLifetimeMs } from './cache-lifetime.ts';
+import { createReplayCache } from './replay-cache.ts';
 import { createRevocationSet } from './revocation-set.ts';
 import { createTokenCache } from './token-cache.ts';
 
@@ -55,5 +56,20 @@ describe('cache lifetime', () => {
     assert.equal(lifetime({}), 300_000);
     assert.equal(lifetime({ 'cache-control': 's-maxage=600' }), 300_000, 's-maxage is for shared caches');
     assert.equal(lifetime({ 'cache-control': 'max-age=abc' }), 300_000);
+  });
+});
+
+describe('DPoP replay cache', () => {
+  it('remembers a proof id until it expires, sweeps expired ones, and stays within its bound', () => {
+    const cache = createReplayCache(2);
+    assert.equal(cache.seen('a', 100, 0), false);
+    assert.equal(cache.seen('a', 100, 99), true, 'a replay within the window');
+    assert.equal(cache.seen('a', 200, 100), false, 'forgotten at its expiry');
+    assert.equal(cache.seen('b', 150, 100), false);
+    assert.equal(cache.seen('c', 160, 100), false);
+    assert.equal(cache.size(), 2, 'the oldest live id gave way');
+    assert.equal(cache.seen('b', 150, 101), true);
+    assert.equal(cache.seen('d', 300, 170), false);
+    assert.equal(cache.size(), 1, 'expired ids swept on insert');
   });
 });

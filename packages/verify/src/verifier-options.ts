@@ -1,4 +1,8 @@
-import { FEED_HEARTBEAT_INTERVAL_MS, MAX_CLOCK_LEEWAY_SECONDS } from '@tessera/protocol';
+import {
+  DEFAULT_DPOP_PROOF_MAX_AGE_SECONDS,
+  FEED_HEARTBEAT_INTERVAL_MS,
+  MAX_CLOCK_LEEWAY_SECONDS,
+} from '@tessera/protocol';
 
 /** Options of `createVerifier`. */
 export interface VerifierOptions {
@@ -43,6 +47,24 @@ export interface VerifierOptions {
    * and reconnected, ms. Default 15,000 (three of the server's 5-second heartbeats).
    */
   feedSilenceMs?: number;
+  /**
+   * DPoP (RFC 9449): the URL clients address this service by, origin plus any path prefix a proxy
+   * strips (e.g. `https://api.example.com` or `https://example.com/orders-api`); a proof's `htu` must
+   * equal it followed by the request's path. Set it behind a proxy or a TLS terminator. Default: the
+   * URL the request itself names (a web `Request`'s URL; the `Host` header and the socket's TLS on
+   * Node), or the forwarded one with `trustForwardedHeaders`.
+   */
+  publicUrl?: string;
+  /**
+   * DPoP: take the scheme and host from `Forwarded` (RFC 7239), else `X-Forwarded-Proto` /
+   * `X-Forwarded-Host` (their first value). Only behind a proxy that overwrites those headers: a client
+   * could send them itself. Ignored when `publicUrl` is set. Default false.
+   */
+  trustForwardedHeaders?: boolean;
+  /** DPoP: how old a proof's `iat` may be, seconds (its `jti` is remembered that long). Default 60. */
+  dpopProofMaxAgeSeconds?: number;
+  /** DPoP: proof ids (`jti`) remembered against replay, at most. Default 100,000. */
+  dpopReplayCacheSize?: number;
   fetch?: typeof fetch;
   /** Clock (ms since the epoch). Default `Date.now`. */
   now?: () => number;
@@ -70,6 +92,11 @@ export interface ResolvedVerifierOptions {
   /** Least time between JWKS fetches caused by unknown `kid`s or failures. */
   jwksCooldownMs: number;
   feedSilenceMs: number;
+  /** Without a trailing slash, or `null`. */
+  publicUrl: string | null;
+  trustForwardedHeaders: boolean;
+  dpopProofMaxAgeSeconds: number;
+  dpopReplayCacheSize: number;
   fetch: typeof fetch;
   now: () => number;
 }
@@ -86,6 +113,8 @@ export const VERIFIER_DEFAULTS: Readonly<{
   jwksDefaultCacheSeconds: number;
   jwksCooldownMs: number;
   feedSilenceMs: number;
+  dpopProofMaxAgeSeconds: number;
+  dpopReplayCacheSize: number;
 }> = Object.freeze({
   algorithms: Object.freeze(['EdDSA', 'ES256', 'RS256']),
   clockToleranceSeconds: 2,
@@ -97,6 +126,8 @@ export const VERIFIER_DEFAULTS: Readonly<{
   jwksDefaultCacheSeconds: 300,
   jwksCooldownMs: 10_000,
   feedSilenceMs: 3 * FEED_HEARTBEAT_INTERVAL_MS,
+  dpopProofMaxAgeSeconds: DEFAULT_DPOP_PROOF_MAX_AGE_SECONDS,
+  dpopReplayCacheSize: 100_000,
 });
 
 function number(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -156,6 +187,13 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifi
   if (options.onStale !== undefined && options.onStale !== 'introspect' && options.onStale !== 'reject') {
     throw new TypeError('createVerifier: onStale must be "introspect" or "reject".');
   }
+  const publicUrl = httpUrl('publicUrl', options.publicUrl)?.replace(/\/+$/, '') ?? null;
+  if (publicUrl !== null && (new URL(publicUrl).search || new URL(publicUrl).hash)) {
+    throw new TypeError('createVerifier: publicUrl must be an http(s) URL without query or fragment.');
+  }
+  if (options.trustForwardedHeaders !== undefined && typeof options.trustForwardedHeaders !== 'boolean') {
+    throw new TypeError('createVerifier: trustForwardedHeaders must be a boolean.');
+  }
   const algorithms = options.algorithms ?? d.algorithms;
   if (algorithms.length === 0)
     throw new TypeError('createVerifier: algorithms must name at least one algorithm.');
@@ -186,6 +224,22 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifi
     jwksDefaultCacheMs: d.jwksDefaultCacheSeconds * 1000,
     jwksCooldownMs: d.jwksCooldownMs,
     feedSilenceMs: number('feedSilenceMs', options.feedSilenceMs, d.feedSilenceMs, 1, 3_600_000),
+    publicUrl,
+    trustForwardedHeaders: options.trustForwardedHeaders === true,
+    dpopProofMaxAgeSeconds: number(
+      'dpopProofMaxAgeSeconds',
+      options.dpopProofMaxAgeSeconds,
+      d.dpopProofMaxAgeSeconds,
+      1,
+      3600,
+    ),
+    dpopReplayCacheSize: number(
+      'dpopReplayCacheSize',
+      options.dpopReplayCacheSize,
+      d.dpopReplayCacheSize,
+      1,
+      10_000_000,
+    ),
     fetch: options.fetch ?? ((input: Parameters<typeof fetch>[0], init?: RequestInit) => fetch(input, init)),
     now: options.now ?? Date.now,
   });

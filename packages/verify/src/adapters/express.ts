@@ -12,7 +12,7 @@ declare module 'express-serve-static-core' {
 }
 
 /**
- * Express middleware: verifies `Authorization: Bearer`, sets `req.auth` to the claims, or answers per
+ * Express middleware: verifies `Authorization: Bearer` (or `DPoP` with its proof, RFC 9449), sets `req.auth` to the claims, or answers per
  * RFC 6750 (401 / 400 / 503), and RFC 9470 with `maxAge` / `acr`, through {@link authenticateRequest}.
  * Throws a `TypeError` for a bad option.
  * @example

@@ -12,7 +12,7 @@ declare module 'fastify' {
 }
 
 /**
- * A Fastify `preHandler` hook: verifies `Authorization: Bearer`, sets `request.auth`, or answers per
+ * A Fastify `preHandler` hook: verifies `Authorization: Bearer` (or `DPoP` with its proof, RFC 9449), sets `request.auth`, or answers per
  * RFC 6750 (and RFC 9470 with `maxAge` / `acr`) through {@link authenticateRequest}. Throws a
  * `TypeError` for a bad option.
  * @example

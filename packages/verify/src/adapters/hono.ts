@@ -22,7 +22,7 @@ export interface AuthEnv {
 }
 
 /**
- * Hono middleware: verifies `Authorization: Bearer` on the web `Request`, makes the claims
+ * Hono middleware: verifies `Authorization: Bearer` (or `DPoP` with its proof, RFC 9449) on the web `Request`, makes the claims
  * `c.get('auth')`, or answers per RFC 6750 (and RFC 9470 with `maxAge` / `acr`) through
  * {@link authenticateRequest}. Throws a `TypeError` for a bad option.
  * @example

@@ -15,7 +15,7 @@ export interface AuthState {
 }
 
 /**
- * Koa middleware: verifies `Authorization: Bearer`, sets `ctx.state.auth`, or answers per RFC 6750
+ * Koa middleware: verifies `Authorization: Bearer` (or `DPoP` with its proof, RFC 9449), sets `ctx.state.auth`, or answers per RFC 6750
  * (and RFC 9470 with `maxAge` / `acr`) through {@link authenticateRequest}. Throws a `TypeError` for a
  * bad option.
  * @example
@@ -24,7 +24,14 @@ export interface AuthState {
 export function requireAuth(verifier: Verifier, options: RequireAuthOptions = {}): Middleware<AuthState> {
   checkRequireAuthOptions(options);
   return async (ctx, next) => {
-    const { claims, refusal } = await authenticateRequest(verifier, ctx.req, options);
+    // `originalUrl`: the path as the client sent it, before a mounted app or router rewrote `url`.
+    const request = {
+      headers: ctx.req.headers,
+      method: ctx.method,
+      url: ctx.originalUrl,
+      socket: ctx.req.socket,
+    };
+    const { claims, refusal } = await authenticateRequest(verifier, request, options);
     if (refusal) {
       ctx.status = refusal.status;
       ctx.set(refusal.headers);

@@ -20,7 +20,7 @@ interface HttpResponseLike {
 }
 
 /**
- * A NestJS guard: verifies `Authorization: Bearer` through {@link authenticateRequest}, puts the
+ * A NestJS guard: verifies `Authorization: Bearer` (or `DPoP` with its proof, RFC 9449) through {@link authenticateRequest}, puts the
  * claims on `request.auth` (read them with the {@link Claims} parameter decorator), or answers per
  * RFC 6750 and, with `maxAge` / `acr`, RFC 9470 (the challenge header is set on the response, the
  * status and JSON body come from an `HttpException`). Throws a `TypeError` for a bad option.
