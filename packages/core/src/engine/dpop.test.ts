@@ -91,6 +91,42 @@ describe('DPoP proofs (engine.verifyDpopProof)', () => {
     );
   });
 
+  it('verifies ES256, EdDSA, Ed25519 and RS256 proofs; refuses crit, an altered payload or signature', async () => {
+    const f = await createEngineFixture();
+    const iat = nowSeconds(f);
+    const check = (proof: string) => f.engine.verifyDpopProof({ proof, method: 'POST', url: URL_REFRESH });
+    for (const alg of ['ES256', 'EdDSA', 'Ed25519', 'RS256'] as const) {
+      const key = await createTestDpopKey(alg);
+      assert.equal(
+        await check(await signTestDpopProof(key, { htm: 'POST', htu: URL_REFRESH, iat })),
+        key.jkt,
+      );
+    }
+    const key = await createTestDpopKey();
+    const critical = await signTestDpopProof(key, {
+      htm: 'POST',
+      htu: URL_REFRESH,
+      iat,
+      header: { crit: ['b64'], b64: true },
+    });
+    await rejectsWith(check(critical), 'invalid_dpop_proof', /signature/);
+    const [header, payload, signature] = (
+      await signTestDpopProof(key, { htm: 'POST', htu: URL_REFRESH, iat })
+    ).split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const altered = Buffer.from(JSON.stringify({ ...claims, jti: 'another' })).toString('base64url');
+    await rejectsWith(check(`${header}.${altered}.${signature}`), 'invalid_dpop_proof', /signature/);
+    const flipped = `${signature.slice(0, -2)}${signature.endsWith('A') ? 'B' : 'A'}${signature.slice(-1)}`;
+    await rejectsWith(check(`${header}.${payload}.${flipped}`), 'invalid_dpop_proof', /signature/);
+    await rejectsWith(
+      check(`${header}.${payload}.${signature.slice(0, 40)}`),
+      'invalid_dpop_proof',
+      /signature/,
+    );
+    // The untouched proof still passes once: none of the refusals above used up its jti.
+    await check(`${header}.${payload}.${signature}`);
+  });
+
   it('keeps the window edges by the injected clock, with a configurable maximum age', async () => {
     const f = await createEngineFixture({ dpopProofMaxAgeSeconds: 30 });
     const key = await createTestDpopKey();
