@@ -43,6 +43,8 @@ export {
   USE_DPOP_NONCE,
 } from './dpop.ts';
 export { RENEWED_TOKEN_EXPIRES_HEADER, RENEWED_TOKEN_HEADER, TRANSPORT_HEADER } from './headers.ts';
+export type { ReplayCache } from './replay-cache.ts';
+export { createReplayCache } from './replay-cache.ts';
 export type { RevocableClaims, WireRevocation } from './revocation.ts';
 export {
   FEED_EVENTS,

@@ -2,6 +2,7 @@ import {
   checkDpopProof,
   checkDpopProofHeader,
   computeDpopAth,
+  createReplayCache,
   DEFAULT_DPOP_PROOF_LEEWAY_SECONDS,
   DPOP_HEADER,
   DPOP_PROOF_TYP,
@@ -18,7 +19,6 @@ import {
   jwtVerify,
 } from 'jose';
 import { VerifyError } from './errors.ts';
-import { createReplayCache } from './replay-cache.ts';
 import { type RequestUrlParts, resolveRequestUrl } from './request-url.ts';
 import type { ResolvedVerifierOptions } from './verifier-options.ts';
 

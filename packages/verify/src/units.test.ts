@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createReplayCache } from '@tessera/protocol';
 import { cacheLifetimeMs } from './cache-lifetime.ts';
-import { createReplayCache } from './replay-cache.ts';
 import { createRevocationSet } from './revocation-set.ts';
 import { createTokenCache } from './token-cache.ts';
 

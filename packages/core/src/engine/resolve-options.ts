@@ -9,6 +9,7 @@ import type { Store } from '../store/store.ts';
 import { SIGNING_ALGS } from '../tokens/keyring.ts';
 import { resolveAccountLifecycleOptions } from './account-lifecycle-options.ts';
 import { DPOP_MODES } from './dpop.ts';
+import { createDpopReplayCache } from './dpop-replay-cache.ts';
 import { ENGINE_DEFAULTS, type EngineOptions, type ResolvedEngineOptions } from './options.ts';
 import { POLICY_NAMES, policyNamed } from './policies/registry.ts';
 import { rateLimitsOption } from './rate-limits.ts';
@@ -307,9 +308,10 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     dpop: oneOf('dpop', options.dpop ?? ENGINE_DEFAULTS.dpop, DPOP_MODES),
     dpopNonce: boolean('dpopNonce', options.dpopNonce ?? ENGINE_DEFAULTS.dpopNonce),
     dpopProofMaxAgeSeconds: ranged('dpopProofMaxAgeSeconds'),
-    // Its own limiter by default: a flood of proofs must never crowd out the login limits' windows.
+    // Its own memory by default: a flood of proofs must never crowd out the login limits' windows, and
+    // a live proof id must never be evicted (the rate limiter drops windows when full).
     dpopReplayCache:
-      part<RateLimiter>('dpopReplayCache', ['hit', 'check', 'reset']) ?? createMemoryRateLimiter(),
+      part<RateLimiter>('dpopReplayCache', ['hit', 'check', 'reset']) ?? createDpopReplayCache(),
     ...resolveAccountLifecycleOptions(options),
   });
 }
