@@ -86,36 +86,44 @@ describe('forgot-password timing', () => {
     for (let i = 0; i < ACCOUNTS; i += 1) {
       accounts.push((await registerUser(t.url, `timing-${i}@example.com`)).email);
     }
-    // Rate limits are off in this server: each request does its full work (a newer token voids the older).
-    const known = Array.from({ length: PER_CLASS + WARMUP }, (_, i) => accounts[i % ACCOUNTS] as string);
-    const unknown = known.map((_, i) => `nobody-${i}@example.com`);
-    // Interleaved in a random order, so drift and background work (deliveries) fall on both alike.
-    const plan = [
-      ...known.map((email) => ({ email, known: true })),
-      ...unknown.map((email) => ({ email, known: false })),
-    ];
-    for (let i = plan.length - 1; i > 0; i -= 1) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [plan[i], plan[j]] = [plan[j] as (typeof plan)[number], plan[i] as (typeof plan)[number]];
-    }
-    const times = { known: [] as number[], unknown: [] as number[] };
-    let seen = 0;
-    for (const step of plan) {
-      const answer = await forgot(step.email);
-      assert.deepEqual([answer.status, answer.body], [202, '']);
-      seen += 1;
-      if (seen > 2 * WARMUP) (step.known ? times.known : times.unknown).push(answer.ms);
-    }
-    const p = permutationP(times.known, times.unknown);
-    const iqr = (values: number[]) => {
-      const s = [...values].sort((x, y) => x - y);
-      return `${(s[Math.floor(s.length / 4)] as number).toFixed(3)}–${(s[Math.floor((3 * s.length) / 4)] as number).toFixed(3)}`;
+    /** One sample: known and unknown emails interleaved in a random order, so drift and background work (deliveries) fall on both alike. */
+    const sample = async () => {
+      // Rate limits are off in this server: each request does its full work (a newer token voids the older).
+      const known = Array.from({ length: PER_CLASS + WARMUP }, (_, i) => accounts[i % ACCOUNTS] as string);
+      const unknown = known.map((_, i) => `nobody-${i}@example.com`);
+      const plan = [
+        ...known.map((email) => ({ email, known: true })),
+        ...unknown.map((email) => ({ email, known: false })),
+      ];
+      for (let i = plan.length - 1; i > 0; i -= 1) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [plan[i], plan[j]] = [plan[j] as (typeof plan)[number], plan[i] as (typeof plan)[number]];
+      }
+      const times = { known: [] as number[], unknown: [] as number[] };
+      let seen = 0;
+      for (const step of plan) {
+        const answer = await forgot(step.email);
+        assert.deepEqual([answer.status, answer.body], [202, '']);
+        seen += 1;
+        if (seen > 2 * WARMUP) (step.known ? times.known : times.unknown).push(answer.ms);
+      }
+      const p = permutationP(times.known, times.unknown);
+      const iqr = (values: number[]) => {
+        const sorted = [...values].sort((x, y) => x - y);
+        return `${(sorted[Math.floor(sorted.length / 4)] as number).toFixed(3)}–${(sorted[Math.floor((3 * sorted.length) / 4)] as number).toFixed(3)}`;
+      };
+      ctx.diagnostic(
+        `forgot-password over HTTP (SQLite, synchronous=FULL, webhooks on): known ${times.known.length} median ${median(times.known).toFixed(3)} ms (IQR ${iqr(times.known)}), unknown ${times.unknown.length} median ${median(times.unknown).toFixed(3)} ms (IQR ${iqr(times.unknown)}), permutation p = ${p.toFixed(4)}`,
+      );
+      return p;
     };
-    ctx.diagnostic(
-      `forgot-password over HTTP (SQLite, synchronous=FULL, webhooks on): known ${times.known.length} median ${median(times.known).toFixed(3)} ms (IQR ${iqr(times.known)}), unknown ${times.unknown.length} median ${median(times.unknown).toFixed(3)} ms (IQR ${iqr(times.unknown)}), permutation p = ${p.toFixed(4)}`,
-    );
+    // Under equal timing p is uniform: below 0.001 happens once in a thousand samples by chance, and
+    // a burst of other work on a shared CI machine can cause it too. A detection stands only when an
+    // independent second sample confirms it (both below 0.001: once in a million by chance), which a
+    // real difference in the work done for known emails always would.
+    let p = await sample();
+    if (p < 0.001) p = Math.max(p, await sample());
     await receiver.next((e) => e.type === 'password_reset.requested', 10_000);
-    // Under equal timing p is uniform: below 0.001 happens once in a thousand runs by chance.
-    assert.ok(p >= 0.001, `the medians differ beyond the noise (p = ${p})`);
+    assert.ok(p >= 0.001, `the medians differ beyond the noise in two samples (p = ${p})`);
   });
 });

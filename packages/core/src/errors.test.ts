@@ -5,10 +5,10 @@ import { ERROR_STATUS } from './errors.ts';
 
 describe('docs/errors.md', () => {
   const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
-  const rows = new Map(
+  const rows = new Map<string, number>(
     // "400 / 401": the table's status, then the one bearer routes answer (RFC 6750 §3.1).
     [...doc.matchAll(/^\| `([a-z_]+)` \| (\d{3})(?: \/ \d{3})? \|/gm)].map((match) => [
-      match[1],
+      match[1] as string,
       Number(match[2]),
     ]),
   );
