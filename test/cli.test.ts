@@ -261,6 +261,10 @@ describe('tessera user and revoke-all against a running server', () => {
     const dashed = await runCliCaptured(['user', 'revoke-session', '-KNdUDbz55VnINRL8fjRntQ']);
     assert.equal(dashed.code, 1, dashed.stderr);
     assert.match(dashed.stderr, /no live session with id -KNdUDbz55VnINRL8fjRntQ/);
+    // So may an option's value.
+    const config = await runCliCaptured(['user', 'list', '--config', '-no-such-settings.json']);
+    assert.equal(config.code, 78, config.stderr);
+    assert.match(config.stderr, /cannot read \S*-no-such-settings\.json/);
     assert.equal((await runCliCaptured(['user', 'sessions', 'nobody@example.com'])).code, 1);
   });
 

@@ -140,9 +140,16 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     io.out(commandHelp(command));
     return EXIT.ok;
   }
-  const args = parsed.positionals.map((arg) =>
-    arg.startsWith('\u0000') ? (dashed[Number(arg.slice(1))] as string) : arg,
-  );
+  const unshield = (arg: string) =>
+    arg.startsWith('\u0000') ? (dashed[Number(arg.slice(1))] as string) : arg;
+  const args = parsed.positionals.map(unshield);
+  // An option's value may start with "-" too (`--config -settings.json`).
+  const values = Object.fromEntries(
+    Object.entries(parsed.values).map(([name, value]) => [
+      name,
+      typeof value === 'string' ? unshield(value) : value,
+    ]),
+  ) as Record<string, string | boolean | undefined>;
   if (args.length < command.args.min) {
     throw new UsageError(
       `missing argument: tessera ${command.path.join(' ')} ${command.synopsis}`,
@@ -153,10 +160,10 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     throw new UsageError(`unexpected argument "${args[command.args.max]}".`, command.path);
   }
   let config: TesseraConfig | undefined;
-  const configFile = parsed.values.config;
+  const configFile = values.config;
   return command.run({
     args,
-    values: parsed.values as Record<string, string | boolean | undefined>,
+    values,
     config: () => {
       if (config === undefined) {
         config = resolveConfig(typeof configFile === 'string' ? { configFile } : {});
