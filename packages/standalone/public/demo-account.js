@@ -13,7 +13,7 @@ const LINKS = {
 };
 
 /** Wires the account flows into the page; returns what demo.js calls. */
-export function setUpAccount({ $, api, client, show, errorText, readJson, onSignedIn }) {
+export function setUpAccount({ $, api, client, show, errorText, readJson, onSubmit, onSignedIn }) {
   let inboxOn = true;
   let inboxShown = null;
   let inboxTimer = null;
@@ -120,22 +120,6 @@ export function setUpAccount({ $, api, client, show, errorText, readJson, onSign
     await client.refresh();
     show('Signed in with the link from the inbox.');
     await onSignedIn();
-  }
-
-  function onSubmit(selector, handler) {
-    $(selector).addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const form = event.target;
-      const button = form.querySelector('button');
-      button.disabled = true;
-      try {
-        await handler(form, Object.fromEntries(new FormData(form).entries()));
-      } catch (error) {
-        show(error.message || 'Something went wrong.', 'error');
-      } finally {
-        button.disabled = false;
-      }
-    });
   }
 
   onSubmit('#forgot-form', async (form, values) => {

@@ -98,7 +98,16 @@ function tick() {
   $('#life').value = lifeMs ? Math.round((100 * left) / lifeMs) : 0;
 }
 
-const account = setUpAccount({ $, api, client, show, errorText, readJson, onSignedIn: () => signedIn() });
+const account = setUpAccount({
+  $,
+  api,
+  client,
+  show,
+  errorText,
+  readJson,
+  onSubmit,
+  onSignedIn: () => signedIn(),
+});
 
 client.on('signedIn', ({ expiresIn }) => {
   lifeMs = expiresIn * 1000;
