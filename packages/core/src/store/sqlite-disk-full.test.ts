@@ -95,6 +95,14 @@ describe('sqlite store on a full disk', { timeout: 60_000 }, () => {
         unlinkIdentity: (s) => s.unlinkIdentity(ada.id, identity),
         createSession: (s) => s.createSession(makeSession(bob.id), { deviceFingerprint: 'laptop' }),
         rotateSession: (s) => s.rotateSession(rotating.id, 1, rotation(T0 + 1)),
+        rotateSessionInOneStep: (s) =>
+          (s.rotateSessionInOneStep as NonNullable<Store['rotateSessionInOneStep']>)(rotating.id, 1, {
+            nowMs: T0 + 1,
+            idleTtlMs: HOUR,
+            maxLoginAgeMs: 0,
+            ip: null,
+            userAgent: null,
+          }),
         updateSessionAuth: (s) =>
           s.updateSessionAuth(stepUp.id, { authTimeMs: T0 + 1, amr: ['otp'], acr: null }),
         revokeSession: (s) => s.revokeSession(live.id, T0 + 1, 'logout'),

@@ -71,6 +71,17 @@ const SQL = {
     WHERE id = :id AND generation = :from AND revoked_at IS NULL
       AND (:jkt IS NULL OR dpop_jkt IS NULL OR dpop_jkt = :jkt)
     RETURNING *`,
+  // A refresh's compare-and-set guarded by every check the engine makes before rotating (the
+  // contract of Store.rotateSessionInOneStep); the user is read after it in the same transaction.
+  rotateInOneStep: `UPDATE sessions SET generation = generation + 1, rotated_at = :now, last_seen_at = :now,
+      idle_expires_at = min(:now + :idleTtl, absolute_expires_at),
+      ip = coalesce(:ip, ip), user_agent = coalesce(:userAgent, user_agent)
+    WHERE id = :id AND generation = :from AND revoked_at IS NULL AND dpop_jkt IS NULL
+      AND :now < idle_expires_at AND :now < absolute_expires_at
+      AND (:maxLoginAge = 0 OR :now < auth_time + :maxLoginAge)
+      AND EXISTS (SELECT 1 FROM users
+        WHERE users.id = sessions.user_id AND users.disabled = 0 AND users.reauth_required = 0)
+    RETURNING *`,
   updateSessionAuth: `UPDATE sessions SET auth_time = :authTime, amr = :amr, acr = :acr
     WHERE id = :id AND revoked_at IS NULL RETURNING *`,
   revokeOne: `${REVOKE} id = :id RETURNING *`,

@@ -5,11 +5,11 @@ import { StoreUnavailableError } from '../errors.ts';
 import { createSqliteContext, inTransaction, toStoreError } from './sqlite-context.ts';
 import { migrate } from './sqlite-migrations.ts';
 import { sqliteOutboxMethods } from './sqlite-outbox.ts';
-import { toSession } from './sqlite-rows.ts';
+import { toSession, toUser } from './sqlite-rows.ts';
 import { sqliteSessionMethods } from './sqlite-sessions.ts';
 import { prepareStatements, type Statements } from './sqlite-statements.ts';
 import { sqliteUserMethods } from './sqlite-users.ts';
-import type { RotationUpdate, SessionRecord, Store } from './store.ts';
+import type { SessionRecord, Store, UserRecord } from './store.ts';
 
 export { SQLITE_SCHEMA_VERSION } from './sqlite-migrations.ts';
 
@@ -52,7 +52,8 @@ const closedError = (): StoreUnavailableError =>
  * migrations applied under the write lock. Every write runs in `BEGIN IMMEDIATE` … `COMMIT` and
  * resolves only once its commit succeeded; a full disk rejects with {@link StorageFullError} and
  * changes nothing. Rotation is one conditional `UPDATE … RETURNING`, so its compare-and-set holds
- * across processes; rotations arriving in one event-loop turn share a commit. Throws
+ * across processes; rotations arriving in one event-loop turn share a commit, and so do one-step
+ * refreshes (`rotateSessionInOneStep`: the guarded rotation and the user's row, two statements). Throws
  * {@link StoreUnavailableError} when the file cannot be opened or stays locked past `busyTimeoutMs`
  * (default 5000 ms).
  * @example
@@ -84,14 +85,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   let open = true;
   const ctx = createSqliteContext(db, s, () => open);
 
-  interface PendingRotation {
-    id: string;
-    fromGeneration: number;
-    update: RotationUpdate;
-    resolve: (row: SessionRecord | null) => void;
+  interface PendingWrite {
+    work: () => unknown;
+    resolve: (value: never) => void;
     reject: (error: unknown) => void;
   }
-  let pending: PendingRotation[] = [];
+  let pending: PendingWrite[] = [];
   // Group commit: rotations arriving in one event-loop turn share one transaction, so one fsync
   // acknowledges them all; nobody is answered before that commit is durable, and a failed commit
   // rejects every one of them. Each is still its own compare-and-set, run in arrival order, so a
@@ -100,28 +99,31 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     const batch = pending;
     pending = [];
     if (batch.length === 0) return;
-    let rows: Array<SessionRecord | null>;
+    let results: unknown[];
     try {
-      rows = inTransaction(db, () =>
-        batch.map(({ id, fromGeneration, update }) => {
-          const [row] = s.rotate.all({
-            id,
-            from: fromGeneration,
-            now: update.nowMs,
-            idle: update.idleExpiresAtMs,
-            ip: update.ip,
-            userAgent: update.userAgent,
-            jkt: update.dpopJkt ?? null,
-          });
-          return row ? toSession(row) : null;
-        }),
-      );
+      results = inTransaction(db, () => batch.map((item) => item.work()));
     } catch (error) {
       const failure = toStoreError(error);
       for (const item of batch) item.reject(failure);
       return;
     }
-    for (const [i, item] of batch.entries()) item.resolve(rows[i] ?? null);
+    for (const [i, item] of batch.entries()) item.resolve(results[i] as never);
+  };
+  /** Queues `work` for the next group commit; resolves with its result once that commit is durable. */
+  const inGroupCommit = <T>(work: () => T): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (!open) {
+        reject(closedError());
+        return;
+      }
+      pending.push({ work, resolve: resolve as (value: never) => void, reject });
+      if (pending.length === 1) setImmediate(flushRotations);
+    });
+  const findWithUser = (id: string): { session: SessionRecord; user: UserRecord | null } | null => {
+    const row = s.sessionById.get(id);
+    if (!row) return null;
+    const user = s.userById.get(row.user_id as string);
+    return { session: toSession(row), user: user ? toUser(user) : null };
   };
 
   return {
@@ -130,13 +132,37 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     ...sqliteSessionMethods(ctx),
     ...sqliteOutboxMethods(ctx),
     rotateSession: (id, fromGeneration, update) =>
-      new Promise<SessionRecord | null>((resolve, reject) => {
-        if (!open) {
-          reject(closedError());
-          return;
+      inGroupCommit(() => {
+        const [row] = s.rotate.all({
+          id,
+          from: fromGeneration,
+          now: update.nowMs,
+          idle: update.idleExpiresAtMs,
+          ip: update.ip,
+          userAgent: update.userAgent,
+          jkt: update.dpopJkt ?? null,
+        });
+        return row ? toSession(row) : null;
+      }),
+    // Two statements in the group commit instead of a read and then a write: the rotation first, and
+    // the row and user read in the same transaction only when it did not rotate.
+    rotateSessionInOneStep: (id, fromGeneration, update) =>
+      inGroupCommit(() => {
+        const [row] = s.rotateInOneStep.all({
+          id,
+          from: fromGeneration,
+          now: update.nowMs,
+          idleTtl: update.idleTtlMs,
+          maxLoginAge: update.maxLoginAgeMs,
+          ip: update.ip,
+          userAgent: update.userAgent,
+        });
+        if (!row) {
+          const found = findWithUser(id);
+          return found && { rotated: false, ...found };
         }
-        pending.push({ id, fromGeneration, update, resolve, reject });
-        if (pending.length === 1) setImmediate(flushRotations);
+        const user = s.userById.get(row.user_id as string);
+        return { rotated: true, session: toSession(row), user: user ? toUser(user) : null };
       }),
     ping: (options = {}) =>
       options.write

@@ -2,6 +2,9 @@
 // then runs each method call it receives and answers with the result or the error.
 import type { Store } from '../store/store.ts';
 
+/** The optional Store methods a peer forwards when the store it opened has them. */
+const OPTIONAL_METHODS = ['findSessionWithUser', 'rotateSessionInOneStep'] as const;
+
 type Call = { id: number; method: string; args: unknown[] };
 
 let store: Store | null = null;
@@ -21,7 +24,9 @@ async function handle({ id, method, args }: Call): Promise<void> {
       const open = loaded[exportName];
       if (typeof open !== 'function') throw new Error(`${moduleUrl} exports no function ${exportName}.`);
       store = await open(options);
-      reply({ id, ok: true, value: store.capabilities });
+      const opened = store as unknown as Record<string, unknown>;
+      const optional = OPTIONAL_METHODS.filter((name) => typeof opened[name] === 'function');
+      reply({ id, ok: true, value: { capabilities: store.capabilities, optional } });
       return;
     }
     if (!store) throw new Error('The store is not open.');

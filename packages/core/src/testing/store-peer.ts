@@ -53,8 +53,8 @@ const STORE_METHODS = [
   'ping',
 ] as const satisfies ReadonlyArray<Exclude<keyof Store, 'capabilities' | 'close'>>;
 // A method added to Store and not to the list above fails to compile here, rather than go missing.
-// Optional methods (`findSessionWithUser`, `rotateSessionInOneStep`) are left out: a peer without
-// them is still a whole store.
+// Optional methods (`findSessionWithUser`, `rotateSessionInOneStep`) are forwarded when the store
+// the peer opened has them (the host says which).
 type Unlisted = Exclude<
   keyof Store,
   'capabilities' | 'close' | 'findSessionWithUser' | 'rotateSessionInOneStep' | (typeof STORE_METHODS)[number]
@@ -117,9 +117,12 @@ export async function spawnStorePeer(
       child.send({ id, method, args });
     });
 
-  const capabilities = (await call('open', [moduleUrl, exportName, options])) as StoreCapabilities;
+  const { capabilities, optional } = (await call('open', [moduleUrl, exportName, options])) as {
+    capabilities: StoreCapabilities;
+    optional: string[];
+  };
   const proxy: Record<string, unknown> = { capabilities };
-  for (const method of STORE_METHODS) {
+  for (const method of [...STORE_METHODS, ...optional]) {
     proxy[method] = (...args: unknown[]) =>
       hasFunction(args)
         ? Promise.reject(new TypeError(`${method}: a store peer cannot run callbacks such as emit.`))
