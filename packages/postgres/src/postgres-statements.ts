@@ -86,10 +86,11 @@ export function refreshStatements(schema: string): RefreshStatements {
     // sort), so two batches (two instances, or two in flight from one) wait for each other in one
     // order and never deadlock; the UPDATE then only touches rows it holds. Only rows that pass the
     // conditions are locked: a refused row is not waited for. Answers come in input order (`n`).
+    // Generations are bigint here: an out-of-range one refuses its row instead of failing the batch.
     rotateSessionsInOneStep: {
       name: 'tessera_rotate_sessions_in_one_step',
       text: `WITH input AS MATERIALIZED (
-               SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::bigint[], $5::bigint[],
+               SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
                  $6::text[], $7::text[])
                  WITH ORDINALITY AS i(id, generation, now_ms, idle_ttl_ms, max_login_age_ms, ip, user_agent, n)
              ),

@@ -6,6 +6,7 @@ import { createPostgresContext } from './postgres-context.ts';
 import { toStoreError } from './postgres-errors.ts';
 import { postgresOutboxMethods } from './postgres-outbox.ts';
 import { isDeadlock, postgresRotationSender } from './postgres-rotations.ts';
+import { PG_TYPES } from './postgres-rows.ts';
 import { postgresSessionMethods } from './postgres-sessions.ts';
 import { postgresUserMethods } from './postgres-users.ts';
 import { createRotationBatcher } from './rotation-batch.ts';
@@ -40,14 +41,6 @@ export interface PostgresStoreOptions {
    */
   rotationBatchesInFlight?: number;
 }
-
-// int8 columns hold epoch milliseconds: well inside 2^53, so read them as numbers.
-const TYPES = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === 20
-      ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1)
@@ -124,7 +117,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     idleTimeoutMillis: 30_000,
     query_timeout: queryTimeoutMs,
     statement_timeout: queryTimeoutMs,
-    types: TYPES,
+    types: PG_TYPES,
   });
   // An idle client losing its connection (a database restart) must not crash the process.
   pool.on('error', () => undefined);
@@ -134,7 +127,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     const client = new pg.Client({
       connectionString: options.connectionString,
       connectionTimeoutMillis: connectTimeoutMs,
-      types: TYPES,
+      types: PG_TYPES,
     });
     client.on('error', () => undefined);
     try {
