@@ -92,6 +92,8 @@ export async function migratePostgres(client: MigrationClient, schema: string): 
 /**
  * Creates a {@link Store} over PostgreSQL with a connection pool. Rotation is one conditional
  * `UPDATE … WHERE generation = $n`, so concurrent refreshes at different instances rotate once;
+ * one-step rotations arriving together share one statement (see `rotationBatchSize`), each still its
+ * own compare-and-set, none answered before that statement commits;
  * multi-row writes run in one transaction with the outbox events they emit; `claimOutbox` uses
  * `FOR UPDATE SKIP LOCKED`, so several instances never lease one event at once. A full disk
  * (`53100`) rejects with {@link StorageFullError}; outages surface as {@link StoreUnavailableError}
