@@ -225,10 +225,11 @@ if (available) {
     });
 
     it('sends the calls of a batch chosen as a deadlock victim again one by one, and they rotate', async () => {
-      // This store's backends detect deadlocks after 300 ms; the other transaction's after 10 s, so
-      // the batch, waiting last in the cycle, is the victim.
+      // PostgreSQL checks for a deadlock once, deadlock_timeout after a wait begins. This store's
+      // backends check after 1 s, by when the other transaction (checking after 30 s) closed the
+      // cycle: the batch is the victim.
       const victim = await createPostgresStore({
-        connectionString: `${URL}?options=-c%20deadlock_timeout%3D300`,
+        connectionString: `${URL}?options=-c%20deadlock_timeout%3D1000`,
         schema,
         migrate: false,
       });
@@ -239,7 +240,7 @@ if (available) {
       try {
         const ids = [`a${randomBytes(8).toString('hex')}`, `b${randomBytes(8).toString('hex')}`] as const;
         for (const id of ids) await seed(store, { id });
-        await other.query("SET deadlock_timeout = '10s'");
+        await other.query("SET deadlock_timeout = '30s'");
         await other.query('BEGIN');
         await other.query(`SELECT 1 FROM ${schema}.sessions WHERE id = $1 FOR UPDATE`, [ids[1]]);
         const rotate = rotateOf(victim);
