@@ -16,6 +16,28 @@ export interface RoundTrips {
   perRefreshWithoutOneStep: number;
   /** Without either: session, user, rotation (what a refresh cost before). */
   perRefreshWithoutEither: number;
+  /**
+   * As shipped, 64 sessions refreshing at once, several rounds: queries / refreshes. The store sends
+   * the rotations of one event-loop turn as one statement (up to 64 per batch), so this is 1/64 when
+   * the 64 calls meet in one turn, and 1 would mean no batching at all.
+   */
+  perRefreshConcurrent64: number;
+}
+
+/** Counts `pg` queries sent while `work` runs (every client of every pool in this process). */
+async function countQueries(work: () => Promise<void>): Promise<number> {
+  const original = pg.Client.prototype.query;
+  let queries = 0;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    queries += 1;
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  try {
+    await work();
+  } finally {
+    pg.Client.prototype.query = original;
+  }
+  return queries;
 }
 
 async function countPerRefresh(store: Store, secret: Uint8Array, refreshes: number): Promise<number> {
@@ -31,25 +53,48 @@ async function countPerRefresh(store: Store, secret: Uint8Array, refreshes: numb
     // The first refresh loads the signing key and shows the engine the session (its salt, which the
     // one-step rotation needs); the counted ones are the steady state.
     token = (await engine.refresh({ refreshToken: token })).refreshToken as string;
-    const original = pg.Client.prototype.query;
-    let queries = 0;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      queries += 1;
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
-    try {
+    const queries = await countQueries(async () => {
       for (let i = 0; i < refreshes; i += 1)
         token = (await engine.refresh({ refreshToken: token })).refreshToken as string;
-    } finally {
-      pg.Client.prototype.query = original;
-    }
+    });
     return queries / refreshes;
   } finally {
     await engine.close();
   }
 }
 
-/** Counts round trips over `refreshes` sequential refreshes of one session on a fresh schema. */
+/** Queries per refresh when `sessions` sessions refresh at once, `rounds` times over. */
+async function countPerConcurrentRefresh(
+  store: Store,
+  secret: Uint8Array,
+  sessions: number,
+  rounds: number,
+): Promise<number> {
+  const engine = await createEngine({ store, secret, issuer: 'http://tessera.bench', rateLimits: false });
+  try {
+    let tokens = await Promise.all(
+      Array.from({ length: sessions }, async () => {
+        const user = await engine.createUser({ email: `rt-${randomBytes(6).toString('hex')}@example.com` });
+        const token = (await engine.startSession({ userId: user.id, amr: ['ext'] })).refreshToken as string;
+        return (await engine.refresh({ refreshToken: token })).refreshToken as string;
+      }),
+    );
+    const queries = await countQueries(async () => {
+      for (let i = 0; i < rounds; i += 1)
+        tokens = await Promise.all(
+          tokens.map(async (token) => (await engine.refresh({ refreshToken: token })).refreshToken as string),
+        );
+    });
+    return queries / (sessions * rounds);
+  } finally {
+    await engine.close();
+  }
+}
+
+/**
+ * Counts round trips over `refreshes` sequential refreshes of one session on a fresh schema, and over
+ * `refreshes / 10` rounds of 64 concurrent ones.
+ */
 export async function measurePostgresRoundTrips(refreshes = 100): Promise<RoundTrips> {
   const schema = `bench_rt_${randomBytes(6).toString('hex')}`;
   const store = await createPostgresStore({ connectionString: SHARED_PG, schema });
@@ -60,7 +105,13 @@ export async function measurePostgresRoundTrips(refreshes = 100): Promise<RoundT
     const perRefreshWithoutOneStep = await countPerRefresh(twoSteps as Store, secret, refreshes);
     const { findSessionWithUser: __, ...plain } = twoSteps;
     const perRefreshWithoutEither = await countPerRefresh(plain as Store, secret, refreshes);
-    return { perRefresh, perRefreshWithoutOneStep, perRefreshWithoutEither };
+    const perRefreshConcurrent64 = await countPerConcurrentRefresh(
+      store,
+      secret,
+      64,
+      Math.max(1, Math.round(refreshes / 10)),
+    );
+    return { perRefresh, perRefreshWithoutOneStep, perRefreshWithoutEither, perRefreshConcurrent64 };
   } finally {
     await store.close();
     const admin = new pg.Client({ connectionString: SHARED_PG });

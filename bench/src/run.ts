@@ -417,7 +417,7 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
       // process, every query its pool sends), so exact on any machine.
       postgresRoundTrips = await measurePostgresRoundTrips(quick ? 20 : 100);
       process.stderr.write(
-        `  PostgreSQL round trips per refresh: ${postgresRoundTrips.perRefresh} (without the one-step rotation ${postgresRoundTrips.perRefreshWithoutOneStep}, without it and the joined read ${postgresRoundTrips.perRefreshWithoutEither})\n`,
+        `  PostgreSQL round trips per refresh: ${postgresRoundTrips.perRefresh} (without the one-step rotation ${postgresRoundTrips.perRefreshWithoutOneStep}, without it and the joined read ${postgresRoundTrips.perRefreshWithoutEither}; 64 concurrent refreshes ${postgresRoundTrips.perRefreshConcurrent64})\n`,
       );
     },
   },

@@ -8,7 +8,7 @@ import { createPostgresStore } from './postgres-store.ts';
 import { adminQuery, testPostgresProblem, TEST_POSTGRES_URL as URL } from './test-server.ts';
 
 // Round trips per refresh, counted as the queries the pool's clients send (every pg query is one
-// round trip; none is pipelined). Outside CI a missing server skips with a reason; under CI=true it fails.
+// round trip; none is pipelined; concurrent refreshes share one statement). Outside CI a missing server skips with a reason; under CI=true it fails.
 const available = (await testPostgresProblem()) === null;
 
 /** Counts `pg` queries sent while `work` runs (every client of every pool in this process). */
@@ -45,6 +45,37 @@ async function roundTripsPerRefresh(store: Store, refreshes: number): Promise<nu
   }
 }
 
+/**
+ * Round trips per refresh when `sessions` sessions refresh at once, `rounds` times: the calls of one
+ * event-loop turn share one statement (the store's rotation batches).
+ */
+async function roundTripsPerConcurrentRefresh(
+  store: Store,
+  sessions: number,
+  rounds: number,
+): Promise<number> {
+  const { engine } = await createEngineFixture({ store });
+  try {
+    let tokens = await Promise.all(
+      Array.from({ length: sessions }, async () => {
+        const user = await engine.createUser({ email: `${randomBytes(6).toString('hex')}@example.com` });
+        const token = must((await engine.startSession({ userId: user.id, amr: ['ext'] })).refreshToken);
+        // Shows the engine the session (its salt), as in the sequential count.
+        return must((await engine.refresh({ refreshToken: token })).refreshToken);
+      }),
+    );
+    const queries = await countQueries(async () => {
+      for (let i = 0; i < rounds; i += 1)
+        tokens = await Promise.all(
+          tokens.map(async (token) => must((await engine.refresh({ refreshToken: token })).refreshToken)),
+        );
+    });
+    return queries / (sessions * rounds);
+  } finally {
+    await engine.close();
+  }
+}
+
 if (available) {
   describe('postgres round trips per refresh', () => {
     const schema = `round_trips_${randomBytes(6).toString('hex')}`;
@@ -59,6 +90,11 @@ if (available) {
 
     it('is one: the read and the compare-and-set rotation in one statement, once the salt is known', async () => {
       assert.equal(await roundTripsPerRefresh(store, 20), 1);
+    });
+
+    it('is 1/64 for 64 concurrent refreshes: one statement rotates the sessions of one turn', async () => {
+      const perRefresh = await roundTripsPerConcurrentRefresh(store, 64, 5);
+      assert.ok(perRefresh <= 2 / 64, `${perRefresh} round trips per refresh`);
     });
 
     it('is two without the one-step rotation: the session read with its user, then the rotation', async () => {

@@ -9,6 +9,15 @@ import type {
   SigningKeyRecord,
   UserRecord,
 } from '@tessera/core';
+import pg from 'pg';
+
+/** How the store's pools read values: int8 columns hold epoch milliseconds, well inside 2^53, so numbers. */
+export const PG_TYPES: { getTypeParser: typeof pg.types.getTypeParser } = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
 
 /** A row as `pg` returns it (int8 read as numbers, jsonb parsed). */
 export type Row = Record<string, unknown>;

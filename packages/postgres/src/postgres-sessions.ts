@@ -21,7 +21,9 @@ type SessionMethods = Pick<
   | 'listSigningKeys'
   | 'addSigningKey'
   | 'deleteSigningKey'
->;
+> &
+  // Present here (optional in the contract): the store's batcher sends single calls through it.
+  Required<Pick<Store, 'rotateSessionInOneStep'>>;
 
 /** The PostgreSQL store's sessions, global operations and signing keys. */
 export function postgresSessionMethods(ctx: PostgresContext): SessionMethods {

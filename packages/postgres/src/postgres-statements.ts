@@ -17,7 +17,14 @@ export interface RefreshStatements {
   findUserById: PreparedStatement;
   rotateSession: PreparedStatement;
   rotateSessionInOneStep: PreparedStatement;
+  rotateSessionsInOneStep: PreparedStatement;
 }
+
+// The one-step rotation's conditions over a batch's input row `i`, session `t` and user `u`.
+const ROTATABLE = `t.generation = i.generation AND t.revoked_at IS NULL AND t.dpop_jkt IS NULL
+                 AND i.now_ms < t.idle_expires_at AND i.now_ms < t.absolute_expires_at
+                 AND (i.max_login_age_ms = 0 OR i.now_ms < t.auth_time + i.max_login_age_ms)
+                 AND NOT u.disabled AND NOT u.reauth_required`;
 
 /**
  * Builds the refresh path's statements for `schema` (already validated). Names are fixed: one pool
@@ -72,6 +79,41 @@ export function refreshStatements(schema: string): RefreshStatements {
              )
              SELECT (SELECT session FROM rotated) AS rotated, to_jsonb(t) AS session, to_jsonb(u) AS "user"
              FROM ${s}.sessions t LEFT JOIN ${s}.users u ON u.id = t.user_id WHERE t.id = $1`,
+    },
+    // The same for many sessions (one each) in one statement: one round trip and one commit for all,
+    // each row its own compare-and-set under the conditions above, with the statement's snapshot for
+    // the rows it refuses. Rows are locked first, in id order (`locked`: LockRows sits above the
+    // sort), so two batches (two instances, or two in flight from one) wait for each other in one
+    // order and never deadlock; the UPDATE then only touches rows it holds. Only rows that pass the
+    // conditions are locked: a refused row is not waited for. Answers come in input order (`n`).
+    // Generations are bigint here: an out-of-range one refuses its row instead of failing the batch.
+    rotateSessionsInOneStep: {
+      name: 'tessera_rotate_sessions_in_one_step',
+      text: `WITH input AS MATERIALIZED (
+               SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+                 $6::text[], $7::text[])
+                 WITH ORDINALITY AS i(id, generation, now_ms, idle_ttl_ms, max_login_age_ms, ip, user_agent, n)
+             ),
+             locked AS MATERIALIZED (
+               SELECT t.id FROM input i JOIN ${s}.sessions t ON t.id = i.id JOIN ${s}.users u ON u.id = t.user_id
+               WHERE ${ROTATABLE}
+               ORDER BY t.id
+               FOR NO KEY UPDATE OF t
+             ),
+             rotated AS (
+               UPDATE ${s}.sessions AS t SET generation = t.generation + 1, rotated_at = i.now_ms,
+                 last_seen_at = i.now_ms,
+                 idle_expires_at = LEAST(i.now_ms + i.idle_ttl_ms, t.absolute_expires_at),
+                 ip = coalesce(i.ip, t.ip), user_agent = coalesce(i.user_agent, t.user_agent)
+               FROM locked l, input i, ${s}.users u
+               WHERE t.id = l.id AND i.id = l.id AND u.id = t.user_id AND ${ROTATABLE}
+               RETURNING t.id, to_jsonb(t) AS session
+             )
+             SELECT r.id IS NOT NULL AS rotated, coalesce(r.session, to_jsonb(t)) AS session,
+               to_jsonb(u) AS "user"
+             FROM input i LEFT JOIN rotated r ON r.id = i.id
+               LEFT JOIN ${s}.sessions t ON t.id = i.id LEFT JOIN ${s}.users u ON u.id = t.user_id
+             ORDER BY i.n`,
     },
   };
 }

@@ -5,8 +5,11 @@ import { MIGRATIONS } from './migrations.ts';
 import { createPostgresContext } from './postgres-context.ts';
 import { toStoreError } from './postgres-errors.ts';
 import { postgresOutboxMethods } from './postgres-outbox.ts';
+import { isDeadlock, postgresRotationSender } from './postgres-rotations.ts';
+import { PG_TYPES } from './postgres-rows.ts';
 import { postgresSessionMethods } from './postgres-sessions.ts';
 import { postgresUserMethods } from './postgres-users.ts';
+import { createRotationBatcher } from './rotation-batch.ts';
 
 /** Options of {@link createPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -26,15 +29,24 @@ export interface PostgresStoreOptions {
   queryTimeoutMs?: number;
   /** How long opening a connection may take. Default 2000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * Most refreshes (`rotateSessionInOneStep` calls) sent as one statement: calls made in one event-loop
+   * turn, or while earlier batches are in flight, share one round trip and one commit, each still its
+   * own compare-and-set. 1 sends each call alone. Default 64.
+   */
+  rotationBatchSize?: number;
+  /**
+   * Most refresh batches in flight at once; calls arriving meanwhile wait for the next one. Default 4
+   * (never more than `maxConnections`).
+   */
+  rotationBatchesInFlight?: number;
 }
 
-// int8 columns hold epoch milliseconds: well inside 2^53, so read them as numbers.
-const TYPES = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === 20
-      ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`Invalid PostgreSQL store option ${name}: expected a positive integer.`);
+  return value;
+}
 
 /**
  * What {@link migratePostgres} needs of a connection: `query`, as a `pg` client has it. Stated here so
@@ -80,6 +92,8 @@ export async function migratePostgres(client: MigrationClient, schema: string): 
 /**
  * Creates a {@link Store} over PostgreSQL with a connection pool. Rotation is one conditional
  * `UPDATE … WHERE generation = $n`, so concurrent refreshes at different instances rotate once;
+ * one-step rotations arriving together share one statement (see `rotationBatchSize`), each still its
+ * own compare-and-set, none answered before that statement commits;
  * multi-row writes run in one transaction with the outbox events they emit; `claimOutbox` uses
  * `FOR UPDATE SKIP LOCKED`, so several instances never lease one event at once. A full disk
  * (`53100`) rejects with {@link StorageFullError}; outages surface as {@link StoreUnavailableError}
@@ -92,14 +106,20 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`Invalid PostgreSQL schema name "${schema}".`);
   const queryTimeoutMs = options.queryTimeoutMs ?? 3000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+  const maxConnections = options.maxConnections ?? 10;
+  const rotationBatchSize = positiveInteger('rotationBatchSize', options.rotationBatchSize ?? 64);
+  const rotationBatchesInFlight = Math.min(
+    positiveInteger('rotationBatchesInFlight', options.rotationBatchesInFlight ?? 4),
+    maxConnections,
+  );
   const pool = new pg.Pool({
     connectionString: options.connectionString,
-    max: options.maxConnections ?? 10,
+    max: maxConnections,
     connectionTimeoutMillis: connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     query_timeout: queryTimeoutMs,
     statement_timeout: queryTimeoutMs,
-    types: TYPES,
+    types: PG_TYPES,
   });
   // An idle client losing its connection (a database restart) must not crash the process.
   pool.on('error', () => undefined);
@@ -109,7 +129,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     const client = new pg.Client({
       connectionString: options.connectionString,
       connectionTimeoutMillis: connectTimeoutMs,
-      types: TYPES,
+      types: PG_TYPES,
     });
     client.on('error', () => undefined);
     try {
@@ -130,10 +150,18 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
   const ctx = createPostgresContext(pool, schema);
   const s = schema;
+  const sessions = postgresSessionMethods(ctx);
+  const rotations = createRotationBatcher({
+    maxBatchSize: rotationBatchSize,
+    maxInFlight: rotationBatchesInFlight,
+    send: postgresRotationSender(ctx, sessions.rotateSessionInOneStep),
+    retryAlone: isDeadlock,
+  });
   return {
     capabilities: { durable: true, multiProcess: true },
     ...postgresUserMethods(ctx),
-    ...postgresSessionMethods(ctx),
+    ...sessions,
+    rotateSessionInOneStep: (id, fromGeneration, update) => rotations.rotate(id, fromGeneration, update),
     ...postgresOutboxMethods(ctx),
     ping: (pingOptions = {}) =>
       pingOptions.write
@@ -148,6 +176,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
             await db.query('SELECT 1');
           }),
     async close() {
+      // Refreshes already accepted are sent and answered (or rejected) before the pool ends.
+      await rotations.close();
       await pool.end().catch(() => undefined);
     },
   };

@@ -1,0 +1,59 @@
+import type { OneStepRotationResult, Store } from '@tessera/core';
+import { StoreUnavailableError } from '@tessera/core';
+import type { PostgresContext } from './postgres-context.ts';
+import { type Row, toSession, toUser } from './postgres-rows.ts';
+import type { RotationCall } from './rotation-batch.ts';
+
+type RotateInOneStep = NonNullable<Store['rotateSessionInOneStep']>;
+
+const DEADLOCK = '40P01';
+
+function toResult(row: Row | undefined): OneStepRotationResult | null {
+  if (!row?.session) return null;
+  const user = row.user ? toUser(row.user as Row) : null;
+  return { rotated: row.rotated === true, session: toSession(row.session as Row), user };
+}
+
+/**
+ * Sends one batch of one-step rotations: a batch of one as the single-session statement (it locks one
+ * row, so it needs no lock order), a larger one as the batch statement, one round trip either way.
+ * Errors are mapped ({@link StoreUnavailableError}, `StorageFullError`) as every store call's are.
+ */
+export function postgresRotationSender(
+  ctx: PostgresContext,
+  rotateOne: RotateInOneStep,
+): (calls: readonly RotationCall[]) => Promise<Array<OneStepRotationResult | null>> {
+  return async (calls) => {
+    if (calls.length === 1) {
+      const [call] = calls as [RotationCall];
+      return [await rotateOne(call.id, call.fromGeneration, call.update)];
+    }
+    return ctx.run(async (db) => {
+      const { rows } = await db.query({
+        ...ctx.statements.rotateSessionsInOneStep,
+        values: [
+          calls.map((c) => c.id),
+          calls.map((c) => c.fromGeneration),
+          calls.map((c) => c.update.nowMs),
+          calls.map((c) => c.update.idleTtlMs),
+          calls.map((c) => c.update.maxLoginAgeMs),
+          calls.map((c) => c.update.ip),
+          calls.map((c) => c.update.userAgent),
+        ],
+      });
+      return rows.map((row) => toResult(row));
+    });
+  };
+}
+
+/**
+ * True for a batch PostgreSQL aborted as a deadlock victim. Batches lock in id order and cannot
+ * deadlock each other, but other multi-row writers (revoking a user's sessions, the sweeper, an
+ * emergency revocation) lock in their own order; alone, each call locks one row and cannot take part
+ * in a deadlock, so the batcher sends them again one by one.
+ */
+export function isDeadlock(error: unknown): boolean {
+  return (
+    error instanceof StoreUnavailableError && (error.cause as { code?: unknown } | null)?.code === DEADLOCK
+  );
+}
