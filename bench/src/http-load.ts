@@ -5,6 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type DpopBenchKey, dpopProofSigner } from './dpop-proof.ts';
 import { percentile } from './load.ts';
 
@@ -75,6 +76,12 @@ export interface LoadResult {
   dbCpuUsPerRequest?: number;
   /** 2xx responses over the whole load, sizing and warm-up runs included. */
   answered?: number;
+  /**
+   * Paced runs only: the load generator's own event-loop delay over the timed span, p99 and max in ms.
+   * A request due while the generator's loop is held is sent late, and its latency (timed from when it
+   * was due) includes that wait: this much of the measured tail is the generator's, not the server's.
+   */
+  generatorLagMs?: { p99: number; max: number };
 }
 
 /** Clock ticks per second of /proc's CPU times (USER_HZ): 100 on every Linux build in practice. */
@@ -426,8 +433,14 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
     while (due.length > 0 && (!rotating || shape.pool.length > 0)) send(due.shift() as number);
   };
   let scheduled = 0;
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  let lagging = false;
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
+      if (!lagging && performance.now() >= timedFrom) {
+        lagging = true;
+        lag.enable();
+      }
       const now = Math.min(performance.now(), end);
       for (; started + (scheduled / rate) * 1000 <= now; scheduled += 1)
         due.push(started + (scheduled / rate) * 1000);
@@ -438,6 +451,7 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
       }
     }, 1);
   });
+  lag.disable();
   while (inFlight > 0 || due.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   agent.destroy();
   samples.sort((a, b) => a - b);
@@ -449,6 +463,7 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
     p50Ms: percentile(samples, 50),
     p99Ms: percentile(samples, 99),
     answered,
+    generatorLagMs: { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
   };
 }
 

@@ -79,6 +79,8 @@ const ratios: Record<string, number> = {};
 let revocationDelay: Record<string, unknown> | null = null;
 let postgresRoundTrips: RoundTrips | null = null;
 const diskSync: DiskSyncResult[] = [];
+/** The paced sender's own event-loop delay in each half-load run (ms): its share of the tail. */
+const generatorLag: Array<{ p99: number; max: number }> = [];
 let clientSize: { minified: number; gzipped: number } | null = null;
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -263,6 +265,7 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
           });
           tokens = half.tokens;
           halfLoad.push(half);
+          if (half.generatorLagMs) generatorLag.push(half.generatorLagMs);
         }
         // The disk alone, right after, with the server idle: fsync latency of 4 KiB appends beside
         // the half-load p99, so a stall can be put on the disk or on the server.
@@ -407,12 +410,21 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
       const sqlite = tessera();
       const one = tessera({ instances: 1, database: 'postgres' });
       const three = tessera({ instances: 3, database: 'postgres', redis: true });
-      const runs = await sideBySide([sqlite, one, three]);
+      // Three instances on two cores run three event loops and three signing threads beside PostgreSQL,
+      // Redis and the load: the same with signatures on each event loop shows what the extra threads cost.
+      const threeInline = tessera(
+        { instances: 3, database: 'postgres', redis: true, extraEnv: { TESSERA_SIGNING_THREAD: 'off' } },
+        'tessera (TESSERA_SIGNING_THREAD=off)',
+      );
+      const runs = await sideBySide([sqlite, one, three, threeInline]);
       const sqliteRps = record('refresh-sqlite (same rounds)', 'tessera', runs.get(sqlite) ?? []).rps ?? 0;
       const oneRps = record('refresh-postgres-1x', 'tessera', runs.get(one) ?? []).rps ?? 0;
       const threeRps = record('refresh-postgres-3x', 'tessera', runs.get(three) ?? []).rps ?? 0;
+      const threeInlineRps =
+        record('refresh-postgres-3x', threeInline.system, runs.get(threeInline) ?? []).rps ?? 0;
       ratios.postgres_1x_vs_sqlite = oneRps / (sqliteRps || 1);
       ratios.postgres_3x_vs_1x = threeRps / (oneRps || 1);
+      ratios.postgres_3x_signing_inline_vs_1x = threeInlineRps / (oneRps || 1);
       // Round trips per refresh: counted, not timed (the engine over the PostgreSQL store in this
       // process, every query its pool sends), so exact on any machine.
       postgresRoundTrips = await measurePostgresRoundTrips(quick ? 20 : 100);
@@ -513,6 +525,13 @@ const report = {
         p99: median(diskSync.map((d) => d.p99Ms)),
       }
     : null,
+  load_generator_lag_ms: generatorLag.length
+    ? {
+        runs: generatorLag,
+        p99: median(generatorLag.map((g) => g.p99)),
+        max: median(generatorLag.map((g) => g.max)),
+      }
+    : null,
   client_bundle_bytes: clientSize,
   versions: Object.fromEntries(
     ['autocannon', 'oidc-provider', 'better-auth', 'jose'].map((name) => [name, packageVersion(name)]),
@@ -537,5 +556,6 @@ process.stdout.write(
 process.stdout.write(
   `\nratios: ${JSON.stringify(ratios)}\nrevocation delay (ms): ${JSON.stringify(revocationDelay)}\n` +
     `PostgreSQL round trips per refresh: ${JSON.stringify(postgresRoundTrips)}\n` +
-    `disk alone, write+fsync 4 KiB (ms): ${JSON.stringify(report.disk_fsync_4k_ms)}\n`,
+    `disk alone, write+fsync 4 KiB (ms): ${JSON.stringify(report.disk_fsync_4k_ms)}\n` +
+    `load generator's own event-loop delay at half load (ms): ${JSON.stringify(report.load_generator_lag_ms)}\n`,
 );
