@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createEngine, type Store } from '@tessera/core';
 import { createPostgresStore } from '@tessera/postgres';
 import pg from 'pg';
+import { countQueries } from '../../packages/postgres/src/test-server.ts';
 
 const SHARED_PG = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -24,22 +25,6 @@ export interface RoundTrips {
   perRefreshConcurrent64: number;
 }
 
-/** Counts `pg` queries sent while `work` runs (every client of every pool in this process). */
-async function countQueries(work: () => Promise<void>): Promise<number> {
-  const original = pg.Client.prototype.query;
-  let queries = 0;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    queries += 1;
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    await work();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-  return queries;
-}
-
 async function countPerRefresh(store: Store, secret: Uint8Array, refreshes: number): Promise<number> {
   const engine = await createEngine({
     store,
@@ -53,7 +38,7 @@ async function countPerRefresh(store: Store, secret: Uint8Array, refreshes: numb
     // The first refresh loads the signing key and shows the engine the session (its salt, which the
     // one-step rotation needs); the counted ones are the steady state.
     token = (await engine.refresh({ refreshToken: token })).refreshToken as string;
-    const queries = await countQueries(async () => {
+    const { queries } = await countQueries(async () => {
       for (let i = 0; i < refreshes; i += 1)
         token = (await engine.refresh({ refreshToken: token })).refreshToken as string;
     });
@@ -79,7 +64,7 @@ async function countPerConcurrentRefresh(
         return (await engine.refresh({ refreshToken: token })).refreshToken as string;
       }),
     );
-    const queries = await countQueries(async () => {
+    const { queries } = await countQueries(async () => {
       for (let i = 0; i < rounds; i += 1)
         tokens = await Promise.all(
           tokens.map(async (token) => (await engine.refresh({ refreshToken: token })).refreshToken as string),

@@ -11,7 +11,7 @@ import { PG_TYPES } from './postgres-rows.ts';
 import { postgresSessionMethods } from './postgres-sessions.ts';
 import { createPostgresStore } from './postgres-store.ts';
 import { createRotationBatcher, type RotationBatcher } from './rotation-batch.ts';
-import { adminQuery, testPostgresProblem, TEST_POSTGRES_URL as URL } from './test-server.ts';
+import { adminQuery, countQueries, testPostgresProblem, TEST_POSTGRES_URL as URL } from './test-server.ts';
 
 // Refreshes batched into one statement, against a real PostgreSQL: each call answered as it would be
 // alone, in one round trip; one session twice in one turn; two instances on overlapping sessions
@@ -29,21 +29,6 @@ const step = (nowMs: number, overrides: Partial<OneStepRotation> = {}): OneStepR
   userAgent: 'batch-agent',
   ...overrides,
 });
-
-/** Counts `pg` queries sent while `work` runs (every client of every pool in this process). */
-async function countQueries<T>(work: () => Promise<T>): Promise<{ queries: number; value: T }> {
-  const original = pg.Client.prototype.query;
-  let queries = 0;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    queries += 1;
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    return { value: await work(), queries };
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-}
 
 async function seed(
   store: Store,

@@ -3,29 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Store } from '@tessera/core';
 import { createEngineFixture, must } from '@tessera/core/testing';
-import pg from 'pg';
 import { createPostgresStore } from './postgres-store.ts';
-import { adminQuery, testPostgresProblem, TEST_POSTGRES_URL as URL } from './test-server.ts';
+import { adminQuery, countQueries, testPostgresProblem, TEST_POSTGRES_URL as URL } from './test-server.ts';
 
 // Round trips per refresh, counted as the queries the pool's clients send (every pg query is one
 // round trip; none is pipelined; concurrent refreshes share one statement). Outside CI a missing server skips with a reason; under CI=true it fails.
 const available = (await testPostgresProblem()) === null;
-
-/** Counts `pg` queries sent while `work` runs (every client of every pool in this process). */
-async function countQueries(work: () => Promise<void>): Promise<number> {
-  const original = pg.Client.prototype.query;
-  let count = 0;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    count += 1;
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    await work();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-  return count;
-}
 
 /** Round trips per refresh over `store`, from `refreshes` refreshes of one session. */
 async function roundTripsPerRefresh(store: Store, refreshes: number): Promise<number> {
@@ -35,7 +18,7 @@ async function roundTripsPerRefresh(store: Store, refreshes: number): Promise<nu
     let token = must((await engine.startSession({ userId: user.id, amr: ['ext'] })).refreshToken);
     // The first refresh reads the signing key; later ones find it in memory.
     token = must((await engine.refresh({ refreshToken: token })).refreshToken);
-    const queries = await countQueries(async () => {
+    const { queries } = await countQueries(async () => {
       for (let i = 0; i < refreshes; i += 1)
         token = must((await engine.refresh({ refreshToken: token })).refreshToken);
     });
@@ -64,7 +47,7 @@ async function roundTripsPerConcurrentRefresh(
         return must((await engine.refresh({ refreshToken: token })).refreshToken);
       }),
     );
-    const queries = await countQueries(async () => {
+    const { queries } = await countQueries(async () => {
       for (let i = 0; i < rounds; i += 1)
         tokens = await Promise.all(
           tokens.map(async (token) => must((await engine.refresh({ refreshToken: token })).refreshToken)),

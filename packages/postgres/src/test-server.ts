@@ -33,3 +33,21 @@ export async function adminQuery(sql: string): Promise<void> {
     await client.end();
   }
 }
+
+/**
+ * Counts the queries `pg` sends while `work` runs (every client of every pool in this process): each
+ * is one round trip, since node-postgres does not pipeline.
+ */
+export async function countQueries<T>(work: () => Promise<T>): Promise<{ queries: number; value: T }> {
+  const original = pg.Client.prototype.query;
+  let queries = 0;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    queries += 1;
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  try {
+    return { value: await work(), queries };
+  } finally {
+    pg.Client.prototype.query = original;
+  }
+}
