@@ -63,6 +63,8 @@ export interface SqliteContext {
   ): SessionRecord[];
   /** Appends outbox events (inside a write). */
   appendEvents(events: readonly OutboxEventInput[]): void;
+  /** Reads a session and its user (`null` when the user row is gone); `null` for no such session. */
+  sessionWithUser(id: string): { session: SessionRecord; user: UserRecord | null } | null;
 }
 
 const byAgeThenId = (a: SessionRecord, b: SessionRecord): number =>
@@ -153,6 +155,12 @@ export function createSqliteContext(db: DatabaseSync, s: Statements, isOpen: () 
     },
     revokeUserSessions(userId, atMs, reason, except) {
       return s.revokeUser.all({ user: userId, except, at: atMs, reason }).map(toSession).sort(byAgeThenId);
+    },
+    sessionWithUser(id) {
+      const row = s.sessionById.get(id);
+      if (!row) return null;
+      const user = s.userById.get(row.user_id as string);
+      return { session: toSession(row), user: user ? toUser(user) : null };
     },
     appendEvents(events) {
       for (const event of events) {

@@ -1,5 +1,5 @@
 import type { SqliteContext } from './sqlite-context.ts';
-import { int, toKey, toSession, toUser } from './sqlite-rows.ts';
+import { int, toKey, toSession } from './sqlite-rows.ts';
 import type { Store } from './store.ts';
 
 type SessionMethods = Pick<
@@ -37,14 +37,7 @@ export function sqliteSessionMethods(ctx: SqliteContext): SessionMethods {
         return row ? toSession(row) : null;
       }),
     // Two statements in one call: no round trip to save here, but one hop through the event loop.
-    findSessionWithUser: (id) =>
-      read(() => {
-        const row = s.sessionById.get(id);
-        if (!row) return null;
-        const session = toSession(row);
-        const user = s.userById.get(session.userId);
-        return { session, user: user ? toUser(user) : null };
-      }),
+    findSessionWithUser: (id) => read(() => ctx.sessionWithUser(id)),
     updateSessionAuth: (id, auth) =>
       write(() => {
         const [row] = s.updateSessionAuth.all({

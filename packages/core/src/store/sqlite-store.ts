@@ -9,7 +9,7 @@ import { toSession, toUser } from './sqlite-rows.ts';
 import { sqliteSessionMethods } from './sqlite-sessions.ts';
 import { prepareStatements, type Statements } from './sqlite-statements.ts';
 import { sqliteUserMethods } from './sqlite-users.ts';
-import type { SessionRecord, Store, UserRecord } from './store.ts';
+import type { Store } from './store.ts';
 
 export { SQLITE_SCHEMA_VERSION } from './sqlite-migrations.ts';
 
@@ -119,12 +119,6 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       pending.push({ work, resolve: resolve as (value: never) => void, reject });
       if (pending.length === 1) setImmediate(flushRotations);
     });
-  const findWithUser = (id: string): { session: SessionRecord; user: UserRecord | null } | null => {
-    const row = s.sessionById.get(id);
-    if (!row) return null;
-    const user = s.userById.get(row.user_id as string);
-    return { session: toSession(row), user: user ? toUser(user) : null };
-  };
 
   return {
     capabilities: { durable: !inMemory, multiProcess: !inMemory },
@@ -158,7 +152,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           userAgent: update.userAgent,
         });
         if (!row) {
-          const found = findWithUser(id);
+          const found = ctx.sessionWithUser(id);
           return found && { rotated: false, ...found };
         }
         const user = s.userById.get(row.user_id as string);
