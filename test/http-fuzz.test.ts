@@ -66,6 +66,40 @@ function describeResponse(response: RawResponse): string {
   return `${response.status} ${response.body.toString('utf8').slice(0, 300)}`;
 }
 
+/**
+ * Sends one fuzzed request raw and checks what every property asks of the answers: the server answers
+ * or closes (a lying length may end unanswered), and no answer has a problem (`ignore` drops the
+ * problems a route is allowed). Counts the statuses; true when every answer was a failure (≥ 400).
+ */
+async function sendFuzzRequest(
+  url: string,
+  bytes: Buffer,
+  request: FuzzRequest,
+  statuses: Map<number, number>,
+  ignore: (response: RawResponse, problem: string) => boolean = () => false,
+): Promise<boolean> {
+  const head = request.method === 'HEAD';
+  // A declared length may be a lie: the client then half-closes, so a body shorter than declared
+  // ends (and Node drops such a request unanswered). Every other request is answered.
+  const lengthLie = typeof request.contentLength === 'number';
+  const result = await exchange(url, bytes, { head, timeoutMs: 10_000, halfClose: lengthLie });
+  assert.equal(result.timedOut, false, 'the server neither answered nor closed the connection');
+  if (!lengthLie) assert.ok(result.responses.length > 0, 'the connection closed without an answer');
+  for (const response of result.responses) {
+    statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+    const problems = problemsOf(response, head).filter((problem) => !ignore(response, problem));
+    assert.deepEqual(problems, [], `answer ${describeResponse(response)}`);
+  }
+  return result.responses.every((response) => response.status >= 400);
+}
+
+/** The statuses seen, in order, as `status×count`. */
+const statusSummary = (statuses: Map<number, number>): string =>
+  [...statuses]
+    .sort(([a], [b]) => a - b)
+    .map(([status, count]) => `${status}×${count}`)
+    .join(' ');
+
 const started = performance.now();
 
 describe('HTTP fuzz: every route under every policy', () => {
@@ -105,20 +139,7 @@ describe('HTTP fuzz: every route under every policy', () => {
         runs += 1;
         const before = await snapshot();
         const bytes = renderRequest(request, routes, fixtures.values, host);
-        const head = request.method === 'HEAD';
-        // A declared length may be a lie: the client then half-closes, so a body shorter than declared
-        // ends (and Node drops such a request unanswered). Every other request is answered.
-        const lengthLie = typeof request.contentLength === 'number';
-        const result = await exchange(t.url, bytes, { head, timeoutMs: 10_000, halfClose: lengthLie });
-        assert.equal(result.timedOut, false, 'the server neither answered nor closed the connection');
-        if (!lengthLie) assert.ok(result.responses.length > 0, 'the connection closed without an answer');
-        for (const response of result.responses) {
-          statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-          const problems = problemsOf(response, head);
-          assert.deepEqual(problems, [], `answer ${describeResponse(response)}`);
-        }
-        const failed = result.responses.every((response) => response.status >= 400);
-        if (failed) {
+        if (await sendFuzzRequest(t.url, bytes, request, statuses)) {
           failures += 1;
           assert.deepEqual(await snapshot(), before, 'a failed request changed the store');
           // Its access token after every failed request; a refresh (a durable write, slower) every tenth.
@@ -145,9 +166,8 @@ describe('HTTP fuzz: every route under every policy', () => {
       }
       // After the fuzz the bystander still renews as its policy renews (the clock moves for it now).
       assert.equal(await renewalProblem(t, policy, fixtures.bystander, ACCESS_TTL_SECONDS), null);
-      const seen = [...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`);
       process.stdout.write(
-        `# ${policy}: ${runs} requests, ${failures} failed and changed nothing, answers ${seen.join(' ')}\n`,
+        `# ${policy}: ${runs} requests, ${failures} failed and changed nothing, answers ${statusSummary(statuses)}\n`,
       );
       assert.ok(runs >= Math.min(RUNS, 25), `only ${runs} runs fit in the time budget`);
     });
@@ -191,32 +211,21 @@ describe('HTTP fuzz: the demo routes', () => {
         return storeSnapshot(t.server.store, fixtures.sessionIds, t.clock.now());
       };
       let runs = 0;
-      const statuses = new Map<string, number>();
+      const statuses = new Map<number, number>();
+      // The page's own files widen the CSP just enough to run its scripts and styles ('self').
+      const pageCsp = (response: RawResponse, problem: string) =>
+        response.headers.get('content-security-policy') === DEMO_PAGE_CSP &&
+        problem.startsWith('header content-security-policy:');
       const property = fc.asyncProperty(fuzzRequest(routes, accepted), async (request: FuzzRequest) => {
         runs += 1;
         const before = await drained();
         const bytes = renderRequest(request, routes, fixtures.values, host);
-        const head = request.method === 'HEAD';
-        const lengthLie = typeof request.contentLength === 'number';
-        const result = await exchange(t.url, bytes, { head, timeoutMs: 10_000, halfClose: lengthLie });
-        assert.equal(result.timedOut, false, 'the server neither answered nor closed the connection');
-        if (!lengthLie) assert.ok(result.responses.length > 0, 'the connection closed without an answer');
-        for (const response of result.responses) {
-          // The page's own files widen the CSP just enough to run its scripts and styles ('self').
-          const pageCsp = response.headers.get('content-security-policy') === DEMO_PAGE_CSP;
-          statuses.set(String(response.status), (statuses.get(String(response.status)) ?? 0) + 1);
-          const problems = problemsOf(response, head).filter(
-            (problem) => !(pageCsp && problem.startsWith('header content-security-policy:')),
-          );
-          assert.deepEqual(problems, [], `answer ${describeResponse(response)}`);
-        }
-        if (result.responses.every((response) => response.status >= 400)) {
+        if (await sendFuzzRequest(t.url, bytes, request, statuses, pageCsp)) {
           assert.deepEqual(await drained(), before, 'a failed request changed the store');
         }
       });
       await fc.assert(property, { numRuns: Math.min(RUNS, 150), interruptAfterTimeLimit: 15_000 });
-      const seen = [...statuses].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}×${n}`);
-      process.stdout.write(`# demo routes: ${runs} requests, answers ${seen.join(' ')}\n`);
+      process.stdout.write(`# demo routes: ${runs} requests, answers ${statusSummary(statuses)}\n`);
       assert.ok(runs >= 25, `only ${runs} runs fit in the time budget`);
     } finally {
       await t.close();
