@@ -1,7 +1,9 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { authenticateRequest, createVerifier, type Verifier } from '@tessera/verify';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { BENCH_ISSUER } from './cluster.ts';
+import { createBenchTokenSigner, operationsPerSecond } from './verify-fixtures.ts';
 
 /** Requests per second through `authenticateRequest`, Bearer and DPoP side by side. */
 export interface VerifyDpopResult {
@@ -17,34 +19,17 @@ export interface VerifyDpopResult {
   proofs: number;
 }
 
-const ISSUER = 'http://tessera.bench';
 const URL_ = 'https://api.bench/orders';
 
-/** Runs batches of 64 concurrent requests from `next` until `seconds` pass or `next` runs dry. */
-async function opsPerSecond(
-  seconds: number,
-  next: () => Request | null,
-  verifier: Verifier,
-): Promise<number> {
-  let done = 0;
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  while (performance.now() < deadline) {
-    const batch: Array<Promise<unknown>> = [];
-    for (let k = 0; k < 64; k += 1) {
-      const request = next();
-      if (request === null) break;
-      batch.push(
-        authenticateRequest(verifier, request).then((outcome) => {
-          if (outcome.refusal) throw new Error(`refused: ${outcome.refusal.body.error_description}`);
-        }),
-      );
-    }
-    if (batch.length === 0) break;
-    await Promise.all(batch);
-    done += batch.length;
-  }
-  return done / ((performance.now() - started) / 1000);
+/** Requests from `next` through `authenticateRequest`, each of which must be accepted. */
+function authenticated(verifier: Verifier, next: () => Request | null) {
+  return (): Promise<void> | null => {
+    const request = next();
+    if (request === null) return null;
+    return authenticateRequest(verifier, request).then((outcome) => {
+      if (outcome.refusal) throw new Error(`refused: ${outcome.refusal.body.error_description}`);
+    });
+  };
 }
 
 /**
@@ -57,34 +42,15 @@ export async function measureVerifyDpop(options: {
   tokens: number;
   proofs: number;
 }): Promise<VerifyDpopResult> {
-  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-  const kid = 'bench-key';
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' };
+  const signer = await createBenchTokenSigner();
+  const { jwk } = signer;
   const client = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
   const clientJwk = await exportJWK(client.publicKey);
   const jkt = await calculateJwkThumbprint(clientJwk);
-  const nowS = Math.floor(Date.now() / 1000);
-  const mint = (bound: boolean) =>
-    Promise.all(
-      Array.from({ length: options.tokens }, (_, i) =>
-        new SignJWT({
-          sid: randomBytes(16).toString('base64url'),
-          ver: 1,
-          client_id: 'tessera',
-          roles: [],
-          ...(bound ? { cnf: { jkt } } : {}),
-        })
-          .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid })
-          .setIssuer(ISSUER)
-          .setSubject(`user-${i}`)
-          .setAudience(ISSUER)
-          .setIssuedAt(nowS)
-          .setExpirationTime(nowS + 600)
-          .setJti(randomBytes(16).toString('base64url'))
-          .sign(privateKey),
-      ),
-    );
-  const [bearer, bound] = await Promise.all([mint(false), mint(true)]);
+  const [bearer, bound] = await Promise.all([
+    signer.mint(options.tokens),
+    signer.mint(options.tokens, { cnf: { jkt } }),
+  ]);
   const proofs = await Promise.all(
     Array.from({ length: options.proofs }, (_, i) =>
       new SignJWT({
@@ -108,8 +74,8 @@ export async function measureVerifyDpop(options: {
   const jwksUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks.json`;
   const make = (tokenCacheSize: number) =>
     createVerifier({
-      issuer: ISSUER,
-      audience: ISSUER,
+      issuer: BENCH_ISSUER,
+      audience: BENCH_ISSUER,
       jwksUrl,
       feed: false,
       tokenCacheSize,
@@ -137,10 +103,22 @@ export async function measureVerifyDpop(options: {
     const best = { bearerWarm: 0, bearerCold: 0, dpopWarm: 0, dpopCold: 0 };
     const slice = options.seconds / 4;
     for (let round = 0; round < 2; round += 1) {
-      best.bearerWarm = Math.max(best.bearerWarm, await opsPerSecond(slice, bearerRequests(bearer), warm));
-      best.dpopWarm = Math.max(best.dpopWarm, await opsPerSecond(slice, dpopRequests(), warm));
-      best.bearerCold = Math.max(best.bearerCold, await opsPerSecond(slice, bearerRequests(bearer), cold));
-      best.dpopCold = Math.max(best.dpopCold, await opsPerSecond(slice, dpopRequests(), cold));
+      best.bearerWarm = Math.max(
+        best.bearerWarm,
+        await operationsPerSecond(slice, authenticated(warm, bearerRequests(bearer))),
+      );
+      best.dpopWarm = Math.max(
+        best.dpopWarm,
+        await operationsPerSecond(slice, authenticated(warm, dpopRequests())),
+      );
+      best.bearerCold = Math.max(
+        best.bearerCold,
+        await operationsPerSecond(slice, authenticated(cold, bearerRequests(bearer))),
+      );
+      best.dpopCold = Math.max(
+        best.dpopCold,
+        await operationsPerSecond(slice, authenticated(cold, dpopRequests())),
+      );
     }
     return {
       bearerWarmOps: best.bearerWarm,

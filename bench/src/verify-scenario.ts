@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createVerifier } from '@tessera/verify';
-import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { jwtVerify } from 'jose';
+import { BENCH_ISSUER } from './cluster.ts';
+import { createBenchTokenSigner, operationsPerSecond } from './verify-fixtures.ts';
 
 /** Operations per second of one verification method over a fixed set of tokens. */
 export interface VerifyResult {
@@ -11,28 +13,10 @@ export interface VerifyResult {
   revocations: number;
 }
 
-const ISSUER = 'http://tessera.bench';
-
-async function opsPerSecond(
-  seconds: number,
-  tokens: string[],
-  verify: (token: string) => Promise<unknown>,
-): Promise<number> {
-  let done = 0;
+/** Calls `verify` on `tokens` round robin. */
+function eachToken(tokens: readonly string[], verify: (token: string) => Promise<unknown>) {
   let index = 0;
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  while (performance.now() < deadline) {
-    // Batches of 64 concurrent verifications, like a busy service.
-    const batch: Array<Promise<unknown>> = [];
-    for (let k = 0; k < 64; k += 1) {
-      batch.push(verify(tokens[index] as string));
-      index = (index + 1) % tokens.length;
-    }
-    await Promise.all(batch);
-    done += 64;
-  }
-  return done / ((performance.now() - started) / 1000);
+  return (): Promise<unknown> => verify(tokens[index++ % tokens.length] as string);
 }
 
 /**
@@ -45,23 +29,9 @@ export async function measureVerify(options: {
   revocationCount: number;
   tokens: number;
 }): Promise<VerifyResult> {
-  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-  const kid = 'bench-key';
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' };
-  const nowS = Math.floor(Date.now() / 1000);
-  const tokens = await Promise.all(
-    Array.from({ length: options.tokens }, (_, i) =>
-      new SignJWT({ sid: randomBytes(16).toString('base64url'), ver: 1, client_id: 'tessera', roles: [] })
-        .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid })
-        .setIssuer(ISSUER)
-        .setSubject(`user-${i}`)
-        .setAudience(ISSUER)
-        .setIssuedAt(nowS)
-        .setExpirationTime(nowS + 600)
-        .setJti(randomBytes(16).toString('base64url'))
-        .sign(privateKey),
-    ),
-  );
+  const signer = await createBenchTokenSigner();
+  const { publicKey, jwk } = signer;
+  const tokens = await signer.mint(options.tokens);
   const revocations = Array.from({ length: options.revocationCount }, () => ({
     type: 'session',
     sid: randomBytes(16).toString('base64url'),
@@ -91,8 +61,8 @@ export async function measureVerify(options: {
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const make = (cacheSize: number) =>
     createVerifier({
-      issuer: ISSUER,
-      audience: ISSUER,
+      issuer: BENCH_ISSUER,
+      audience: BENCH_ISSUER,
       jwksUrl: `${base}/.well-known/jwks.json`,
       revocationsUrl: `${base}/auth/revocations`,
       tokenCacheSize: cacheSize,
@@ -104,21 +74,35 @@ export async function measureVerify(options: {
     await warm.ready();
     if (cold.status().revocations !== options.revocationCount) throw new Error('revocations not loaded');
     for (const token of tokens) await warm.verify(token);
-    const verifyOptions = { algorithms: ['EdDSA'], typ: 'at+jwt', issuer: ISSUER, audience: ISSUER };
+    const verifyOptions = {
+      algorithms: ['EdDSA'],
+      typ: 'at+jwt',
+      issuer: BENCH_ISSUER,
+      audience: BENCH_ISSUER,
+    };
     // Interleave the three so machine noise hits them alike; keep the best of each.
     const results = { jose: 0, cold: 0, warm: 0 };
     for (let round = 0; round < 2; round += 1) {
       results.jose = Math.max(
         results.jose,
-        await opsPerSecond(options.seconds / 2, tokens, (t) => jwtVerify(t, publicKey, verifyOptions)),
+        await operationsPerSecond(
+          options.seconds / 2,
+          eachToken(tokens, (t) => jwtVerify(t, publicKey, verifyOptions)),
+        ),
       );
       results.cold = Math.max(
         results.cold,
-        await opsPerSecond(options.seconds / 2, tokens, (t) => cold.verify(t)),
+        await operationsPerSecond(
+          options.seconds / 2,
+          eachToken(tokens, (t) => cold.verify(t)),
+        ),
       );
       results.warm = Math.max(
         results.warm,
-        await opsPerSecond(options.seconds / 2, tokens, (t) => warm.verify(t)),
+        await operationsPerSecond(
+          options.seconds / 2,
+          eachToken(tokens, (t) => warm.verify(t)),
+        ),
       );
     }
     return {
