@@ -5,29 +5,14 @@ import { createManualClock, isTesseraError } from '@tessera/core';
 import { createEngineFixture, createTestDpopKey, signTestDpopProof } from '@tessera/core/testing';
 import { Redis } from 'ioredis';
 import { createRedisRateLimiter } from './redis-rate-limiter.ts';
+import { testRedisProblem, TEST_REDIS_URL as URL } from './test-server.ts';
 
 // The local Redis, a key prefix of this run's own, deleted afterwards. Outside CI a missing server
 // skips with a reason; under CI=true it fails.
-const URL = process.env.TESSERA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `tessera-test-dpop-${randomBytes(6).toString('hex')}:`;
 const HTU = 'http://127.0.0.1:4000/auth/refresh';
 
-async function reachable(): Promise<boolean> {
-  const client = new Redis(URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
-
-const available = await reachable();
-if (!available && process.env.CI === 'true') throw new Error(`CI requires Redis at ${URL}`);
-if (!available) process.stdout.write(`# skipped: Redis is not reachable at ${URL}\n`);
+const available = (await testRedisProblem()) === null;
 
 describe('DPoP replay cache shared through Redis', { skip: !available && 'Redis is not reachable' }, () => {
   after(async () => {

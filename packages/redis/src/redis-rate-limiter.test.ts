@@ -4,26 +4,13 @@ import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { createRedisRateLimiter } from './redis-rate-limiter.ts';
+import { testRedisProblem, TEST_REDIS_URL as URL } from './test-server.ts';
 
 // The local Redis every machine of this project runs. Each run uses a key prefix of its own and
 // deletes its keys afterwards. Outside CI a missing server skips with a reason; under CI=true it fails.
-const URL = process.env.TESSERA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `tessera-test-${randomBytes(6).toString('hex')}:`;
 const RULE = { limit: 5, windowSeconds: 60 };
 const T0 = Date.UTC(2030, 0, 1);
-
-async function reachable(): Promise<boolean> {
-  const client = new Redis(URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
 
 /** A loopback port nothing listens on (the OS picked it, then it was closed). */
 async function closedPort(): Promise<number> {
@@ -34,9 +21,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-const available = await reachable();
-if (!available && process.env.CI === 'true') throw new Error(`CI requires Redis at ${URL}`);
-if (!available) process.stdout.write(`# skipped: Redis is not reachable at ${URL}\n`);
+const available = (await testRedisProblem()) === null;
 
 const allowed = (decisions: Array<{ allowed: boolean }>): number => decisions.filter((d) => d.allowed).length;
 
