@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { OneStepRotation, OneStepRotationResult, SessionRecord, Store, UserRecord } from '@tessera/core';
 import { StoreUnavailableError } from '@tessera/core';
-import { makeSession, makeUser } from '@tessera/core/testing';
+import { makeSession, makeUser, ONE_STEP_REFUSALS } from '@tessera/core/testing';
 import pg from 'pg';
 import { createPostgresContext } from './postgres-context.ts';
 import { postgresRotationSender } from './postgres-rotations.ts';
@@ -101,24 +101,13 @@ if (available) {
     it('answers every call of one batch as it would alone, in one round trip', async () => {
       const winner = await seed(store, { absoluteExpiresAtMs: T0 + 24 * HOUR });
       const capped = await seed(store, { absoluteExpiresAtMs: T0 + 100, idleExpiresAtMs: T0 + 50 });
-      const refusals: Array<[string, Partial<SessionRecord>, Partial<UserRecord>, Partial<OneStepRotation>]> =
-        [
-          ['another generation', { generation: 4 }, {}, {}],
-          ['revoked', { revokedAtMs: T0 - 1, revokeReason: 'logout' }, {}, {}],
-          ['bound to a DPoP key', { dpopJkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' }, {}, {}],
-          ['at the idle expiry, exactly', { idleExpiresAtMs: T0 + 10 }, {}, {}],
-          ['at the absolute expiry, exactly', { absoluteExpiresAtMs: T0 + 10 }, {}, {}],
-          ['at the maximum login age, exactly', { authTimeMs: T0 - 90 }, {}, { maxLoginAgeMs: 100 }],
-          ['a disabled user', {}, { disabled: true }, {}],
-          ['a user who must log in again', {}, { reauthRequired: true }, {}],
-        ];
       const refused: Array<{
         why: string;
         o: Partial<OneStepRotation>;
         user: UserRecord;
         session: SessionRecord;
       }> = [];
-      for (const [why, s, u, o] of refusals) refused.push({ why, o, ...(await seed(store, s, u)) });
+      for (const [why, s, u, o] of ONE_STEP_REFUSALS) refused.push({ why, o, ...(await seed(store, s, u)) });
       // One millisecond inside each limit, with a maximum login age: rotates.
       const justInside = await seed(store, { idleExpiresAtMs: T0 + 11, authTimeMs: T0 - 89 });
       const rotate = rotateOf(store);

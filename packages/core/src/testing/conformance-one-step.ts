@@ -21,6 +21,24 @@ function oneStep(store: Store, t: TestContext): NonNullable<Store['rotateSession
   return null;
 }
 
+/**
+ * What a one-step rotation must refuse, each as a reason and what differs from a rotatable session of
+ * generation 3 presented at `T0 + 10` (store-fixtures' `T0`): session, user and rotation overrides.
+ * For a driver's own tests of its one-step path (a batched statement, say).
+ */
+export const ONE_STEP_REFUSALS: ReadonlyArray<
+  readonly [string, Partial<SessionRecord>, Partial<UserRecord>, Partial<OneStepRotation>]
+> = [
+  ['another generation', { generation: 4 }, {}, {}],
+  ['revoked', { revokedAtMs: T0 - 1, revokeReason: 'logout' }, {}, {}],
+  ['bound to a DPoP key', { dpopJkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' }, {}, {}],
+  ['at the idle expiry, exactly', { idleExpiresAtMs: T0 + 10 }, {}, {}],
+  ['at the absolute expiry, exactly', { absoluteExpiresAtMs: T0 + 10 }, {}, {}],
+  ['at the maximum login age, exactly', { authTimeMs: T0 - 90 }, {}, { maxLoginAgeMs: 100 }],
+  ['a disabled user', {}, { disabled: true }, {}],
+  ['a user who must log in again', {}, { reauthRequired: true }, {}],
+];
+
 /** A user with one session (generation 3, idle expiry T0 + 1 h, absolute T0 + 24 h). */
 async function seed(
   store: Store,
@@ -69,17 +87,7 @@ export function oneStepConformance(test: ConformanceTest): void {
     test('changes nothing and answers the row as read when it must not rotate', async ({ store }, t) => {
       const rotate = oneStep(store, t);
       if (!rotate) return;
-      const cases: Array<[string, Partial<SessionRecord>, Partial<UserRecord>, Partial<OneStepRotation>]> = [
-        ['another generation', { generation: 4 }, {}, {}],
-        ['revoked', { revokedAtMs: T0 - 1, revokeReason: 'logout' }, {}, {}],
-        ['bound to a DPoP key', { dpopJkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' }, {}, {}],
-        ['at the idle expiry, exactly', { idleExpiresAtMs: T0 + 10 }, {}, {}],
-        ['at the absolute expiry, exactly', { absoluteExpiresAtMs: T0 + 10 }, {}, {}],
-        ['at the maximum login age, exactly', { authTimeMs: T0 - 90 }, {}, { maxLoginAgeMs: 100 }],
-        ['a disabled user', {}, { disabled: true }, {}],
-        ['a user who must log in again', {}, { reauthRequired: true }, {}],
-      ];
-      for (const [why, sessionOverrides, userOverrides, stepOverrides] of cases) {
+      for (const [why, sessionOverrides, userOverrides, stepOverrides] of ONE_STEP_REFUSALS) {
         const { user, session } = await seed(store, sessionOverrides, userOverrides);
         const result = await rotate(session.id, 3, step(T0 + 10, stepOverrides));
         assert.deepEqual(result, { rotated: false, session, user }, why);

@@ -1,3 +1,4 @@
+export { ONE_STEP_REFUSALS } from './conformance-one-step.ts';
 export type { TmpfsOptions } from './disk-full.ts';
 export { fillDisk, mountTmpfs, unmountTmpfs } from './disk-full.ts';
 export type { TestDpopKey, TestProofClaims } from './dpop-proof.ts';
