@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { POLICY_NAMES } from '@tessera/core';
 import { createTestDpopKey, signTestDpopProof, type TestDpopKey } from '@tessera/core/testing';
 import { decodeJwt } from 'jose';
 import { ALLOWED_ORIGIN, call, PASSWORD, startTestServer, type TestServer } from './helpers/server.ts';
@@ -327,13 +328,7 @@ describe('DPoP on bearer routes', () => {
 });
 
 describe('every policy binds its token', () => {
-  for (const policy of [
-    'rotating-refresh',
-    'sliding-single-token',
-    'soft-expiry',
-    'expired-token-exchange',
-    'long-lived-token',
-  ]) {
+  for (const policy of POLICY_NAMES) {
     it(policy, async () => {
       const t = await serverWith({ TESSERA_POLICY: policy });
       const key = await createTestDpopKey();

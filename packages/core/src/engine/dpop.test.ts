@@ -4,6 +4,7 @@ import { decodeJwt } from 'jose';
 import { isTesseraError } from '../errors.ts';
 import { createTestDpopKey, signTestDpopProof, type TestDpopKey } from '../testing/dpop-proof.ts';
 import { createEngineFixture, type EngineFixture, must } from '../testing/engine-fixture.ts';
+import { POLICY_NAMES } from './policies/registry.ts';
 import type { WebhookMessage } from './webhook-events.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -322,13 +323,7 @@ describe('DPoP-bound sessions', () => {
   });
 
   it('every policy binds its token and refuses its renewal without the key', async () => {
-    for (const policy of [
-      'rotating-refresh',
-      'sliding-single-token',
-      'soft-expiry',
-      'expired-token-exchange',
-      'long-lived-token',
-    ] as const) {
+    for (const policy of POLICY_NAMES) {
       const f = await createEngineFixture({ policy });
       const key = await createTestDpopKey();
       const tokens = await boundLogin(f, key);
