@@ -22,10 +22,9 @@ export function createDpopReplayCache(maxEntries: number = DPOP_REPLAY_CACHE_ENT
   });
   return {
     async hit(key, rule, nowMs) {
-      const known = ids.expiryOf(key, nowMs);
-      if (known !== null) return refused(known, nowMs);
-      ids.seen(key, nowMs + rule.windowSeconds * 1000, nowMs);
-      return { allowed: true };
+      // `seen` leaves a live id as it is, so its expiry is still there to say when to retry.
+      if (!ids.seen(key, nowMs + rule.windowSeconds * 1000, nowMs)) return { allowed: true };
+      return refused(ids.expiryOf(key, nowMs) ?? nowMs, nowMs);
     },
     async check(key, _rule, nowMs) {
       const known = ids.expiryOf(key, nowMs);
