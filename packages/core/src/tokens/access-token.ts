@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   ACCESS_TOKEN_TYP,
   checkTesseraClaims,
@@ -11,6 +10,7 @@ import { jwtVerify } from 'jose';
 import { TesseraError } from '../errors.ts';
 import type { JwsSigner } from './jws-signer.ts';
 import type { ActiveSigningKey, Keyring } from './keyring.ts';
+import { randomBase64url } from './random-id.ts';
 import { jwsSigningInput } from './sign-jws.ts';
 
 /** Claims of an access token this engine minted (RFC 9068 profile plus `sid`, `ver`, roles, profile). */
@@ -58,7 +58,7 @@ export async function mintAccessToken(
   signer: JwsSigner,
   input: AccessTokenInput,
 ): Promise<{ token: string; jti: string }> {
-  const jti = randomBytes(16).toString('base64url');
+  const jti = randomBase64url(16);
   const profile: Record<string, string> = {};
   for (const [name, value] of Object.entries(input.profile)) if (value !== null) profile[name] = value;
   const payload = {

@@ -1,4 +1,5 @@
-import { createHmac, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { randomBase64url } from './random-id.ts';
 
 /** Prefix of every refresh token, so secret scanners can find leaked ones. */
 export const REFRESH_TOKEN_PREFIX = 'tsr_';
@@ -20,12 +21,12 @@ export interface ParsedRefreshToken {
 
 /** A new random session id (base64url of 16 random bytes). */
 export function newSessionId(): string {
-  return randomBytes(SESSION_ID_BYTES).toString('base64url');
+  return randomBase64url(SESSION_ID_BYTES);
 }
 
 /** A new random per-session salt (base64url of 16 random bytes). */
 export function newSessionSalt(): string {
-  return randomBytes(16).toString('base64url');
+  return randomBase64url(16);
 }
 
 function computeMac(key: KeyObject, sessionIdBytes: Buffer, generation: number, salt: string): Buffer {
