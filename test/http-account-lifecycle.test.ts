@@ -119,6 +119,8 @@ describe('email verification over HTTP', () => {
   it('verifies the address and access tokens carry email_verified', async () => {
     const user = await registerUser(t.url, 'verify@example.com');
     assert.equal(decodeJwt(user.access_token).email_verified, false);
+    const meBefore = await call(t.url, 'GET', '/auth/me', { token: user.access_token });
+    assert.equal(meBefore.body.email_verified, false);
     const requested = nextEvent('email_verification.requested', 'verify@example.com');
     const ask = await call(t.url, 'POST', '/auth/email/verify/request', { token: user.access_token });
     assert.equal(ask.status, 202);
@@ -130,6 +132,9 @@ describe('email verification over HTTP', () => {
       [verified.status, verified.body],
       [200, { email: 'verify@example.com', email_verified: true }],
     );
+    // The profile reads the account, so it says so at once; access tokens from their next refresh.
+    const meAfter = await call(t.url, 'GET', '/auth/me', { token: user.access_token });
+    assert.equal(meAfter.body.email_verified, true);
     const refreshed = await call(t.url, 'POST', '/auth/refresh', {
       json: { refresh_token: user.refresh_token },
     });

@@ -15,6 +15,7 @@ function profileBody(profile: Profile): Record<string, unknown> {
   return {
     sub: profile.id,
     email: profile.email,
+    email_verified: profile.emailVerified,
     roles: profile.roles,
     ...profile.profile,
     two_factor: profile.twoFactor,
