@@ -82,6 +82,11 @@ export interface LoadResult {
    * was due) includes that wait: this much of the measured tail is the generator's, not the server's.
    */
   generatorLagMs?: { p99: number; max: number };
+  /**
+   * Paced runs only: the load generator's own CPU time (user + system, its process) over the run,
+   * warm-up included, per 2xx answered, in microseconds: what the sender takes from a shared machine.
+   */
+  generatorCpuUsPerRequest?: number;
 }
 
 /** Clock ticks per second of /proc's CPU times (USER_HZ): 100 on every Linux build in practice. */
@@ -434,6 +439,8 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
   };
   let scheduled = 0;
   const lag = monitorEventLoopDelay({ resolution: 1 });
+  const cpuBefore = process.cpuUsage();
+  const cpuMicros = (usage: NodeJS.CpuUsage) => usage.user + usage.system;
   let lagging = false;
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
@@ -464,6 +471,7 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
     p99Ms: percentile(samples, 99),
     answered,
     generatorLagMs: { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
+    generatorCpuUsPerRequest: cpuMicros(process.cpuUsage(cpuBefore)) / Math.max(answered, 1),
   };
 }
 

@@ -3,7 +3,9 @@
 // closed-loop refresh load; the samples taken during the load are sorted into categories and divided
 // by the refreshes answered. Usage:
 //   npm exec -- node --conditions=@tessera/source bench/src/profile-refresh.ts [--seconds=5] [--interval-us=200]
-//     [--signing-thread=on|off] [--top=N]
+//     [--signing-thread=on|off] [--top=N] [--rate=N]
+// --rate=N paces the profiled load at N refreshes a second (the paced sender of the half-load runs)
+// instead of the closed loop, to see what a refresh costs when batches are small.
 // Prints a markdown table; the OS's own CPU count for the same span is printed beside it as a check.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -157,6 +159,7 @@ const { values } = parseArgs({
     'interval-us': { type: 'string' },
     top: { type: 'string' },
     'signing-thread': { type: 'string' },
+    rate: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds ?? 5);
@@ -198,6 +201,7 @@ try {
     connections: 64,
     seconds,
     warmupSeconds: 0,
+    ...(values.rate ? { rate: Number(values.rate) } : {}),
   });
   toUs = Number(process.hrtime.bigint() / 1000n);
   osCpuSeconds = processCpuSeconds([pid]) - cpuBefore;

@@ -1,0 +1,130 @@
+// Why a refresh at half the maximum rate is not half the work: `tessera start` (SQLite, production
+// settings) measured at its maximum refresh rate (closed loop), then paced at fractions of it, each run
+// reporting the latency (from the intended send time), the server's CPU per refresh, and, per thread of
+// the server, its time on a core and its time runnable but waiting for one (/proc/<pid>/task/*/schedstat,
+// the scheduler's own nanosecond counts), beside the load generator's CPU per refresh. With --pin the
+// server runs on core 1 and the load generator on core 0, so neither takes the other's core. Usage:
+//   npm exec -- node --conditions=@tessera/source bench/src/half-load-anatomy.ts [--fractions=0.05,0.25,0.5]
+//     [--seconds=8] [--pin]
+// Prints a markdown table.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { parseArgs } from 'node:util';
+import { startCluster } from './cluster.ts';
+import { type HttpLoad, processCpuSeconds, runHttpLoad } from './http-load.ts';
+import { createSessions } from './refresh-scenario.ts';
+
+/** Scheduler counts of one thread: nanoseconds on a core and runnable-but-waiting. */
+interface ThreadTimes {
+  name: string;
+  onCpuNs: number;
+  waitingNs: number;
+}
+
+/** Every thread of `pid` by thread id, from /proc/<pid>/task/<tid>/{comm,schedstat}. */
+function threadTimes(pid: number): Map<string, ThreadTimes> {
+  const out = new Map<string, ThreadTimes>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+      out.set(tid, { name, onCpuNs: Number(onCpu), waitingNs: Number(waiting) });
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/** Milliseconds per second of `seconds` that threads named `name` spent on a core and waiting for one. */
+function shareOf(
+  before: Map<string, ThreadTimes>,
+  after: Map<string, ThreadTimes>,
+  name: string,
+  seconds: number,
+): { onCpu: number; waiting: number } {
+  let onCpuNs = 0;
+  let waitingNs = 0;
+  for (const [tid, now] of after) {
+    if (now.name !== name) continue;
+    const then = before.get(tid);
+    onCpuNs += now.onCpuNs - (then?.onCpuNs ?? 0);
+    waitingNs += now.waitingNs - (then?.waitingNs ?? 0);
+  }
+  return { onCpu: onCpuNs / 1e6 / seconds, waiting: waitingNs / 1e6 / seconds };
+}
+
+const { values } = parseArgs({
+  options: {
+    fractions: { type: 'string' },
+    seconds: { type: 'string' },
+    pin: { type: 'boolean' },
+  },
+});
+const fractions = (values.fractions ?? '0.05,0.25,0.5').split(',').map(Number);
+const seconds = Number(values.seconds ?? 8);
+const cluster = await startCluster({ instances: 1, database: 'sqlite' });
+const pid = cluster.instances[0]?.child.pid ?? 0;
+const rows: string[] = [];
+let maximum = 0;
+try {
+  if (values.pin) {
+    // -a: every thread, the signing thread and V8's helpers too; children inherit the affinity.
+    execFileSync('taskset', ['-a', '-p', '-c', '1', String(pid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  }
+  const load: Pick<HttpLoad, 'urls' | 'path' | 'method' | 'connections' | 'pids'> = {
+    urls: cluster.urls,
+    path: '/auth/refresh',
+    method: 'POST',
+    connections: 64,
+    pids: [pid],
+  };
+  let tokens = await createSessions(cluster.urls, 64, new Agent({ keepAlive: true }));
+  const full = await runHttpLoad({
+    ...load,
+    credential: { kind: 'rotating-json', tokens },
+    seconds: 4,
+    warmupSeconds: 1,
+  });
+  tokens = full.tokens;
+  maximum = full.rps;
+  rows.push(
+    `| maximum (closed loop) | ${full.rps.toFixed(0)} | ${full.p50Ms.toFixed(1)} | ${full.p99Ms.toFixed(1)} | ${full.cpuUsPerRequest?.toFixed(0)} | | | | |`,
+  );
+  for (const fraction of fractions) {
+    const rate = Math.round(full.rps * fraction);
+    const threadsBefore = threadTimes(pid);
+    const cpuBefore = processCpuSeconds([pid]);
+    const started = performance.now();
+    const run = await runHttpLoad({
+      ...load,
+      credential: { kind: 'rotating-json', tokens },
+      seconds,
+      warmupSeconds: 1,
+      rate,
+    });
+    const span = (performance.now() - started) / 1000;
+    const threadsAfter = threadTimes(pid);
+    tokens = run.tokens;
+    const cpuUs = ((processCpuSeconds([pid]) - cpuBefore) * 1e6) / (run.answered ?? run.requests);
+    const main = shareOf(threadsBefore, threadsAfter, 'MainThread', span);
+    const signing = shareOf(threadsBefore, threadsAfter, 'WorkerThread', span);
+    rows.push(
+      `| ${fraction} of it | ${rate} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${cpuUs.toFixed(0)} | ${main.onCpu.toFixed(0)} | ${main.waiting.toFixed(0)} | ${signing.onCpu.toFixed(0)} | ${run.generatorCpuUsPerRequest?.toFixed(0)} |`,
+    );
+  }
+} finally {
+  await cluster.close();
+}
+process.stdout.write(
+  [
+    `Tessera over SQLite, 64 sessions, 64 connections; paced runs of ${seconds} s after 1 s of warm-up${values.pin ? '; server on core 1, load generator on core 0' : '; server and load generator share the cores'}. Maximum ${maximum.toFixed(0)} refreshes/s.`,
+    '',
+    '| load | refreshes/s | p50 ms | p99 ms | server CPU µs per refresh | event loop on a core, ms/s | event loop waiting for a core, ms/s | signing thread on a core, ms/s | load generator CPU µs per refresh |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+  ].join('\n'),
+);
