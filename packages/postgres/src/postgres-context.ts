@@ -9,7 +9,7 @@ import {
 import type pg from 'pg';
 import { toStoreError } from './postgres-errors.ts';
 import { byId, toSession, toUser } from './postgres-rows.ts';
-import { type RefreshStatements, refreshStatements } from './postgres-statements.ts';
+import { lockedInIdOrder, type RefreshStatements, refreshStatements } from './postgres-statements.ts';
 
 /** A pool or a client inside a transaction. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -112,9 +112,15 @@ export function createPostgresContext(pool: pg.Pool, schema: string): PostgresCo
         );
         const excess = live.rows.length - maxPerUser + 1;
         if (excess > 0) {
+          // Locked in id order, as a batch of rotations locks: the two never deadlock.
           const { rows } = await db.query(
-            `UPDATE ${s}.sessions SET revoked_at = $2, revoke_reason = 'evicted'
-             WHERE id = ANY($1) AND revoked_at IS NULL RETURNING *`,
+            `WITH ${lockedInIdOrder(
+              `${s}.sessions t`,
+              't.id = ANY($1) AND t.revoked_at IS NULL',
+              'FOR NO KEY UPDATE',
+            )}
+             UPDATE ${s}.sessions AS t SET revoked_at = $2, revoke_reason = 'evicted'
+             FROM locked l WHERE t.id = l.id RETURNING t.*`,
             [live.rows.slice(0, excess).map((r) => r.id as string), session.createdAtMs],
           );
           evicted = rows.map(toSession).sort(byAge);
@@ -196,9 +202,15 @@ export function createPostgresContext(pool: pg.Pool, schema: string): PostgresCo
       return rows[0] ? toUser(rows[0]) : null;
     },
     async revokeUserSessions(db, userId, atMs, reason, except) {
+      // Locked in id order, as a batch of rotations locks: the two never deadlock.
       const { rows } = await db.query(
-        `UPDATE ${s}.sessions SET revoked_at = $2, revoke_reason = $3
-         WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $4 RETURNING *`,
+        `WITH ${lockedInIdOrder(
+          `${s}.sessions t`,
+          't.user_id = $1 AND t.revoked_at IS NULL AND t.id IS DISTINCT FROM $4',
+          'FOR NO KEY UPDATE',
+        )}
+         UPDATE ${s}.sessions AS t SET revoked_at = $2, revoke_reason = $3
+         FROM locked l WHERE t.id = l.id RETURNING t.*`,
         [userId, atMs, reason, except],
       );
       return rows.map(toSession).sort(byAge);

@@ -5,13 +5,14 @@ import type { OneStepRotation, OneStepRotationResult, SessionRecord, Store, User
 import { StoreUnavailableError } from '@tessera/core';
 import { makeSession, makeUser, ONE_STEP_REFUSALS } from '@tessera/core/testing';
 import pg from 'pg';
-import { createPostgresContext } from './postgres-context.ts';
-import { postgresRotationSender } from './postgres-rotations.ts';
-import { PG_TYPES } from './postgres-rows.ts';
-import { postgresSessionMethods } from './postgres-sessions.ts';
 import { createPostgresStore } from './postgres-store.ts';
-import { createRotationBatcher, type RotationBatcher } from './rotation-batch.ts';
-import { adminQuery, countQueries, testPostgresProblem, TEST_POSTGRES_URL as URL } from './test-server.ts';
+import {
+  adminQuery,
+  bareRotationInstance,
+  countQueries,
+  testPostgresProblem,
+  TEST_POSTGRES_URL as URL,
+} from './test-server.ts';
 
 // Refreshes batched into one statement, against a real PostgreSQL: each call answered as it would be
 // alone, in one round trip; one session twice in one turn; two instances on overlapping sessions
@@ -57,24 +58,6 @@ async function waitingBatchPid(admin: pg.Client, schema: string): Promise<number
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   throw new Error('The batch never waited for the lock.');
-}
-
-/** An instance's batcher without the deadlock retry, over its own pool: a deadlock would reject. */
-function bareInstance(schema: string): { batcher: RotationBatcher; end: () => Promise<void> } {
-  const pool = new pg.Pool({ connectionString: URL, max: 4, types: PG_TYPES });
-  const ctx = createPostgresContext(pool, schema);
-  const batcher = createRotationBatcher({
-    maxBatchSize: 16,
-    maxInFlight: 4,
-    send: postgresRotationSender(ctx, postgresSessionMethods(ctx).rotateSessionInOneStep),
-  });
-  return {
-    batcher,
-    end: async () => {
-      await batcher.close();
-      await pool.end();
-    },
-  };
 }
 
 const shuffled = <T>(items: readonly T[]): T[] => {
@@ -163,7 +146,7 @@ if (available) {
     it('two instances rotating overlapping sessions in batches: no error, one winner per generation', async () => {
       const sessions: SessionRecord[] = [];
       for (let i = 0; i < 48; i += 1) sessions.push((await seed(store, { generation: 1 })).session);
-      const instances = [bareInstance(schema), bareInstance(schema)];
+      const instances = [bareRotationInstance(schema), bareRotationInstance(schema)];
       const rounds = 8;
       try {
         for (let round = 0; round < rounds; round += 1) {

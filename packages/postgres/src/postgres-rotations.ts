@@ -47,10 +47,11 @@ export function postgresRotationSender(
 }
 
 /**
- * True for a batch PostgreSQL aborted as a deadlock victim. Batches lock in id order and cannot
- * deadlock each other, but other multi-row writers (revoking a user's sessions, the sweeper, an
- * emergency revocation) lock in their own order; alone, each call locks one row and cannot take part
- * in a deadlock, so the batcher sends them again one by one.
+ * True for a batch PostgreSQL aborted as a deadlock victim. Batches and this store's other multi-row
+ * session writers (revoking a user's sessions, an eviction, the sweeper, an emergency revocation) all
+ * lock in id order and cannot deadlock each other, but a writer that does not (an instance of an older
+ * version during a rolling upgrade, an operator's SQL) can; alone, each call locks one row and cannot
+ * take part in a deadlock, so the batcher sends them again one by one.
  */
 export function isDeadlock(error: unknown): boolean {
   return (

@@ -1,6 +1,7 @@
 import type { Store } from '@tessera/core';
 import type { PostgresContext } from './postgres-context.ts';
 import { toKey, toSession, toUser } from './postgres-rows.ts';
+import { lockedInIdOrder } from './postgres-statements.ts';
 
 type SessionMethods = Pick<
   Store,
@@ -24,6 +25,10 @@ type SessionMethods = Pick<
 > &
   // Present here (optional in the contract): the store's batcher sends single calls through it.
   Required<Pick<Store, 'rotateSessionInOneStep'>>;
+
+// A session `t` the sweeper deletes: revoked, or expired, before `$1`.
+const ENDED = `((t.revoked_at IS NOT NULL AND t.revoked_at < $1)
+               OR (t.revoked_at IS NULL AND LEAST(t.idle_expires_at, t.absolute_expires_at) < $1))`;
 
 /** The PostgreSQL store's sessions, global operations and signing keys. */
 export function postgresSessionMethods(ctx: PostgresContext): SessionMethods {
@@ -146,8 +151,11 @@ export function postgresSessionMethods(ctx: PostgresContext): SessionMethods {
            ON CONFLICT (key) DO UPDATE SET value = GREATEST(${s}.meta.value::bigint, EXCLUDED.value::bigint)::text`,
           [String(atMs)],
         );
+        // Locked in id order, as a batch of rotations locks: the two never deadlock.
         const { rowCount } = await db.query(
-          `UPDATE ${s}.sessions SET revoked_at = $1, revoke_reason = 'emergency' WHERE revoked_at IS NULL`,
+          `WITH ${lockedInIdOrder(`${s}.sessions t`, 't.revoked_at IS NULL', 'FOR NO KEY UPDATE')}
+           UPDATE ${s}.sessions AS t SET revoked_at = $1, revoke_reason = 'emergency'
+           FROM locked l WHERE t.id = l.id`,
           [atMs],
         );
         return rowCount ?? 0;
@@ -159,13 +167,15 @@ export function postgresSessionMethods(ctx: PostgresContext): SessionMethods {
       }),
     sweepSessions: (beforeMs, limit) =>
       transaction(async (db) => {
-        // One budget across the three tables, in this order; each query matches an index.
+        // One budget across the three tables, in this order; each query matches an index. Sessions
+        // are chosen as they come (the first `limit` the index hands out, not a sort of every ended
+        // one), then locked in id order, as a batch of rotations locks, so the two never deadlock.
         const sweeps = [
-          `DELETE FROM ${s}.sessions WHERE id IN (
-             SELECT id FROM ${s}.sessions
-             WHERE (revoked_at IS NOT NULL AND revoked_at < $1)
-                OR (revoked_at IS NULL AND LEAST(idle_expires_at, absolute_expires_at) < $1)
-             LIMIT $2)`,
+          `WITH chosen AS MATERIALIZED (
+             SELECT t.id FROM ${s}.sessions t WHERE ${ENDED} LIMIT $2
+           ),
+           ${lockedInIdOrder(`chosen c JOIN ${s}.sessions t ON t.id = c.id`, ENDED, 'FOR UPDATE')}
+           DELETE FROM ${s}.sessions AS t USING locked l WHERE t.id = l.id`,
           `DELETE FROM ${s}.one_time_tokens WHERE token_hash IN (
              SELECT token_hash FROM ${s}.one_time_tokens
              WHERE LEAST(coalesce(used_at, expires_at), coalesce(voided_at, expires_at)) < $1

@@ -27,6 +27,30 @@ const ROTATABLE = `t.generation = i.generation AND t.revoked_at IS NULL AND t.dp
                  AND NOT u.disabled AND NOT u.reauth_required`;
 
 /**
+ * The lock every statement writing many session rows takes first, as its CTE `locked` (the ids of the
+ * rows it holds): the sessions `t` that `from` and `where` select, locked in id order (`t.id`, the
+ * column's own collation; LockRows sits above the sort, so rows are locked as the sort hands them out).
+ * Any two such statements (a batch of rotations, revoking a user's sessions, an eviction, an emergency
+ * revocation, the sweeper) wait for each other in one order and never deadlock; each then writes only
+ * rows in `locked`. A row another transaction changed while this one waited is checked against `where`
+ * again (READ COMMITTED) and left out if it no longer matches. `strength` is the lock the write takes
+ * anyway, so it never has to be upgraded: `FOR UPDATE` for a DELETE, `FOR NO KEY UPDATE` for an UPDATE
+ * of non-key columns.
+ */
+export function lockedInIdOrder(
+  from: string,
+  where: string,
+  strength: 'FOR UPDATE' | 'FOR NO KEY UPDATE',
+): string {
+  return `locked AS MATERIALIZED (
+               SELECT t.id FROM ${from}
+               WHERE ${where}
+               ORDER BY t.id
+               ${strength} OF t
+             )`;
+}
+
+/**
  * Builds the refresh path's statements for `schema` (already validated). Names are fixed: one pool
  * serves one schema, and `pg` refuses one name for two texts on a connection.
  */
@@ -82,10 +106,11 @@ export function refreshStatements(schema: string): RefreshStatements {
     },
     // The same for many sessions (one each) in one statement: one round trip and one commit for all,
     // each row its own compare-and-set under the conditions above, with the statement's snapshot for
-    // the rows it refuses. Rows are locked first, in id order (`locked`: LockRows sits above the
-    // sort), so two batches (two instances, or two in flight from one) wait for each other in one
-    // order and never deadlock; the UPDATE then only touches rows it holds. Only rows that pass the
-    // conditions are locked: a refused row is not waited for. Answers come in input order (`n`).
+    // the rows it refuses. Rows are locked first, in id order ({@link lockedInIdOrder}), so two
+    // batches (two instances, or two in flight from one), or a batch and another multi-row writer,
+    // wait for each other in one order and never deadlock; the UPDATE then only touches rows it holds.
+    // Only rows that pass the conditions are locked: a refused row is not waited for. Answers come in
+    // input order (`n`).
     // Generations are bigint here: an out-of-range one refuses its row instead of failing the batch.
     rotateSessionsInOneStep: {
       name: 'tessera_rotate_sessions_in_one_step',
@@ -94,12 +119,11 @@ export function refreshStatements(schema: string): RefreshStatements {
                  $6::text[], $7::text[])
                  WITH ORDINALITY AS i(id, generation, now_ms, idle_ttl_ms, max_login_age_ms, ip, user_agent, n)
              ),
-             locked AS MATERIALIZED (
-               SELECT t.id FROM input i JOIN ${s}.sessions t ON t.id = i.id JOIN ${s}.users u ON u.id = t.user_id
-               WHERE ${ROTATABLE}
-               ORDER BY t.id
-               FOR NO KEY UPDATE OF t
-             ),
+             ${lockedInIdOrder(
+               `input i JOIN ${s}.sessions t ON t.id = i.id JOIN ${s}.users u ON u.id = t.user_id`,
+               ROTATABLE,
+               'FOR NO KEY UPDATE',
+             )},
              rotated AS (
                UPDATE ${s}.sessions AS t SET generation = t.generation + 1, rotated_at = i.now_ms,
                  last_seen_at = i.now_ms,

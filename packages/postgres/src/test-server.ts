@@ -1,5 +1,10 @@
 // For this package's tests only: the PostgreSQL they run against.
 import pg from 'pg';
+import { createPostgresContext } from './postgres-context.ts';
+import { postgresRotationSender } from './postgres-rotations.ts';
+import { PG_TYPES } from './postgres-rows.ts';
+import { postgresSessionMethods } from './postgres-sessions.ts';
+import { createRotationBatcher, type RotationBatcher } from './rotation-batch.ts';
 
 /** The local PostgreSQL every machine of this project runs (trust auth); tests make their own schemas. */
 export const TEST_POSTGRES_URL: string =
@@ -50,4 +55,28 @@ export async function countQueries<T>(work: () => Promise<T>): Promise<{ queries
   } finally {
     pg.Client.prototype.query = original;
   }
+}
+
+/**
+ * An instance's batcher without the deadlock retry, over its own pool (batches of at most 16, four in
+ * flight) on `connectionString`: a deadlock would reject.
+ */
+export function bareRotationInstance(
+  schema: string,
+  connectionString: string = TEST_POSTGRES_URL,
+): { batcher: RotationBatcher; end: () => Promise<void> } {
+  const pool = new pg.Pool({ connectionString, max: 4, types: PG_TYPES });
+  const ctx = createPostgresContext(pool, schema);
+  const batcher = createRotationBatcher({
+    maxBatchSize: 16,
+    maxInFlight: 4,
+    send: postgresRotationSender(ctx, postgresSessionMethods(ctx).rotateSessionInOneStep),
+  });
+  return {
+    batcher,
+    end: async () => {
+      await batcher.close();
+      await pool.end();
+    },
+  };
 }
