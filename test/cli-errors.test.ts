@@ -101,6 +101,18 @@ describe('start-up errors name the setting, the path or host, and what to check'
     }
   });
 
+  it('a PostgreSQL URL option that is not a positive whole number, before connecting', async () => {
+    const url = 'postgres://tessera:Sup3rS3cretPw@127.0.0.1:1/tessera?sslmode=disable&rotation_batch_size=0';
+    const { migrate, start } = await bothRefuse({ TESSERA_DATABASE_URL: url, TESSERA_SECRET: SECRET }, 78);
+    for (const text of [migrate, start.msg]) {
+      assert.match(
+        text,
+        /TESSERA_DATABASE_URL: \?rotation_batch_size= must be a positive whole number \(got "0"\)/,
+      );
+      assert.ok(!text.includes('Sup3rS3cretPw'), 'never the password');
+    }
+  });
+
   it('a port another process holds', async () => {
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));

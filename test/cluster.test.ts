@@ -66,7 +66,8 @@ describe('three instances over one PostgreSQL and one Redis', { skip }, () => {
     redis = await startPrivateRedis();
     dataDir = mkdtempSync(join(tmpdir(), 'tessera-cluster-'));
     env = {
-      TESSERA_DATABASE_URL: pg.url,
+      // The pool and the refresh batches sized through the URL, as an operator would.
+      TESSERA_DATABASE_URL: `${pg.url}?max_connections=4&rotation_batch_size=8&rotation_batches_in_flight=2`,
       TESSERA_REDIS_URL: redis.url,
       TESSERA_SECRET: randomBytes(32).toString('base64url'),
       TESSERA_ISSUER: 'http://tessera.test',

@@ -11,7 +11,8 @@ export interface OpenStoreOptions {
 
 /**
  * Opens the store `databaseUrl` names: `sqlite:<path>` (the embedded default) or
- * `postgres://…` (PostgreSQL; an optional `?schema=name` query picks the schema, default `tessera`).
+ * `postgres://…` (PostgreSQL; query parameters {@link postgresUrlOptions} reads pick the schema,
+ * default `tessera`, and size the pool and the refresh batches).
  * `@tessera/postgres` is an optional peer loaded only then; without it this throws an error naming
  * `TESSERA_DATABASE_URL` and the package. Opening applies pending schema migrations. Throws a
  * {@link StartupError} naming `TESSERA_DATABASE_URL` (or `TESSERA_DATA_DIR`) and the path or host,
@@ -27,18 +28,66 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
     // The text may hold a password: never repeat it.
     throw new StartupError('TESSERA_DATABASE_URL', 'is not a valid postgres:// URL.', 'config', { cause });
   }
-  const schema = url.searchParams.get('schema') ?? undefined;
-  url.searchParams.delete('schema');
+  const storeOptions = postgresUrlOptions(url);
   const { createPostgresStore } = await importOptionalPeer(
     '@tessera/postgres',
     'TESSERA_DATABASE_URL',
     () => import('@tessera/postgres'),
   );
   try {
-    return await createPostgresStore({ connectionString: url.toString(), ...(schema ? { schema } : {}) });
+    return await createPostgresStore({ connectionString: url.toString(), ...storeOptions });
   } catch (error) {
     throw postgresStartupError(url, error);
   }
+}
+
+/** The PostgreSQL store's options a `postgres://` URL may set as query parameters, by parameter. */
+const POSTGRES_URL_NUMBERS = {
+  max_connections: 'maxConnections',
+  query_timeout_ms: 'queryTimeoutMs',
+  rotation_batch_size: 'rotationBatchSize',
+  rotation_batches_in_flight: 'rotationBatchesInFlight',
+} as const;
+
+/** The store options a {@link POSTGRES_URL_NUMBERS} parameter or `schema` sets. */
+export interface PostgresUrlOptions {
+  schema?: string;
+  maxConnections?: number;
+  queryTimeoutMs?: number;
+  rotationBatchSize?: number;
+  rotationBatchesInFlight?: number;
+}
+
+/**
+ * Takes Tessera's own query parameters out of a `postgres://` URL (`schema`, `max_connections`,
+ * `query_timeout_ms`, `rotation_batch_size`, `rotation_batches_in_flight`) and returns them as
+ * `createPostgresStore` options; the rest of the URL (`sslmode`, `application_name`…) is the
+ * driver's. Throws a
+ * {@link StartupError} naming `TESSERA_DATABASE_URL` and the parameter when a number is not a
+ * positive whole number.
+ * @example
+ * postgresUrlOptions(new URL('postgres://db/tessera?schema=auth&max_connections=20'));
+ * // { schema: 'auth', maxConnections: 20 }, the URL now postgres://db/tessera
+ */
+export function postgresUrlOptions(url: URL): PostgresUrlOptions {
+  const options: PostgresUrlOptions = {};
+  const schema = url.searchParams.get('schema');
+  if (schema) options.schema = schema;
+  url.searchParams.delete('schema');
+  for (const [parameter, option] of Object.entries(POSTGRES_URL_NUMBERS)) {
+    const value = url.searchParams.get(parameter);
+    url.searchParams.delete(parameter);
+    if (value === null) continue;
+    if (!/^[1-9][0-9]{0,8}$/.test(value)) {
+      throw new StartupError(
+        'TESSERA_DATABASE_URL',
+        `?${parameter}= must be a positive whole number (got "${value.slice(0, 20)}").`,
+        'config',
+      );
+    }
+    options[option] = Number(value);
+  }
+  return options;
 }
 
 function openSqlite(path: string, options: OpenStoreOptions): Store {
