@@ -17,6 +17,7 @@ const COMMANDS = [
   ['migrate'],
   ['keys', 'rotate'],
   ['keys', 'list'],
+  ['keys', 'purge'],
   ['revoke-all'],
   ['user', 'list'],
   ['user', 'find'],
@@ -172,6 +173,86 @@ describe('tessera start, keys and the first start', () => {
     const missing = await runTessera(['user', 'roles', 'nobody@example.com', 'x'], env);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no user with email nobody@example.com/);
+  });
+});
+
+describe('tessera keys purge: the response to a stolen TESSERA_SECRET', () => {
+  const purgeDir = mkdtempSync(join(tmpdir(), 'tessera-cli-purge-'));
+  after(() => rmSync(purgeDir, { recursive: true, force: true }));
+  const OLD_SECRET = Buffer.alloc(32, 1).toString('base64url');
+  const NEW_SECRET = Buffer.alloc(32, 2).toString('base64url');
+  const jwksKids = async (url: string) =>
+    ((await call(url, 'GET', '/.well-known/jwks.json')).body.keys as Array<{ kid: string }>).map(
+      (k) => k.kid,
+    );
+
+  it('refuses without confirmation, then deletes every key so a new secret can start with a new one', async () => {
+    const env = { TESSERA_DATA_DIR: purgeDir, TESSERA_SECRET: OLD_SECRET };
+    const first = await startChildServer({ ...env, TESSERA_PORT: String(await freePort()) });
+    const oldKids = await jwksKids(first.url);
+    await stopChildServer(first, 'SIGTERM');
+    assert.equal((await runTessera(['keys', 'rotate'], env)).code, 0);
+    const listed = (await runTessera(['keys', 'list'], env)).stdout.trim().split('\n');
+    assert.equal(listed.length, 2, 'one signing, one retired and still published');
+
+    // Under the new secret the old keys do not open: nothing starts until they are gone.
+    const refusedStart = await runTessera(['start'], {
+      ...env,
+      TESSERA_SECRET: NEW_SECRET,
+      TESSERA_PORT: '0',
+    });
+    assert.notEqual(refusedStart.code, 0);
+    assert.equal(refusedStart.stdout, '');
+
+    const refused = await runTessera(['keys', 'purge'], env);
+    assert.equal(refused.code, 2);
+    assert.match(
+      refused.stderr,
+      /keys purge deletes every signing key; not on a terminal, so confirm with --yes/,
+    );
+    const saved = { ...process.env };
+    try {
+      process.env.TESSERA_DATA_DIR = purgeDir;
+      process.env.TESSERA_SECRET = OLD_SECRET;
+      const declined = await runCliCaptured(['keys', 'purge'], { interactive: true, answers: ['no'] });
+      assert.equal(declined.code, 1);
+      assert.match(declined.asked[0] ?? '', /This deletes every signing key/);
+      assert.match(declined.stderr, /Nothing was changed/);
+    } finally {
+      process.env = saved;
+    }
+    assert.equal(
+      (await runTessera(['keys', 'list'], env)).stdout.trim().split('\n').length,
+      2,
+      'nothing deleted',
+    );
+
+    // The database is all it needs: it runs under the new secret too.
+    const purged = await runTessera(['keys', 'purge', '--yes'], { ...env, TESSERA_SECRET: NEW_SECRET });
+    assert.equal(purged.code, 0, purged.stderr);
+    assert.match(
+      purged.stdout,
+      /^Deleted 2 signing keys \(\S+, \S+\)\. Start every instance with a new TESSERA_SECRET/,
+    );
+    assert.equal((await runTessera(['keys', 'list'], env)).stdout, '');
+
+    const restarted = await startChildServer({
+      ...env,
+      TESSERA_SECRET: NEW_SECRET,
+      TESSERA_PORT: String(await freePort()),
+    });
+    try {
+      const newKids = await jwksKids(restarted.url);
+      assert.equal(newKids.length, 1);
+      assert.ok(!oldKids.includes(newKids[0] as string), 'a new key, and none of the old ones published');
+      const registered = await call(restarted.url, 'POST', '/auth/register', {
+        json: { email: 'after-purge@example.com', password: PASSWORD },
+      });
+      assert.equal(registered.status, 201, registered.text);
+    } finally {
+      await stopChildServer(restarted, 'SIGTERM');
+    }
+    assert.match((await runTessera(['keys', 'purge', '-y'], env)).stdout, /^Deleted 1 signing key \(\S+\)\./);
   });
 });
 

@@ -109,3 +109,29 @@ export class CommandFailure extends Error {
     this.name = 'CommandFailure';
   }
 }
+
+/**
+ * Whether a destructive command may go on: `--yes` in `values`, or "yes" typed at `question` on a
+ * terminal. Off a terminal without `--yes` it throws a {@link UsageError} (`refusal`, then "confirm
+ * with --yes"); a declined question prints "Nothing was changed." and resolves to false.
+ * @example
+ * if (!(await confirmed(ctx, ['revoke-all'], 'revoke-all ends every session', 'Type "yes": '))) return EXIT.failed;
+ */
+export async function confirmed(
+  { values, io }: Pick<CommandContext, 'values' | 'io'>,
+  path: readonly string[],
+  refusal: string,
+  question: string,
+): Promise<boolean> {
+  if (values.yes === true) return true;
+  if (!io.interactive) throw new UsageError(`${refusal}; not on a terminal, so confirm with --yes.`, path);
+  const answer = await io.ask(`${question}\nType "yes" to continue: `);
+  if (answer.trim().toLowerCase() === 'yes') return true;
+  io.err('Nothing was changed.\n');
+  return false;
+}
+
+/** The `--yes` option of a command that asks before it destroys. */
+export const YES_OPTION: Readonly<Record<'yes', OptionSpec>> = Object.freeze({
+  yes: { type: 'boolean', short: 'y', help: 'confirm without asking' },
+});

@@ -1,5 +1,5 @@
 import { ENGINE_DEFAULTS, SIGNING_ALGS, type SigningAlg } from '@tessera/core';
-import { type Command, EXIT, UsageError } from './command.ts';
+import { type Command, confirmed, EXIT, plural, UsageError, YES_OPTION } from './command.ts';
 import { withEngine, withStore } from './with-engine.ts';
 
 /** `tessera keys rotate`. */
@@ -46,6 +46,42 @@ export const keysListCommand: Command = {
         io.out(`${key.kid}\t${key.alg}\tcreated ${new Date(key.createdAtMs).toISOString()}\t${state}\n`);
       }
     });
+    return EXIT.ok;
+  },
+};
+
+/** `tessera keys purge`. */
+export const keysPurgeCommand: Command = {
+  path: ['keys', 'purge'],
+  summary: 'emergency: delete every signing key (a stolen TESSERA_SECRET)',
+  synopsis: '[--yes]',
+  description:
+    'For a stolen TESSERA_SECRET, which opens the signing keys sealed in the database: deletes every ' +
+    'signing key, the one that signs and the retired ones still published, so none stays in the JWKS and ' +
+    'no token they signed verifies. Stop every instance first; then start them with a new secret (the ' +
+    'first makes a new key) and run tessera revoke-all. Needs the database only, not the secret. Asks ' +
+    'for confirmation on a terminal; elsewhere (a script, CI) it needs --yes.',
+  options: YES_OPTION,
+  args: { min: 0, max: 0 },
+  examples: ['tessera keys purge            # asks first', 'tessera keys purge --yes      # in a script'],
+  async run(ctx) {
+    const config = ctx.config();
+    const asked = await confirmed(
+      ctx,
+      ['keys', 'purge'],
+      'keys purge deletes every signing key',
+      'This deletes every signing key: every access token stops verifying, and no instance can sign until it starts with a new TESSERA_SECRET.',
+    );
+    if (!asked) return EXIT.failed;
+    const deleted = await withStore(config, async (store) => {
+      const keys = await store.listSigningKeys();
+      for (const key of keys) await store.deleteSigningKey(key.kid);
+      return keys.map((key) => key.kid);
+    });
+    ctx.io.out(
+      `Deleted ${plural(deleted.length, 'signing key')}${deleted.length > 0 ? ` (${deleted.join(', ')})` : ''}. ` +
+        'Start every instance with a new TESSERA_SECRET, then run tessera revoke-all.\n',
+    );
     return EXIT.ok;
   },
 };

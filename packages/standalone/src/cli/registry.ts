@@ -1,5 +1,5 @@
 import type { Command, OptionSpec } from './command.ts';
-import { keysListCommand, keysRotateCommand } from './keys.ts';
+import { keysListCommand, keysPurgeCommand, keysRotateCommand } from './keys.ts';
 import { migrateCommand } from './migrate.ts';
 import { revokeAllCommand } from './revoke-all.ts';
 import { startCommand } from './start.ts';
@@ -18,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   migrateCommand,
   keysRotateCommand,
   keysListCommand,
+  keysPurgeCommand,
   revokeAllCommand,
   userListCommand,
   userFindCommand,
