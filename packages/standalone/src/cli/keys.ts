@@ -70,7 +70,7 @@ export const keysPurgeCommand: Command = {
       ctx,
       ['keys', 'purge'],
       'keys purge deletes every signing key',
-      'This deletes every signing key: every access token stops verifying, and no instance can sign until it starts with a new TESSERA_SECRET.',
+      'This deletes every signing key: no access token verifies until the instances restart (with a new TESSERA_SECRET) and make a new key.',
     );
     if (!asked) return EXIT.failed;
     const deleted = await withStore(config, async (store) => {
