@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { TesseraError } from '../errors.ts';
 import { normalizeEmail } from '../internal/email.ts';
 import { assertInputObject } from '../internal/input.ts';
@@ -10,6 +10,7 @@ import type {
   RedeemResult,
   UserRecord,
 } from '../store/store.ts';
+import { randomBase64url } from '../tokens/random-id.ts';
 import { countAttempt, type EngineContext, ipKey } from './context.ts';
 import { wakeOutbox } from './outbox-worker.ts';
 import { SEALED_TOKEN_FIELD, sealToken } from './sealed-token.ts';
@@ -51,7 +52,7 @@ export function hashOneTimeToken(token: string): string {
  * email change) as `<random>.<base64url(value)>`; the hash covers both, so the value cannot be swapped.
  */
 export function newOneTimeToken(payload?: string): string {
-  const random = randomBytes(32).toString('base64url');
+  const random = randomBase64url(32);
   return payload === undefined ? random : `${random}.${Buffer.from(payload, 'utf8').toString('base64url')}`;
 }
 

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { OutboxRecord } from '../store/store.ts';
+import { randomBase64url } from '../tokens/random-id.ts';
 import type { EngineContext } from './context.ts';
 import { unsealEventData } from './sealed-token.ts';
 import type { WebhookDeliver, WebhookEventType } from './webhook-events.ts';
@@ -72,7 +72,7 @@ function describeFailure(error: unknown, timedOut: boolean, token: unknown, time
  * claimable again after it, so every event is delivered at least once, and by one worker at a time.
  */
 export function createOutboxWorker(ctx: EngineContext): OutboxWorker {
-  const owner = `${hostname()}:${process.pid}:${randomBytes(6).toString('base64url')}`;
+  const owner = `${hostname()}:${process.pid}:${randomBase64url(6)}`;
   const timeoutMs = ctx.options.webhookTimeoutSeconds * 1000;
   const leaseMs = timeoutMs * 2 + 5000;
   let running: Promise<OutboxPass> | null = null;

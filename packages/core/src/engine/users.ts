@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { TesseraError } from '../errors.ts';
 import { normalizeEmail } from '../internal/email.ts';
 import { assertInputObject } from '../internal/input.ts';
 import type { UserRecord } from '../store/store.ts';
+import { randomBase64url } from '../tokens/random-id.ts';
 import { checkRoles } from './account.ts';
 import type { EngineContext } from './context.ts';
 import { wakeOutbox } from './outbox-worker.ts';
@@ -48,7 +48,7 @@ export function newUserRecord(
   nowMs: number,
 ): UserRecord {
   return {
-    id: randomBytes(16).toString('base64url'),
+    id: randomBase64url(16),
     email: fields.email,
     emailVerified: fields.emailVerified ?? false,
     passwordHash: fields.passwordHash,

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type {
   EmitEvents,
   OutboxEventInput,
@@ -6,6 +5,7 @@ import type {
   SessionRecord,
   UserRecord,
 } from '../store/store.ts';
+import { randomBase64url } from '../tokens/random-id.ts';
 import type { EngineContext } from './context.ts';
 
 /**
@@ -73,7 +73,7 @@ export type WebhookDeliver = (message: WebhookMessage) => Promise<void>;
 
 /** A new Standard Webhooks message id: `msg_` and 128 random bits, base64url. */
 export function newWebhookMessageId(): string {
-  return `msg_${randomBytes(16).toString('base64url')}`;
+  return `msg_${randomBase64url(16)}`;
 }
 
 /**

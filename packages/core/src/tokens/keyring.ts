@@ -1,7 +1,8 @@
-import { createPrivateKey, type JsonWebKey, type KeyObject, randomBytes, type webcrypto } from 'node:crypto';
+import { createPrivateKey, type JsonWebKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { SigningKeyRecord, Store } from '../store/store.ts';
+import { randomBase64url } from './random-id.ts';
 import { seal, unseal } from './sealed-box.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -86,7 +87,7 @@ async function generateSigningKeyRecord(
     ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
     ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),
   });
-  const kid = randomBytes(12).toString('base64url');
+  const kid = randomBase64url(12);
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
   const privateJwk = await exportJWK(privateKey);
   return {

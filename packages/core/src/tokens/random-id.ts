@@ -10,8 +10,9 @@ const pool = Buffer.alloc(POOL_BYTES);
 let offset = POOL_BYTES;
 
 /**
- * Base64url of `bytes` fresh random bytes from the CSPRNG (at most 256): a session id, a salt, a
- * token id.
+ * Base64url of `bytes` fresh random bytes from the CSPRNG (at most 256): every random id and
+ * one-time token the engine makes (sessions, salts, token and key ids, users, one-time tokens,
+ * webhook messages).
  * @example
  * const jti = randomBase64url(16); // 22 characters
  */
