@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { parseArgs } from 'node:util';
 import { startCluster } from './cluster.ts';
-import { type HttpLoad, processCpuSeconds, runHttpLoad } from './http-load.ts';
+import { type HttpLoad, runHttpLoad } from './http-load.ts';
 import { createSessions } from './refresh-scenario.ts';
 
 /** Scheduler counts of one thread: nanoseconds on a core and runnable-but-waiting. */
@@ -96,7 +96,6 @@ try {
   for (const fraction of fractions) {
     const rate = Math.round(full.rps * fraction);
     const threadsBefore = threadTimes(pid);
-    const cpuBefore = processCpuSeconds([pid]);
     const started = performance.now();
     const run = await runHttpLoad({
       ...load,
@@ -108,11 +107,10 @@ try {
     const span = (performance.now() - started) / 1000;
     const threadsAfter = threadTimes(pid);
     tokens = run.tokens;
-    const cpuUs = ((processCpuSeconds([pid]) - cpuBefore) * 1e6) / (run.answered ?? run.requests);
     const main = shareOf(threadsBefore, threadsAfter, 'MainThread', span);
     const signing = shareOf(threadsBefore, threadsAfter, 'WorkerThread', span);
     rows.push(
-      `| ${fraction} of it | ${rate} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${cpuUs.toFixed(0)} | ${main.onCpu.toFixed(0)} | ${main.waiting.toFixed(0)} | ${signing.onCpu.toFixed(0)} | ${run.generatorCpuUsPerRequest?.toFixed(0)} |`,
+      `| ${fraction} of it | ${rate} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${run.cpuUsPerRequest?.toFixed(0)} | ${main.onCpu.toFixed(0)} | ${main.waiting.toFixed(0)} | ${signing.onCpu.toFixed(0)} | ${run.generatorCpuUsPerRequest?.toFixed(0)} |`,
     );
   }
 } finally {

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { authenticateRequest, createVerifier, type Verifier } from '@tessera/verify';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { BENCH_ISSUER } from './cluster.ts';
-import { createBenchTokenSigner, operationsPerSecond } from './verify-fixtures.ts';
+import { bestOfInterleaved, createBenchTokenSigner, operationsPerSecond } from './verify-fixtures.ts';
 
 /** Requests per second through `authenticateRequest`, Bearer and DPoP side by side. */
 export interface VerifyDpopResult {
@@ -100,26 +100,13 @@ export async function measureVerifyDpop(options: {
   try {
     await Promise.all([warm.ready(), cold.ready()]);
     for (const token of [...bearer, ...bound]) await warm.verify(token);
-    const best = { bearerWarm: 0, bearerCold: 0, dpopWarm: 0, dpopCold: 0 };
     const slice = options.seconds / 4;
-    for (let round = 0; round < 2; round += 1) {
-      best.bearerWarm = Math.max(
-        best.bearerWarm,
-        await operationsPerSecond(slice, authenticated(warm, bearerRequests(bearer))),
-      );
-      best.dpopWarm = Math.max(
-        best.dpopWarm,
-        await operationsPerSecond(slice, authenticated(warm, dpopRequests())),
-      );
-      best.bearerCold = Math.max(
-        best.bearerCold,
-        await operationsPerSecond(slice, authenticated(cold, bearerRequests(bearer))),
-      );
-      best.dpopCold = Math.max(
-        best.dpopCold,
-        await operationsPerSecond(slice, authenticated(cold, dpopRequests())),
-      );
-    }
+    const best = await bestOfInterleaved(2, {
+      bearerWarm: () => operationsPerSecond(slice, authenticated(warm, bearerRequests(bearer))),
+      dpopWarm: () => operationsPerSecond(slice, authenticated(warm, dpopRequests())),
+      bearerCold: () => operationsPerSecond(slice, authenticated(cold, bearerRequests(bearer))),
+      dpopCold: () => operationsPerSecond(slice, authenticated(cold, dpopRequests())),
+    });
     return {
       bearerWarmOps: best.bearerWarm,
       bearerColdOps: best.bearerCold,

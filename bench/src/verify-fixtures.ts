@@ -67,3 +67,18 @@ export async function operationsPerSecond(
   }
   return done / ((performance.now() - started) / 1000);
 }
+
+/**
+ * The best of `rounds` timings of each entry of `timings` (operations per second), the entries taken
+ * in turn every round so machine noise hits them alike.
+ */
+export async function bestOfInterleaved<K extends string>(
+  rounds: number,
+  timings: Record<K, () => Promise<number>>,
+): Promise<Record<K, number>> {
+  const best = {} as Record<K, number>;
+  for (let round = 0; round < rounds; round += 1) {
+    for (const key of Object.keys(timings) as K[]) best[key] = Math.max(best[key] ?? 0, await timings[key]());
+  }
+  return best;
+}

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { createVerifier } from '@tessera/verify';
 import { jwtVerify } from 'jose';
 import { BENCH_ISSUER } from './cluster.ts';
-import { createBenchTokenSigner, operationsPerSecond } from './verify-fixtures.ts';
+import { bestOfInterleaved, createBenchTokenSigner, operationsPerSecond } from './verify-fixtures.ts';
 
 /** Operations per second of one verification method over a fixed set of tokens. */
 export interface VerifyResult {
@@ -80,31 +80,25 @@ export async function measureVerify(options: {
       issuer: BENCH_ISSUER,
       audience: BENCH_ISSUER,
     };
-    // Interleave the three so machine noise hits them alike; keep the best of each.
-    const results = { jose: 0, cold: 0, warm: 0 };
-    for (let round = 0; round < 2; round += 1) {
-      results.jose = Math.max(
-        results.jose,
-        await operationsPerSecond(
-          options.seconds / 2,
+    // Interleaved so machine noise hits the three alike; the best of each.
+    const seconds = options.seconds / 2;
+    const results = await bestOfInterleaved(2, {
+      jose: () =>
+        operationsPerSecond(
+          seconds,
           eachToken(tokens, (t) => jwtVerify(t, publicKey, verifyOptions)),
         ),
-      );
-      results.cold = Math.max(
-        results.cold,
-        await operationsPerSecond(
-          options.seconds / 2,
+      cold: () =>
+        operationsPerSecond(
+          seconds,
           eachToken(tokens, (t) => cold.verify(t)),
         ),
-      );
-      results.warm = Math.max(
-        results.warm,
-        await operationsPerSecond(
-          options.seconds / 2,
+      warm: () =>
+        operationsPerSecond(
+          seconds,
           eachToken(tokens, (t) => warm.verify(t)),
         ),
-      );
-    }
+    });
     return {
       joseOps: results.jose,
       coldOps: results.cold,
