@@ -7,12 +7,12 @@ import {
   type UserRecord,
 } from '@tessera/core';
 import type pg from 'pg';
+import { boundedQuery, connectBefore, type Deadline, deadlineIn, type Queryable } from './call-deadline.ts';
 import { toStoreError } from './postgres-errors.ts';
 import { byId, toSession, toUser } from './postgres-rows.ts';
 import { lockedInIdOrder, type RefreshStatements, refreshStatements } from './postgres-statements.ts';
 
-/** A pool or a client inside a transaction. */
-export type Queryable = Pick<pg.PoolClient, 'query'>;
+export type { Queryable } from './call-deadline.ts';
 
 /** Thrown inside {@link PostgresContext.transaction} to roll back and answer `value` instead. */
 export class Rollback<T> {
@@ -31,11 +31,15 @@ export interface PostgresContext {
   /**
    * Runs one query or a few independent ones on the pool. A single statement commits on its own,
    * and PostgreSQL reports a failed commit as the statement's error, so nothing is acknowledged
-   * that was not written.
+   * that was not written. Every wait (a connection, a statement) ends by `deadline`, by default the
+   * query timeout from now; past it the call rejects as unavailable.
    */
-  run<T>(work: (db: Queryable) => Promise<T>): Promise<T>;
-  /** Runs `work` in `BEGIN` … `COMMIT` on one connection; a thrown {@link Rollback} rolls back and answers its value. */
-  transaction<T>(work: (db: Queryable) => Promise<T>): Promise<T>;
+  run<T>(work: (db: Queryable) => Promise<T>, deadline?: Deadline): Promise<T>;
+  /**
+   * Runs `work` in `BEGIN` … `COMMIT` on one connection, the whole of it by `deadline` (as
+   * {@link PostgresContext.run}); a thrown {@link Rollback} rolls back and answers its value.
+   */
+  transaction<T>(work: (db: Queryable) => Promise<T>, deadline?: Deadline): Promise<T>;
   /** Inserts a session (in a transaction), first evicting the user's oldest live ones over `maxPerUser`. */
   insertSession(
     db: Queryable,
@@ -61,12 +65,44 @@ export interface PostgresContext {
 
 const byAge = (a: SessionRecord, b: SessionRecord): number => a.createdAtMs - b.createdAtMs || byId(a, b);
 
-/** Builds the {@link PostgresContext} over `pool` for tables in `schema`. */
-export function createPostgresContext(pool: pg.Pool, schema: string): PostgresContext {
+/** True when `error` leaves a connection in an unknown state: it is dropped, never reused. */
+const leavesConnectionBroken = (error: unknown): boolean =>
+  toStoreError(error) instanceof StoreUnavailableError;
+
+/** A connection's queries, each bounded by `deadline`. */
+function boundedClient(client: pg.PoolClient, deadline: Deadline): Queryable {
+  return { query: async (text, values) => client.query(boundedQuery(text, values, deadline)) };
+}
+
+/**
+ * Builds the {@link PostgresContext} over `pool` for tables in `schema`; a call's deadline defaults
+ * to `queryTimeoutMs` from when it began.
+ */
+export function createPostgresContext(
+  pool: pg.Pool,
+  schema: string,
+  queryTimeoutMs: number,
+): PostgresContext {
   const s = schema;
-  const run = async <T>(work: (db: Queryable) => Promise<T>): Promise<T> => {
+  const run = async <T>(work: (db: Queryable) => Promise<T>, deadline?: Deadline): Promise<T> => {
+    const until = deadline ?? deadlineIn(queryTimeoutMs);
+    // Each query on its own pooled connection, as `pool.query` does, but bounded by the deadline.
+    const onPool: Queryable = {
+      async query(text, values) {
+        const client = await connectBefore(pool, until);
+        let broken: Error | undefined;
+        try {
+          return await client.query(boundedQuery(text, values, until));
+        } catch (error) {
+          if (leavesConnectionBroken(error)) broken = error as Error;
+          throw error;
+        } finally {
+          client.release(broken);
+        }
+      },
+    };
     try {
-      return await work(pool);
+      return await work(onPool);
     } catch (error) {
       throw toStoreError(error);
     }
@@ -75,29 +111,37 @@ export function createPostgresContext(pool: pg.Pool, schema: string): PostgresCo
     s,
     statements: refreshStatements(schema),
     run,
-    transaction: (work) =>
+    transaction: (work, deadline = deadlineIn(queryTimeoutMs)) =>
       run(async () => {
-        const client = await pool.connect();
-        // A connection that timed out or broke is dropped, never handed to the next request.
+        const client = await connectBefore(pool, deadline);
+        const db = boundedClient(client, deadline);
+        // A connection that timed out or broke, or did not roll back, is dropped, never handed on.
         let broken: Error | undefined;
+        const rollBack = async () => {
+          try {
+            await db.query('ROLLBACK');
+          } catch (error) {
+            broken = error as Error;
+          }
+        };
         try {
-          await client.query('BEGIN');
-          const result = await work(client);
+          await db.query('BEGIN');
+          const result = await work(db);
           // A failed COMMIT (disk full, lost connection) rejects here: the write is not reported done.
-          await client.query('COMMIT');
+          await db.query('COMMIT');
           return result;
         } catch (error) {
           if (error instanceof Rollback) {
-            await client.query('ROLLBACK').catch(() => undefined);
+            await rollBack();
             return error.value;
           }
-          if (toStoreError(error) instanceof StoreUnavailableError) broken = error as Error;
-          else await client.query('ROLLBACK').catch(() => undefined);
+          if (leavesConnectionBroken(error)) broken = error as Error;
+          else await rollBack();
           throw error;
         } finally {
           client.release(broken);
         }
-      }),
+      }, deadline),
     async insertSession(db, session, options) {
       const maxPerUser = options.maxPerUser ?? 0;
       let evicted: SessionRecord[] = [];

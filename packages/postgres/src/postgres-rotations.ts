@@ -1,12 +1,37 @@
-import type { OneStepRotationResult, Store } from '@tessera/core';
+import type { OneStepRotationResult } from '@tessera/core';
 import { StoreUnavailableError } from '@tessera/core';
+import type { Deadline, Queryable } from './call-deadline.ts';
 import type { PostgresContext } from './postgres-context.ts';
 import { type Row, toSession, toUser } from './postgres-rows.ts';
 import type { RotationCall } from './rotation-batch.ts';
 
-type RotateInOneStep = NonNullable<Store['rotateSessionInOneStep']>;
-
 const DEADLOCK = '40P01';
+
+/** One call by the single-session statement (it locks one row, so it needs no lock order). */
+async function rotateOne(
+  ctx: PostgresContext,
+  db: Queryable,
+  { id, fromGeneration, update }: RotationCall,
+): Promise<OneStepRotationResult | null> {
+  const { rows } = await db.query({
+    ...ctx.statements.rotateSessionInOneStep,
+    values: [
+      id,
+      fromGeneration,
+      update.nowMs,
+      update.idleTtlMs,
+      update.maxLoginAgeMs,
+      update.ip,
+      update.userAgent,
+    ],
+  });
+  const row = rows[0];
+  if (!row) return null;
+  const user = row.user ? toUser(row.user) : null;
+  return row.rotated
+    ? { rotated: true, session: toSession(row.rotated), user }
+    : { rotated: false, session: toSession(row.session), user };
+}
 
 function toResult(row: Row | undefined): OneStepRotationResult | null {
   if (!row?.session) return null;
@@ -15,20 +40,16 @@ function toResult(row: Row | undefined): OneStepRotationResult | null {
 }
 
 /**
- * Sends one batch of one-step rotations: a batch of one as the single-session statement (it locks one
- * row, so it needs no lock order), a larger one as the batch statement, one round trip either way.
- * Errors are mapped ({@link StoreUnavailableError}, `StorageFullError`) as every store call's are.
+ * Sends one batch of one-step rotations by `deadline`: a batch of one as the single-session
+ * statement, a larger one as the batch statement, one round trip either way. Errors are mapped
+ * ({@link StoreUnavailableError}, `StorageFullError`) as every store call's are.
  */
 export function postgresRotationSender(
   ctx: PostgresContext,
-  rotateOne: RotateInOneStep,
-): (calls: readonly RotationCall[]) => Promise<Array<OneStepRotationResult | null>> {
-  return async (calls) => {
-    if (calls.length === 1) {
-      const [call] = calls as [RotationCall];
-      return [await rotateOne(call.id, call.fromGeneration, call.update)];
-    }
-    return ctx.run(async (db) => {
+): (calls: readonly RotationCall[], deadline: Deadline) => Promise<Array<OneStepRotationResult | null>> {
+  return (calls, deadline) =>
+    ctx.run(async (db) => {
+      if (calls.length === 1) return [await rotateOne(ctx, db, calls[0] as RotationCall)];
       const { rows } = await db.query({
         ...ctx.statements.rotateSessionsInOneStep,
         values: [
@@ -42,8 +63,7 @@ export function postgresRotationSender(
         ],
       });
       return rows.map((row) => toResult(row));
-    });
-  };
+    }, deadline);
 }
 
 /**

@@ -9,7 +9,6 @@ type SessionMethods = Pick<
   | 'findSession'
   | 'findSessionWithUser'
   | 'rotateSession'
-  | 'rotateSessionInOneStep'
   | 'updateSessionAuth'
   | 'revokeSession'
   | 'revokeUserSessions'
@@ -22,9 +21,7 @@ type SessionMethods = Pick<
   | 'listSigningKeys'
   | 'addSigningKey'
   | 'deleteSigningKey'
-> &
-  // Present here (optional in the contract): the store's batcher sends single calls through it.
-  Required<Pick<Store, 'rotateSessionInOneStep'>>;
+>;
 
 // A session `t` the sweeper deletes: revoked, or expired, before `$1`.
 const ENDED = `((t.revoked_at IS NOT NULL AND t.revoked_at < $1)
@@ -66,27 +63,6 @@ export function postgresSessionMethods(ctx: PostgresContext): SessionMethods {
           ],
         });
         return rows[0] ? toSession(rows[0].session) : null;
-      }),
-    rotateSessionInOneStep: (id, fromGeneration, update) =>
-      run(async (db) => {
-        const { rows } = await db.query({
-          ...statements.rotateSessionInOneStep,
-          values: [
-            id,
-            fromGeneration,
-            update.nowMs,
-            update.idleTtlMs,
-            update.maxLoginAgeMs,
-            update.ip,
-            update.userAgent,
-          ],
-        });
-        const row = rows[0];
-        if (!row) return null;
-        const user = row.user ? toUser(row.user) : null;
-        return row.rotated
-          ? { rotated: true, session: toSession(row.rotated), user }
-          : { rotated: false, session: toSession(row.session), user };
       }),
     updateSessionAuth: (id, auth) =>
       run(async (db) => {

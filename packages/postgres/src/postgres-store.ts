@@ -22,9 +22,10 @@ export interface PostgresStoreOptions {
   /** Apply pending migrations when opening. Default true. */
   migrate?: boolean;
   /**
-   * How long one query may take before it fails as unavailable (503) and its connection is dropped:
-   * a frozen database must not hold requests. Also set as the server's `statement_timeout`.
-   * Migrations are not bounded. Default 3000 ms.
+   * How long one store call may take, waiting for a pooled connection (and, for a refresh, for its
+   * batch to go out) included, before it fails as unavailable (503) and any statement it left
+   * unanswered has its connection dropped: a frozen database must not hold requests. Also set as the
+   * server's `statement_timeout`. Migrations are not bounded. Default 3000 ms.
    */
   queryTimeoutMs?: number;
   /** How long opening a connection may take. Default 2000 ms. */
@@ -148,13 +149,14 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     }
   }
 
-  const ctx = createPostgresContext(pool, schema);
+  const ctx = createPostgresContext(pool, schema, queryTimeoutMs);
   const s = schema;
   const sessions = postgresSessionMethods(ctx);
   const rotations = createRotationBatcher({
     maxBatchSize: rotationBatchSize,
     maxInFlight: rotationBatchesInFlight,
-    send: postgresRotationSender(ctx, sessions.rotateSessionInOneStep),
+    timeoutMs: queryTimeoutMs,
+    send: postgresRotationSender(ctx),
     retryAlone: isDeadlock,
   });
   return {

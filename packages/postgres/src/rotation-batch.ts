@@ -3,9 +3,12 @@
 // statement (protocol, parse of the bind, executor start, commit), not per row. Calls made in one
 // event-loop turn go out as one statement; while batches are in flight, new calls wait for the next
 // one, so an idle store adds at most one turn (a `setImmediate`) and a busy one fills its batches.
+// A call's query timeout runs from when it is queued, not from when its batch goes out: waiting for a
+// batch slot is part of what a frozen database makes a request wait for.
 
 import type { OneStepRotation, OneStepRotationResult } from '@tessera/core';
 import { StoreUnavailableError } from '@tessera/core';
+import { deadlineExceeded } from './call-deadline.ts';
 
 /** One `rotateSessionInOneStep` call, as a batch carries it. */
 export interface RotationCall {
@@ -21,10 +24,18 @@ export interface RotationBatcherOptions {
   /** Most batches sent and not yet answered (at least 1). */
   maxInFlight: number;
   /**
-   * Runs one batch, never holding one session twice, in one statement: answers one result per call,
-   * in order, or rejects, and then no call of the batch changed anything.
+   * Most milliseconds a call may take from when it is queued: one still queued then is rejected as
+   * unavailable ({@link StoreUnavailableError}), and a batch goes out with its oldest call's deadline.
    */
-  send(calls: readonly RotationCall[]): Promise<Array<OneStepRotationResult | null>>;
+  timeoutMs: number;
+  /** A monotonic clock in milliseconds, on which deadlines are given to `send`. Default `performance.now`. */
+  now?: () => number;
+  /**
+   * Runs one batch, never holding one session twice, in one statement, by `deadline` (on the `now`
+   * clock): answers one result per call, in order, or rejects, and then no call of the batch changed
+   * anything.
+   */
+  send(calls: readonly RotationCall[], deadline: number): Promise<Array<OneStepRotationResult | null>>;
   /**
    * True when a batch failed for a reason its calls would not meet one at a time (a deadlock with
    * another multi-row writer): each call is then sent again alone instead of rejected.
@@ -44,6 +55,7 @@ export interface RotationBatcher {
 }
 
 interface Waiting extends RotationCall {
+  deadline: number;
   resolve(result: OneStepRotationResult | null): void;
   reject(error: unknown): void;
 }
@@ -58,7 +70,8 @@ const closedError = (): StoreUnavailableError =>
  * case) instead of another compare-and-set that must lose. Calls otherwise go out in arrival order.
  */
 export function createRotationBatcher(options: RotationBatcherOptions): RotationBatcher {
-  const { maxBatchSize, maxInFlight, send } = options;
+  const { maxBatchSize, maxInFlight, timeoutMs, send } = options;
+  const now = options.now ?? (() => performance.now());
   let queue: Waiting[] = [];
   // Sessions in a batch in flight: a later call for one waits in the queue.
   const busy = new Set<string>();
@@ -66,6 +79,36 @@ export function createRotationBatcher(options: RotationBatcherOptions): Rotation
   let scheduled = false;
   let closed = false;
   const idle: Array<() => void> = [];
+  // Fires at the deadline of the oldest call still queued (calls queue in deadline order).
+  let expiry: NodeJS.Timeout | undefined;
+
+  const settleIdle = (): void => {
+    if (queue.length === 0 && inFlight === 0) for (const done of idle.splice(0)) done();
+  };
+
+  // Rejects the queued calls whose time is up; the rest keep their place.
+  const dropExpired = (): void => {
+    const at = now();
+    if (queue.length === 0 || (queue[0] as Waiting).deadline > at) return;
+    const late = queue.filter((call) => call.deadline <= at);
+    queue = queue.filter((call) => call.deadline > at);
+    for (const call of late) call.reject(deadlineExceeded('a refresh waiting for its batch'));
+  };
+
+  const armExpiry = (): void => {
+    const first = queue[0];
+    if (expiry || !first) return;
+    expiry = setTimeout(
+      () => {
+        expiry = undefined;
+        dropExpired();
+        armExpiry();
+        settleIdle();
+      },
+      Math.max(0, first.deadline - now()),
+    );
+    expiry.unref();
+  };
 
   const take = (): Waiting[] => {
     const batch: Waiting[] = [];
@@ -83,7 +126,10 @@ export function createRotationBatcher(options: RotationBatcherOptions): Rotation
   const settle = async (batch: Waiting[]): Promise<void> => {
     let results: Array<OneStepRotationResult | null>;
     try {
-      results = await send(batch);
+      results = await send(
+        batch,
+        batch.reduce((soonest, call) => Math.min(soonest, call.deadline), Number.POSITIVE_INFINITY),
+      );
       if (results.length !== batch.length) throw new Error('A rotation batch answered the wrong count.');
     } catch (error) {
       // The statement failed whole: no call in it rotated, so sending them alone changes nothing twice.
@@ -99,6 +145,7 @@ export function createRotationBatcher(options: RotationBatcherOptions): Rotation
 
   const pump = (): void => {
     scheduled = false;
+    dropExpired();
     while (inFlight < maxInFlight && queue.length > 0) {
       const batch = take();
       // Everything waiting is for a session already in flight: that batch's answer pumps again.
@@ -108,9 +155,11 @@ export function createRotationBatcher(options: RotationBatcherOptions): Rotation
         inFlight -= 1;
         for (const call of batch) busy.delete(call.id);
         if (queue.length > 0) schedule();
-        else if (inFlight === 0) for (const done of idle.splice(0)) done();
+        else settleIdle();
       });
     }
+    armExpiry();
+    settleIdle();
   };
 
   // One turn's calls share a batch: the flush runs after the I/O callbacks of this turn.
@@ -127,7 +176,7 @@ export function createRotationBatcher(options: RotationBatcherOptions): Rotation
           reject(closedError());
           return;
         }
-        queue.push({ id, fromGeneration, update, resolve, reject });
+        queue.push({ id, fromGeneration, update, deadline: now() + timeoutMs, resolve, reject });
         schedule();
       }),
     close() {

@@ -3,7 +3,6 @@ import pg from 'pg';
 import { createPostgresContext } from './postgres-context.ts';
 import { postgresRotationSender } from './postgres-rotations.ts';
 import { PG_TYPES } from './postgres-rows.ts';
-import { postgresSessionMethods } from './postgres-sessions.ts';
 import { createRotationBatcher, type RotationBatcher } from './rotation-batch.ts';
 
 /** The local PostgreSQL every machine of this project runs (trust auth); tests make their own schemas. */
@@ -66,11 +65,12 @@ export function bareRotationInstance(
   connectionString: string = TEST_POSTGRES_URL,
 ): { batcher: RotationBatcher; end: () => Promise<void> } {
   const pool = new pg.Pool({ connectionString, max: 4, types: PG_TYPES });
-  const ctx = createPostgresContext(pool, schema);
+  const ctx = createPostgresContext(pool, schema, 3000);
   const batcher = createRotationBatcher({
     maxBatchSize: 16,
     maxInFlight: 4,
-    send: postgresRotationSender(ctx, postgresSessionMethods(ctx).rotateSessionInOneStep),
+    timeoutMs: 3000,
+    send: postgresRotationSender(ctx),
   });
   return {
     batcher,
