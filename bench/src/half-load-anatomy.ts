@@ -3,17 +3,35 @@
 // reporting the latency (from the intended send time), the server's CPU per refresh, and, per thread of
 // the server, its time on a core and its time runnable but waiting for one (/proc/<pid>/task/*/schedstat,
 // the scheduler's own nanosecond counts), beside the load generator's CPU per refresh. With --pin the
-// server runs on core 1 and the load generator on core 0, so neither takes the other's core. Usage:
+// server runs on core 1 and the load generator on core 0, so neither takes the other's core. With
+// --host-probe a process of its own sleeps 1 ms at a time beside each paced run (and once alone,
+// first) and reports how late it woke (bench/src/wakeup-lateness.ts): what the host does to any
+// process at that load, not only to the server. Usage:
 //   npm exec -- node --conditions=@tessera/source bench/src/half-load-anatomy.ts [--fractions=0.05,0.25,0.5]
-//     [--seconds=8] [--pin]
+//     [--seconds=8] [--pin] [--host-probe]
 // Prints a markdown table.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { parseArgs } from 'node:util';
 import { startCluster } from './cluster.ts';
 import { type HttpLoad, runHttpLoad } from './http-load.ts';
 import { createSessions } from './refresh-scenario.ts';
+import type { WakeupLatenessResult } from './wakeup-lateness.ts';
+
+/** Runs the 1-ms sleeper of wakeup-lateness.ts in a process of its own for `seconds`. */
+function probeHost(seconds: number): Promise<WakeupLatenessResult> {
+  const script = new URL('./wakeup-lateness.ts', import.meta.url).pathname;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [script, String(seconds)], (error, stdout) =>
+      error ? reject(error) : resolve(JSON.parse(stdout) as WakeupLatenessResult),
+    );
+  });
+}
+
+/** The sleeper's columns: wake-ups later than 5 ms per second, and ms per second past 10 ms. */
+const probeCells = (probe: WakeupLatenessResult | undefined): string =>
+  probe ? ` ${probe.over5MsPerSecond.toFixed(1)} | ${probe.past10MsPerSecond.toFixed(1)} |` : '';
 
 /** Scheduler counts of one thread: nanoseconds on a core and runnable-but-waiting. */
 interface ThreadTimes {
@@ -60,6 +78,7 @@ const { values } = parseArgs({
     fractions: { type: 'string' },
     seconds: { type: 'string' },
     pin: { type: 'boolean' },
+    'host-probe': { type: 'boolean' },
   },
 });
 const fractions = (values.fractions ?? '0.05,0.25,0.5').split(',').map(Number);
@@ -67,6 +86,7 @@ const seconds = Number(values.seconds ?? 8);
 const cluster = await startCluster({ instances: 1, database: 'sqlite' });
 const pid = cluster.instances[0]?.child.pid ?? 0;
 const rows: string[] = [];
+const hostProbe = values['host-probe'] ?? false;
 let maximum = 0;
 try {
   if (values.pin) {
@@ -82,6 +102,10 @@ try {
     pids: [pid],
   };
   let tokens = await createSessions(cluster.urls, 64, new Agent({ keepAlive: true }));
+  if (hostProbe) {
+    const alone = await probeHost(seconds);
+    rows.push(`| none (the sleeper alone) | | | | | | | | |${probeCells(alone)}`);
+  }
   const full = await runHttpLoad({
     ...load,
     credential: { kind: 'rotating-json', tokens },
@@ -91,12 +115,14 @@ try {
   tokens = full.tokens;
   maximum = full.rps;
   rows.push(
-    `| maximum (closed loop) | ${full.rps.toFixed(0)} | ${full.p50Ms.toFixed(1)} | ${full.p99Ms.toFixed(1)} | ${full.cpuUsPerRequest?.toFixed(0)} | | | | |`,
+    `| maximum (closed loop) | ${full.rps.toFixed(0)} | ${full.p50Ms.toFixed(1)} | ${full.p99Ms.toFixed(1)} | ${full.cpuUsPerRequest?.toFixed(0)} | | | | |${hostProbe ? ' | |' : ''}`,
   );
   for (const fraction of fractions) {
     const rate = Math.round(full.rps * fraction);
     const threadsBefore = threadTimes(pid);
     const started = performance.now();
+    // The sleeper starts with the warm-up and runs through the timed span.
+    const probing = hostProbe ? probeHost(seconds + 1) : undefined;
     const run = await runHttpLoad({
       ...load,
       credential: { kind: 'rotating-json', tokens },
@@ -104,13 +130,14 @@ try {
       warmupSeconds: 1,
       rate,
     });
+    const probe = await probing;
     const span = (performance.now() - started) / 1000;
     const threadsAfter = threadTimes(pid);
     tokens = run.tokens;
     const main = shareOf(threadsBefore, threadsAfter, 'MainThread', span);
     const signing = shareOf(threadsBefore, threadsAfter, 'WorkerThread', span);
     rows.push(
-      `| ${fraction} of it | ${rate} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${run.cpuUsPerRequest?.toFixed(0)} | ${main.onCpu.toFixed(0)} | ${main.waiting.toFixed(0)} | ${signing.onCpu.toFixed(0)} | ${run.generatorCpuUsPerRequest?.toFixed(0)} |`,
+      `| ${fraction} of it | ${rate} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${run.cpuUsPerRequest?.toFixed(0)} | ${main.onCpu.toFixed(0)} | ${main.waiting.toFixed(0)} | ${signing.onCpu.toFixed(0)} | ${run.generatorCpuUsPerRequest?.toFixed(0)} |${probeCells(probe)}`,
     );
   }
 } finally {
@@ -120,8 +147,8 @@ process.stdout.write(
   [
     `Tessera over SQLite, 64 sessions, 64 connections; paced runs of ${seconds} s after 1 s of warm-up${values.pin ? '; server on core 1, load generator on core 0' : '; server and load generator share the cores'}. Maximum ${maximum.toFixed(0)} refreshes/s.`,
     '',
-    '| load | refreshes/s | p50 ms | p99 ms | server CPU µs per refresh | event loop on a core, ms/s | event loop waiting for a core, ms/s | signing thread on a core, ms/s | load generator CPU µs per refresh |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| load | refreshes/s | p50 ms | p99 ms | server CPU µs per refresh | event loop on a core, ms/s | event loop waiting for a core, ms/s | signing thread on a core, ms/s | load generator CPU µs per refresh |${hostProbe ? ' a 1-ms sleeper beside it: wake-ups > 5 ms late per s | its ms/s past 10 ms |' : ''}`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|${hostProbe ? '---:|---:|' : ''}`,
     ...rows,
     '',
   ].join('\n'),

@@ -22,6 +22,7 @@ import {
 } from './systems.ts';
 import { measureVerifyDpop } from './verify-dpop-scenario.ts';
 import { measureVerify } from './verify-scenario.ts';
+import { measureWakeupLateness, type WakeupLatenessResult } from './wakeup-lateness.ts';
 
 /** One measured scenario in `latest.json`. */
 interface ScenarioResult {
@@ -79,6 +80,8 @@ const ratios: Record<string, number> = {};
 let revocationDelay: Record<string, unknown> | null = null;
 let postgresRoundTrips: RoundTrips | null = null;
 const diskSync: DiskSyncResult[] = [];
+/** The host alone: how late an idle process wakes, beside each round's half-load runs. */
+const wakeups: WakeupLatenessResult[] = [];
 /** The paced sender's own event-loop delay in each half-load run (ms): its share of the tail. */
 const generatorLag: Array<{ p99: number; max: number }> = [];
 let clientSize: { minified: number; gzipped: number } | null = null;
@@ -273,6 +276,13 @@ const scenarios: Array<{ name: string; run: () => Promise<void> }> = [
         diskSync.push(disk);
         process.stderr.write(
           `  disk alone: write+fsync of 4 KiB p50 ${disk.p50Ms.toFixed(2)} ms, p99 ${disk.p99Ms.toFixed(2)} ms, max ${disk.maxMs.toFixed(2)} ms (${disk.count})\n`,
+        );
+        // The host alone, the same way: when it holds an idle process past 10 ms for 1 % of the time,
+        // no server on it answers 99 % of requests within 10 ms.
+        const wakeup = await measureWakeupLateness({ seconds: quick ? 1 : 5 });
+        wakeups.push(wakeup);
+        process.stderr.write(
+          `  host alone: a 1-ms sleep wakes late by p99 ${wakeup.p99Ms.toFixed(2)} ms, max ${wakeup.maxMs.toFixed(1)} ms; ${wakeup.over5MsPerSecond.toFixed(1)} wake-ups/s over 5 ms; ${wakeup.past10MsPerSecond.toFixed(1)} ms/s past 10 ms\n`,
         );
       });
       const rps = new Map<System, number>();
@@ -525,6 +535,14 @@ const report = {
         p99: median(diskSync.map((d) => d.p99Ms)),
       }
     : null,
+  host_wakeup_lateness_ms: wakeups.length
+    ? {
+        runs: wakeups,
+        p99: median(wakeups.map((w) => w.p99Ms)),
+        over_5ms_per_second: median(wakeups.map((w) => w.over5MsPerSecond)),
+        past_10ms_ms_per_second: median(wakeups.map((w) => w.past10MsPerSecond)),
+      }
+    : null,
   load_generator_lag_ms: generatorLag.length
     ? {
         runs: generatorLag,
@@ -557,5 +575,6 @@ process.stdout.write(
   `\nratios: ${JSON.stringify(ratios)}\nrevocation delay (ms): ${JSON.stringify(revocationDelay)}\n` +
     `PostgreSQL round trips per refresh: ${JSON.stringify(postgresRoundTrips)}\n` +
     `disk alone, write+fsync 4 KiB (ms): ${JSON.stringify(report.disk_fsync_4k_ms)}\n` +
+    `host alone, 1-ms sleep lateness: ${JSON.stringify(report.host_wakeup_lateness_ms && { ...report.host_wakeup_lateness_ms, runs: undefined })}\n` +
     `load generator's own event-loop delay at half load (ms): ${JSON.stringify(report.load_generator_lag_ms)}\n`,
 );
