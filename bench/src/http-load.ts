@@ -291,13 +291,24 @@ async function child(): Promise<void> {
   for await (const chunk of process.stdin) input += chunk;
   const load = JSON.parse(input) as HttpLoad;
   const shape = sampleErrors(requestShape(load));
-  const runOne = (url: string, connections: number, amount: number, samples: number[]) =>
+  // autocannon reports a run counted in requests only at its next sampling tick after the last
+  // answer (every `sampleInt` ms, 1 s by default), so its end, and the wall time to it, can be most
+  // of a second late: a run is timed from its start to its last answer instead (`span.lastAt`), and
+  // the ticks are made short so the idle tail between runs is too.
+  const runOne = (
+    url: string,
+    connections: number,
+    amount: number,
+    samples: number[],
+    span: { lastAt: number },
+  ) =>
     new Promise<{ non2xx: number; errors: number; timeouts: number }>((resolve, reject) => {
       const instance = autocannon(
         {
           url: new URL(load.path, url).href,
           connections,
           amount: Math.max(amount, connections),
+          sampleInt: 50,
           requests: [
             {
               method: load.method,
@@ -312,16 +323,17 @@ async function child(): Promise<void> {
       );
       // autocannon's own histogram keeps whole milliseconds; the raw timings give exact percentiles.
       instance.on('response', (_client, status: number, _bytes, ms: number) => {
+        span.lastAt = performance.now();
         if (status >= 200 && status < 300) samples.push(ms);
       });
     });
-  const run = async (amount: number, samples: number[]) => {
+  const run = async (amount: number, samples: number[], span: { lastAt: number }) => {
     const { urls } = load;
     // Exactly `connections` in all (one live token each), split as evenly as the count allows.
     const share = (total: number, i: number) =>
       Math.floor(total / urls.length) + (i < total % urls.length ? 1 : 0);
     const parts = await Promise.all(
-      urls.map((url, i) => runOne(url, share(load.connections, i), share(amount, i), samples)),
+      urls.map((url, i) => runOne(url, share(load.connections, i), share(amount, i), samples, span)),
     );
     return parts.reduce((a, b) => ({
       non2xx: a.non2xx + b.non2xx,
@@ -338,8 +350,9 @@ async function child(): Promise<void> {
     const cpuBefore = pids.length > 0 ? processCpuSeconds(pids) : 0;
     const dbBefore = load.dbProcessName ? cpuSecondsByPid(load.dbProcessName) : undefined;
     const started = performance.now();
-    const result = await run(amount, samples);
-    const seconds = (performance.now() - started) / 1000;
+    const span = { lastAt: started };
+    const result = await run(amount, samples, span);
+    const seconds = (span.lastAt - started) / 1000;
     answered += samples.length;
     const cpuSeconds = pids.length > 0 ? processCpuSeconds(pids) - cpuBefore : undefined;
     const dbSeconds =
