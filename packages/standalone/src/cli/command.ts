@@ -111,11 +111,12 @@ export class CommandFailure extends Error {
 }
 
 /**
- * Whether a destructive command may go on: `--yes` in `values`, or "yes" typed at `question` on a
- * terminal. Off a terminal without `--yes` it throws a {@link UsageError} (`refusal`, then "confirm
- * with --yes"); a declined question prints "Nothing was changed." and resolves to false.
+ * Whether a destructive command may go on: `--yes` in `values`, or "yes" typed on a terminal after
+ * `question` (this adds the `Type "yes" to continue:` prompt). Off a terminal without `--yes` it
+ * throws a {@link UsageError} (`refusal`, then "confirm with --yes"); a declined question prints
+ * "Nothing was changed." and resolves to false.
  * @example
- * if (!(await confirmed(ctx, ['revoke-all'], 'revoke-all ends every session', 'Type "yes": '))) return EXIT.failed;
+ * if (!(await confirmed(ctx, ['revoke-all'], 'revoke-all ends every session', 'This ends every session.'))) return EXIT.failed;
  */
 export async function confirmed(
   { values, io }: Pick<CommandContext, 'values' | 'io'>,
