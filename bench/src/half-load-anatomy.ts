@@ -6,13 +6,19 @@
 // server runs on core 1 and the load generator on core 0, so neither takes the other's core. With
 // --host-probe a process of its own sleeps 1 ms at a time beside each paced run (and once alone,
 // first) and reports how late it woke (bench/src/wakeup-lateness.ts): what the host does to any
-// process at that load, not only to the server. Usage:
+// process at that load, not only to the server. Each paced run's p99 is split in two: how late the
+// generator sent (due → handed to the socket) and the p99 timed from the send. With --server-timing a
+// preloaded script in the server times each request from its parsed head to its finished reply: the
+// server's own share, without the time a request waits in the kernel while the event loop is held.
+// Usage:
 //   npm exec -- node --conditions=@tessera/source bench/src/half-load-anatomy.ts [--fractions=0.05,0.25,0.5]
-//     [--seconds=8] [--pin] [--host-probe]
+//     [--seconds=8] [--pin] [--host-probe] [--server-timing]
 // Prints a markdown table.
 import { execFile, execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster } from './cluster.ts';
 import { type HttpLoad, runHttpLoad } from './http-load.ts';
@@ -32,6 +38,50 @@ function probeHost(seconds: number): Promise<WakeupLatenessResult> {
 /** The sleeper's columns: wake-ups later than 5 ms per second, and ms per second past 10 ms. */
 const probeCells = (probe: WakeupLatenessResult | undefined): string =>
   probe ? ` ${probe.over5MsPerSecond.toFixed(1)} | ${probe.past10MsPerSecond.toFixed(1)} |` : '';
+
+// The server's own time per request, preloaded with --server-timing: from the parsed request head
+// ('request') to the reply handed to the kernel ('finish'). Each SIGUSR2 writes the percentiles since
+// the last one to SERVER_TIMING_OUT (renamed into place) and starts afresh.
+const SERVER_TIMING_PRELOAD = `
+import { Server } from 'node:http';
+import { createHistogram } from 'node:perf_hooks';
+import { renameSync, writeFileSync } from 'node:fs';
+let histogram = createHistogram();
+const emit = Server.prototype.emit;
+Server.prototype.emit = function (event, ...args) {
+  if (event === 'request') {
+    const started = process.hrtime.bigint();
+    const mine = histogram;
+    args[1].once('finish', () => mine.record(process.hrtime.bigint() - started || 1n));
+  }
+  return emit.call(this, event, ...args);
+};
+process.on('SIGUSR2', () => {
+  const done = histogram;
+  histogram = createHistogram();
+  const out = process.env.SERVER_TIMING_OUT;
+  const ms = (ns) => ns / 1e6;
+  writeFileSync(out + '.part', JSON.stringify({ p50: ms(done.percentile(50)), p99: ms(done.percentile(99)), max: ms(done.max) }));
+  renameSync(out + '.part', out);
+});
+`;
+
+/** The server's own time per request since the last call (see SERVER_TIMING_PRELOAD), in ms. */
+async function serverTiming(
+  child: import('node:child_process').ChildProcess | undefined,
+  out: string,
+): Promise<{ p50: number; p99: number; max: number }> {
+  rmSync(out, { force: true });
+  child?.kill('SIGUSR2');
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      return JSON.parse(readFileSync(out, 'utf8')) as { p50: number; p99: number; max: number };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error('the server wrote no timings');
+}
 
 /** Scheduler counts of one thread: nanoseconds on a core and runnable-but-waiting. */
 interface ThreadTimes {
@@ -79,14 +129,45 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     pin: { type: 'boolean' },
     'host-probe': { type: 'boolean' },
+    'server-timing': { type: 'boolean' },
   },
 });
 const fractions = (values.fractions ?? '0.05,0.25,0.5').split(',').map(Number);
 const seconds = Number(values.seconds ?? 8);
-const cluster = await startCluster({ instances: 1, database: 'sqlite' });
-const pid = cluster.instances[0]?.child.pid ?? 0;
+const timingDir = values['server-timing'] ? mkdtempSync(join(tmpdir(), 'tessera-timing-')) : undefined;
+const timingOut = timingDir ? join(timingDir, 'timing.json') : '';
+if (timingDir) writeFileSync(join(timingDir, 'preload.mjs'), SERVER_TIMING_PRELOAD);
+const cluster = await startCluster({
+  instances: 1,
+  database: 'sqlite',
+  ...(timingDir
+    ? {
+        extraEnv: {
+          NODE_OPTIONS: `--import ${join(timingDir, 'preload.mjs')}`,
+          SERVER_TIMING_OUT: timingOut,
+        },
+      }
+    : {}),
+});
+const child = cluster.instances[0]?.child;
+const pid = child?.pid ?? 0;
 const rows: string[] = [];
 const hostProbe = values['host-probe'] ?? false;
+const columns = [
+  'load',
+  'refreshes/s',
+  'p50 ms',
+  'p99 ms',
+  'the generator sent late, p99 ms',
+  'p99 ms from the send',
+  ...(timingDir ? ["the server's own time, p99 ms"] : []),
+  'server CPU µs per refresh',
+  'event loop on a core, ms/s',
+  'event loop waiting for a core, ms/s',
+  'signing thread on a core, ms/s',
+  'load generator CPU µs per refresh',
+  ...(hostProbe ? ['a 1-ms sleeper beside it: wake-ups > 5 ms late per s', 'its ms/s past 10 ms'] : []),
+];
 let maximum = 0;
 try {
   if (values.pin) {
@@ -104,7 +185,7 @@ try {
   let tokens = await createSessions(cluster.urls, 64, new Agent({ keepAlive: true }));
   if (hostProbe) {
     const alone = await probeHost(seconds);
-    rows.push(`| none (the sleeper alone) | | | | | | | | |${probeCells(alone)}`);
+    rows.push(`| none (the sleeper alone) |${' |'.repeat(columns.length - 3)}${probeCells(alone)}`);
   }
   const full = await runHttpLoad({
     ...load,
@@ -115,7 +196,7 @@ try {
   tokens = full.tokens;
   maximum = full.rps;
   rows.push(
-    `| maximum (closed loop) | ${full.rps.toFixed(0)} | ${full.p50Ms.toFixed(1)} | ${full.p99Ms.toFixed(1)} | ${full.cpuUsPerRequest?.toFixed(0)} | | | | |${hostProbe ? ' | |' : ''}`,
+    `| maximum (closed loop) | ${full.rps.toFixed(0)} | ${full.p50Ms.toFixed(1)} | ${full.p99Ms.toFixed(1)} |${' |'.repeat(2 + (timingDir ? 1 : 0))} ${full.cpuUsPerRequest?.toFixed(0)} | | | | |${hostProbe ? ' | |' : ''}`,
   );
   for (const fraction of fractions) {
     const rate = Math.round(full.rps * fraction);
@@ -123,13 +204,19 @@ try {
     const started = performance.now();
     // The sleeper starts with the warm-up and runs through the timed span.
     const probing = hostProbe ? probeHost(seconds + 1) : undefined;
-    const run = await runHttpLoad({
-      ...load,
-      credential: { kind: 'rotating-json', tokens },
-      seconds,
-      warmupSeconds: 1,
-      rate,
-    });
+    const paced = { ...load, credential: { kind: 'rotating-json' as const, tokens }, rate };
+    const run = timingDir
+      ? // The warm-up as a run of its own, so the server's timings cover the timed span alone.
+        await runHttpLoad({ ...paced, seconds: 1 }).then(async (warm) => {
+          await serverTiming(child, timingOut);
+          return runHttpLoad({
+            ...paced,
+            credential: { kind: 'rotating-json', tokens: warm.tokens },
+            seconds,
+          });
+        })
+      : await runHttpLoad({ ...paced, seconds, warmupSeconds: 1 });
+    const server = timingDir ? await serverTiming(child, timingOut) : undefined;
     const probe = await probing;
     const span = (performance.now() - started) / 1000;
     const threadsAfter = threadTimes(pid);
@@ -137,18 +224,19 @@ try {
     const main = shareOf(threadsBefore, threadsAfter, 'MainThread', span);
     const signing = shareOf(threadsBefore, threadsAfter, 'WorkerThread', span);
     rows.push(
-      `| ${fraction} of it | ${rate} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${run.cpuUsPerRequest?.toFixed(0)} | ${main.onCpu.toFixed(0)} | ${main.waiting.toFixed(0)} | ${signing.onCpu.toFixed(0)} | ${run.generatorCpuUsPerRequest?.toFixed(0)} |${probeCells(probe)}`,
+      `| ${fraction} of it | ${rate} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${run.sentLateMs?.p99.toFixed(1)} | ${run.p99FromSentMs?.toFixed(1)} |${server ? ` ${server.p99.toFixed(1)} |` : ''} ${run.cpuUsPerRequest?.toFixed(0)} | ${main.onCpu.toFixed(0)} | ${main.waiting.toFixed(0)} | ${signing.onCpu.toFixed(0)} | ${run.generatorCpuUsPerRequest?.toFixed(0)} |${probeCells(probe)}`,
     );
   }
 } finally {
   await cluster.close();
+  if (timingDir) rmSync(timingDir, { recursive: true, force: true });
 }
 process.stdout.write(
   [
     `Tessera over SQLite, 64 sessions, 64 connections; paced runs of ${seconds} s after 1 s of warm-up${values.pin ? '; server on core 1, load generator on core 0' : '; server and load generator share the cores'}. Maximum ${maximum.toFixed(0)} refreshes/s.`,
     '',
-    `| load | refreshes/s | p50 ms | p99 ms | server CPU µs per refresh | event loop on a core, ms/s | event loop waiting for a core, ms/s | signing thread on a core, ms/s | load generator CPU µs per refresh |${hostProbe ? ' a 1-ms sleeper beside it: wake-ups > 5 ms late per s | its ms/s past 10 ms |' : ''}`,
-    `|---|---:|---:|---:|---:|---:|---:|---:|---:|${hostProbe ? '---:|---:|' : ''}`,
+    `| ${columns.join(' | ')} |`,
+    `|---|${'---:|'.repeat(columns.length - 1)}`,
     ...rows,
     '',
   ].join('\n'),

@@ -83,6 +83,18 @@ export interface LoadResult {
    */
   generatorLagMs?: { p99: number; max: number };
   /**
+   * Paced runs only: how late requests left the generator, from when each was due to when it was
+   * handed to the socket (a wait for a free rotating token included), p99 and max in ms. A request
+   * sent late is timed from when it was due, so this part of `p99Ms` is the generator's own: its
+   * timer, its collections, its wait for a core.
+   */
+  sentLateMs?: { p99: number; max: number };
+  /**
+   * Paced runs only: the p99 timed from when each request was handed to the socket rather than from
+   * when it was due: the server's time, the kernel's and the generator's reading of the reply.
+   */
+  p99FromSentMs?: number;
+  /**
    * Paced runs only: the load generator's own CPU time (user + system, its process) over the run,
    * warm-up included, per 2xx answered, in microseconds: what the sender takes from a shared machine.
    */
@@ -417,21 +429,31 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
   const timedFrom = started + (load.warmupSeconds ?? 0) * 1000;
   const end = timedFrom + load.seconds * 1000;
   const samples: number[] = [];
+  const sentLate: number[] = [];
+  const fromSent: number[] = [];
   const due: number[] = [];
   let errors = 0;
   let inFlight = 0;
   let answered = 0;
-  const finish = (intended: number, ok: boolean) => {
+  const finish = (intended: number, sentAt: number, ok: boolean) => {
     inFlight -= 1;
     if (!ok) errors += 1;
     else answered += 1;
-    if (ok && intended >= timedFrom) samples.push(performance.now() - intended);
+    if (ok && intended >= timedFrom) {
+      const now = performance.now();
+      samples.push(now - intended);
+      sentLate.push(sentAt - intended);
+      fromSent.push(now - sentAt);
+    }
     dispatch();
   };
   const send = (intended: number) => {
     const { headers, body } = shape.setup ? shape.setup({}) : { headers: shape.headers, body: shape.body };
     inFlight += 1;
     const url = urls[next++ % urls.length] as URL;
+    // When the request was handed over: the agent writes it to a free keep-alive socket before the
+    // event loop turns (on the next tick).
+    let sentAt = 0;
     const request = httpRequest(
       { agent, host: url.hostname, port: url.port, path: url.pathname, method: load.method, headers },
       (res) => {
@@ -440,12 +462,13 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           shape.onResponse?.(status, Buffer.concat(chunks).toString());
-          finish(intended, status >= 200 && status < 300);
+          finish(intended, sentAt, status >= 200 && status < 300);
         });
       },
     );
-    request.on('error', () => finish(intended, false));
+    request.on('error', () => finish(intended, sentAt, false));
     request.end(body);
+    sentAt = performance.now();
   };
   const dispatch = () => {
     while (due.length > 0 && (!rotating || shape.pool.length > 0)) send(due.shift() as number);
@@ -474,7 +497,7 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
   lag.disable();
   while (inFlight > 0 || due.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   agent.destroy();
-  samples.sort((a, b) => a - b);
+  for (const list of [samples, sentLate, fromSent]) list.sort((a, b) => a - b);
   return {
     requests: samples.length,
     errors,
@@ -484,6 +507,8 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
     p99Ms: percentile(samples, 99),
     answered,
     generatorLagMs: { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
+    sentLateMs: { p99: percentile(sentLate, 99), max: sentLate.at(-1) ?? 0 },
+    p99FromSentMs: percentile(fromSent, 99),
     generatorCpuUsPerRequest: cpuMicros(process.cpuUsage(cpuBefore)) / Math.max(answered, 1),
   };
 }
