@@ -7,7 +7,8 @@
 // --host-probe a process of its own sleeps 1 ms at a time beside each paced run (and once alone,
 // first) and reports how late it woke (bench/src/wakeup-lateness.ts): what the host does to any
 // process at that load, not only to the server. Each paced run's p99 is split in two: how late the
-// generator sent (due → handed to the socket) and the p99 timed from the send. With --server-timing a
+// generator took each request up (due → its timer tick found it due) and the p99 timed from then
+// (the wait for a free token or connection, the kernel, the server, the reply). With --server-timing a
 // preloaded script in the server times each request from its parsed head to its finished reply: the
 // server's own share, without the time a request waits in the kernel while the event loop is held.
 // Usage:
@@ -158,8 +159,8 @@ const columns = [
   'refreshes/s',
   'p50 ms',
   'p99 ms',
-  'the generator sent late, p99 ms',
-  'p99 ms from the send',
+  'the generator late, p99 ms',
+  'p99 ms after the generator',
   ...(timingDir ? ["the server's own time, p99 ms"] : []),
   'server CPU µs per refresh',
   'event loop on a core, ms/s',
@@ -224,7 +225,7 @@ try {
     const main = shareOf(threadsBefore, threadsAfter, 'MainThread', span);
     const signing = shareOf(threadsBefore, threadsAfter, 'WorkerThread', span);
     rows.push(
-      `| ${fraction} of it | ${rate} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${run.sentLateMs?.p99.toFixed(1)} | ${run.p99FromSentMs?.toFixed(1)} |${server ? ` ${server.p99.toFixed(1)} |` : ''} ${run.cpuUsPerRequest?.toFixed(0)} | ${main.onCpu.toFixed(0)} | ${main.waiting.toFixed(0)} | ${signing.onCpu.toFixed(0)} | ${run.generatorCpuUsPerRequest?.toFixed(0)} |${probeCells(probe)}`,
+      `| ${fraction} of it | ${rate} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${run.generatorLateMs?.p99.toFixed(1)} | ${run.p99AfterGeneratorMs?.toFixed(1)} |${server ? ` ${server.p99.toFixed(1)} |` : ''} ${run.cpuUsPerRequest?.toFixed(0)} | ${main.onCpu.toFixed(0)} | ${main.waiting.toFixed(0)} | ${signing.onCpu.toFixed(0)} | ${run.generatorCpuUsPerRequest?.toFixed(0)} |${probeCells(probe)}`,
     );
   }
 } finally {

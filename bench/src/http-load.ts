@@ -83,17 +83,17 @@ export interface LoadResult {
    */
   generatorLagMs?: { p99: number; max: number };
   /**
-   * Paced runs only: how late requests left the generator, from when each was due to when it was
-   * handed to the socket (a wait for a free rotating token included), p99 and max in ms. A request
-   * sent late is timed from when it was due, so this part of `p99Ms` is the generator's own: its
-   * timer, its collections, its wait for a core.
+   * Paced runs only: how late the generator took each request up, from when it was due to the timer
+   * tick that found it due, p99 and max in ms. A request is timed from when it was due, so this part
+   * of `p99Ms` is the generator's own: its timer, its collections, its wait for a core.
    */
-  sentLateMs?: { p99: number; max: number };
+  generatorLateMs?: { p99: number; max: number };
   /**
-   * Paced runs only: the p99 timed from when each request was handed to the socket rather than from
-   * when it was due: the server's time, the kernel's and the generator's reading of the reply.
+   * Paced runs only: the p99 timed from when the generator took each request up instead: the wait
+   * for a free rotating token or connection (a queue the server's pace sets), the kernel, the server,
+   * and the generator's reading of the reply.
    */
-  p99FromSentMs?: number;
+  p99AfterGeneratorMs?: number;
   /**
    * Paced runs only: the load generator's own CPU time (user + system, its process) over the run,
    * warm-up included, per 2xx answered, in microseconds: what the sender takes from a shared machine.
@@ -429,31 +429,30 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
   const timedFrom = started + (load.warmupSeconds ?? 0) * 1000;
   const end = timedFrom + load.seconds * 1000;
   const samples: number[] = [];
-  const sentLate: number[] = [];
-  const fromSent: number[] = [];
+  const generatorLate: number[] = [];
+  const afterGenerator: number[] = [];
+  // Requests due and not yet sent: when each was due, and when the generator's tick found it due.
   const due: number[] = [];
+  const dueFoundAt: number[] = [];
   let errors = 0;
   let inFlight = 0;
   let answered = 0;
-  const finish = (intended: number, sentAt: number, ok: boolean) => {
+  const finish = (intended: number, foundAt: number, ok: boolean) => {
     inFlight -= 1;
     if (!ok) errors += 1;
     else answered += 1;
     if (ok && intended >= timedFrom) {
       const now = performance.now();
       samples.push(now - intended);
-      sentLate.push(sentAt - intended);
-      fromSent.push(now - sentAt);
+      generatorLate.push(foundAt - intended);
+      afterGenerator.push(now - foundAt);
     }
     dispatch();
   };
-  const send = (intended: number) => {
+  const send = (intended: number, foundAt: number) => {
     const { headers, body } = shape.setup ? shape.setup({}) : { headers: shape.headers, body: shape.body };
     inFlight += 1;
     const url = urls[next++ % urls.length] as URL;
-    // When the request was handed over: the agent writes it to a free keep-alive socket before the
-    // event loop turns (on the next tick).
-    let sentAt = 0;
     const request = httpRequest(
       { agent, host: url.hostname, port: url.port, path: url.pathname, method: load.method, headers },
       (res) => {
@@ -462,16 +461,16 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           shape.onResponse?.(status, Buffer.concat(chunks).toString());
-          finish(intended, sentAt, status >= 200 && status < 300);
+          finish(intended, foundAt, status >= 200 && status < 300);
         });
       },
     );
-    request.on('error', () => finish(intended, sentAt, false));
+    request.on('error', () => finish(intended, foundAt, false));
     request.end(body);
-    sentAt = performance.now();
   };
   const dispatch = () => {
-    while (due.length > 0 && (!rotating || shape.pool.length > 0)) send(due.shift() as number);
+    while (due.length > 0 && (!rotating || shape.pool.length > 0))
+      send(due.shift() as number, dueFoundAt.shift() as number);
   };
   let scheduled = 0;
   const lag = monitorEventLoopDelay({ resolution: 1 });
@@ -484,9 +483,12 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
         lagging = true;
         lag.enable();
       }
-      const now = Math.min(performance.now(), end);
-      for (; started + (scheduled / rate) * 1000 <= now; scheduled += 1)
+      const foundAt = performance.now();
+      const now = Math.min(foundAt, end);
+      for (; started + (scheduled / rate) * 1000 <= now; scheduled += 1) {
         due.push(started + (scheduled / rate) * 1000);
+        dueFoundAt.push(foundAt);
+      }
       dispatch();
       if (now >= end) {
         clearInterval(timer);
@@ -497,7 +499,7 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
   lag.disable();
   while (inFlight > 0 || due.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   agent.destroy();
-  for (const list of [samples, sentLate, fromSent]) list.sort((a, b) => a - b);
+  for (const list of [samples, generatorLate, afterGenerator]) list.sort((a, b) => a - b);
   return {
     requests: samples.length,
     errors,
@@ -507,8 +509,8 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
     p99Ms: percentile(samples, 99),
     answered,
     generatorLagMs: { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
-    sentLateMs: { p99: percentile(sentLate, 99), max: sentLate.at(-1) ?? 0 },
-    p99FromSentMs: percentile(fromSent, 99),
+    generatorLateMs: { p99: percentile(generatorLate, 99), max: generatorLate.at(-1) ?? 0 },
+    p99AfterGeneratorMs: percentile(afterGenerator, 99),
     generatorCpuUsPerRequest: cpuMicros(process.cpuUsage(cpuBefore)) / Math.max(answered, 1),
   };
 }

@@ -42,11 +42,11 @@ interface ScenarioResult {
   /** The same for the database server's processes (PostgreSQL scenarios), µs per refresh. */
   db_cpu_us_per_refresh?: number;
   /**
-   * Paced runs: the p99 of how late the generator sent (due → handed to the socket), and the p99
-   * timed from the send instead of from when each request was due (medians of runs), ms.
+   * Paced runs: the p99 of how late the generator took each request up (due → its timer tick found
+   * it due), and the p99 timed from then instead of from when each was due (medians of runs), ms.
    */
-  sent_late_p99_ms?: number;
-  p99_from_sent_ms?: number;
+  generator_late_p99_ms?: number;
+  p99_after_generator_ms?: number;
   runs: Array<Record<string, number>>;
 }
 
@@ -111,8 +111,8 @@ function medianOf(
 function record(name: string, system: string, runs: Array<LoadResult & { rssMiB?: number }>): ScenarioResult {
   const cpu = medianOf(runs, (r) => r.cpuUsPerRequest);
   const dbCpu = medianOf(runs, (r) => r.dbCpuUsPerRequest);
-  const sentLate = medianOf(runs, (r) => r.sentLateMs?.p99);
-  const fromSent = medianOf(runs, (r) => r.p99FromSentMs);
+  const generatorLate = medianOf(runs, (r) => r.generatorLateMs?.p99);
+  const afterGenerator = medianOf(runs, (r) => r.p99AfterGeneratorMs);
   const result: ScenarioResult = {
     name,
     system,
@@ -122,8 +122,8 @@ function record(name: string, system: string, runs: Array<LoadResult & { rssMiB?
     ...(runs.every((r) => r.rssMiB !== undefined) ? { rss_mib: median(runs.map((r) => r.rssMiB ?? 0)) } : {}),
     ...(cpu === undefined ? {} : { cpu_us_per_refresh: cpu }),
     ...(dbCpu === undefined ? {} : { db_cpu_us_per_refresh: dbCpu }),
-    ...(sentLate === undefined ? {} : { sent_late_p99_ms: sentLate }),
-    ...(fromSent === undefined ? {} : { p99_from_sent_ms: fromSent }),
+    ...(generatorLate === undefined ? {} : { generator_late_p99_ms: generatorLate }),
+    ...(afterGenerator === undefined ? {} : { p99_after_generator_ms: afterGenerator }),
     runs: runs.map((r) => ({
       rps: r.rps,
       p50_ms: r.p50Ms,
@@ -133,13 +133,13 @@ function record(name: string, system: string, runs: Array<LoadResult & { rssMiB?
       ...(r.rssMiB === undefined ? {} : { rss_mib: r.rssMiB }),
       ...(r.cpuUsPerRequest === undefined ? {} : { cpu_us_per_refresh: r.cpuUsPerRequest }),
       ...(r.dbCpuUsPerRequest === undefined ? {} : { db_cpu_us_per_refresh: r.dbCpuUsPerRequest }),
-      ...(r.sentLateMs === undefined ? {} : { sent_late_p99_ms: r.sentLateMs.p99 }),
-      ...(r.p99FromSentMs === undefined ? {} : { p99_from_sent_ms: r.p99FromSentMs }),
+      ...(r.generatorLateMs === undefined ? {} : { generator_late_p99_ms: r.generatorLateMs.p99 }),
+      ...(r.p99AfterGeneratorMs === undefined ? {} : { p99_after_generator_ms: r.p99AfterGeneratorMs }),
     })),
   };
   results.push(result);
   process.stderr.write(
-    `  ${name} (${system}): ${result.rps?.toFixed(0)} req/s, p50 ${result.p50_ms?.toFixed(2)} ms, p99 ${result.p99_ms?.toFixed(2)} ms${sentLate === undefined ? '' : ` (sent late p99 ${sentLate.toFixed(1)} ms; p99 from the send ${fromSent?.toFixed(1)} ms)`}${cpu === undefined ? '' : `, CPU ${cpu.toFixed(0)} µs/refresh`}${dbCpu === undefined ? '' : ` (+ database ${dbCpu.toFixed(0)} µs)`}\n`,
+    `  ${name} (${system}): ${result.rps?.toFixed(0)} req/s, p50 ${result.p50_ms?.toFixed(2)} ms, p99 ${result.p99_ms?.toFixed(2)} ms${generatorLate === undefined ? '' : ` (the generator late p99 ${generatorLate.toFixed(1)} ms; p99 after it ${afterGenerator?.toFixed(1)} ms)`}${cpu === undefined ? '' : `, CPU ${cpu.toFixed(0)} µs/refresh`}${dbCpu === undefined ? '' : ` (+ database ${dbCpu.toFixed(0)} µs)`}\n`,
   );
   return result;
 }
