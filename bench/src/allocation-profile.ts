@@ -6,15 +6,13 @@
 //   npm exec -- node --conditions=@tessera/source bench/src/allocation-profile.ts [--rate=4200]
 //     [--seconds=5] [--top=25]
 // Prints a markdown table. The signing thread is not profiled: its collections do not stop the loop.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster } from './cluster.ts';
 import { runHttpLoad } from './http-load.ts';
 import { percentile } from './load.ts';
 import { createSessions } from './refresh-scenario.ts';
+import { writeServerPreload } from './server-preload.ts';
 
 /** A V8 sampling heap profile, the parts used here. */
 interface SamplingHeapProfile {
@@ -70,14 +68,8 @@ const { values } = parseArgs({
 });
 const rate = Number(values.rate ?? 4200);
 const seconds = Number(values.seconds ?? 5);
-const dir = mkdtempSync(join(tmpdir(), 'tessera-allocation-'));
-const out = join(dir, 'result.json');
-writeFileSync(join(dir, 'preload.mjs'), PRELOAD);
-const cluster = await startCluster({
-  instances: 1,
-  database: 'sqlite',
-  extraEnv: { NODE_OPTIONS: `--import ${join(dir, 'preload.mjs')}`, ALLOCATION_PROFILE_OUT: out },
-});
+const preload = writeServerPreload(PRELOAD, 'ALLOCATION_PROFILE_OUT');
+const cluster = await startCluster({ instances: 1, database: 'sqlite', extraEnv: preload.env });
 const child = cluster.instances[0]?.child;
 try {
   const load = {
@@ -102,20 +94,11 @@ try {
     seconds,
   });
   child?.kill('SIGUSR2');
-  let text = '';
-  for (let i = 0; i < 100 && !text; i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    try {
-      text = readFileSync(out, 'utf8');
-    } catch {
-      // Not written yet.
-    }
-  }
-  const { profile, minorMs, otherMs } = JSON.parse(text) as {
+  const { profile, minorMs, otherMs } = await preload.take<{
     profile: SamplingHeapProfile;
     minorMs: number[];
     otherMs: number;
-  };
+  }>();
   const refreshes = run.answered ?? run.requests;
   const frames = new Map<number, string>();
   const visit = (node: HeapNode): void => {
@@ -150,5 +133,5 @@ try {
   );
 } finally {
   await cluster.close();
-  rmSync(dir, { recursive: true, force: true });
+  preload.remove();
 }

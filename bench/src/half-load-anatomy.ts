@@ -16,14 +16,13 @@
 //     [--seconds=8] [--pin] [--host-probe] [--server-timing]
 // Prints a markdown table.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster } from './cluster.ts';
 import { type HttpLoad, runHttpLoad } from './http-load.ts';
 import { createSessions } from './refresh-scenario.ts';
+import { type ServerPreload, writeServerPreload } from './server-preload.ts';
 import type { WakeupLatenessResult } from './wakeup-lateness.ts';
 
 /** Runs the 1-ms sleeper of wakeup-lateness.ts in a process of its own for `seconds`. */
@@ -42,7 +41,7 @@ const probeCells = (probe: WakeupLatenessResult | undefined): string =>
 
 // The server's own time per request, preloaded with --server-timing: from the parsed request head
 // ('request') to the reply handed to the kernel ('finish'). Each SIGUSR2 writes the percentiles since
-// the last one to SERVER_TIMING_OUT (renamed into place) and starts afresh.
+// the last one to SERVER_TIMING_OUT and starts afresh.
 const SERVER_TIMING_PRELOAD = `
 import { Server } from 'node:http';
 import { createHistogram } from 'node:perf_hooks';
@@ -68,20 +67,12 @@ process.on('SIGUSR2', () => {
 `;
 
 /** The server's own time per request since the last call (see SERVER_TIMING_PRELOAD), in ms. */
-async function serverTiming(
+function serverTiming(
   child: import('node:child_process').ChildProcess | undefined,
-  out: string,
+  preload: ServerPreload,
 ): Promise<{ p50: number; p99: number; max: number }> {
-  rmSync(out, { force: true });
   child?.kill('SIGUSR2');
-  for (let i = 0; i < 100; i += 1) {
-    try {
-      return JSON.parse(readFileSync(out, 'utf8')) as { p50: number; p99: number; max: number };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error('the server wrote no timings');
+  return preload.take();
 }
 
 /** Scheduler counts of one thread: nanoseconds on a core and runnable-but-waiting. */
@@ -135,20 +126,13 @@ const { values } = parseArgs({
 });
 const fractions = (values.fractions ?? '0.05,0.25,0.5').split(',').map(Number);
 const seconds = Number(values.seconds ?? 8);
-const timingDir = values['server-timing'] ? mkdtempSync(join(tmpdir(), 'tessera-timing-')) : undefined;
-const timingOut = timingDir ? join(timingDir, 'timing.json') : '';
-if (timingDir) writeFileSync(join(timingDir, 'preload.mjs'), SERVER_TIMING_PRELOAD);
+const timing = values['server-timing']
+  ? writeServerPreload(SERVER_TIMING_PRELOAD, 'SERVER_TIMING_OUT')
+  : undefined;
 const cluster = await startCluster({
   instances: 1,
   database: 'sqlite',
-  ...(timingDir
-    ? {
-        extraEnv: {
-          NODE_OPTIONS: `--import ${join(timingDir, 'preload.mjs')}`,
-          SERVER_TIMING_OUT: timingOut,
-        },
-      }
-    : {}),
+  ...(timing ? { extraEnv: timing.env } : {}),
 });
 const child = cluster.instances[0]?.child;
 const pid = child?.pid ?? 0;
@@ -161,7 +145,7 @@ const columns = [
   'p99 ms',
   'the generator late, p99 ms',
   'p99 ms after the generator',
-  ...(timingDir ? ["the server's own time, p99 ms"] : []),
+  ...(timing ? ["the server's own time, p99 ms"] : []),
   'server CPU µs per refresh',
   'event loop on a core, ms/s',
   'event loop waiting for a core, ms/s',
@@ -197,7 +181,7 @@ try {
   tokens = full.tokens;
   maximum = full.rps;
   rows.push(
-    `| maximum (closed loop) | ${full.rps.toFixed(0)} | ${full.p50Ms.toFixed(1)} | ${full.p99Ms.toFixed(1)} |${' |'.repeat(2 + (timingDir ? 1 : 0))} ${full.cpuUsPerRequest?.toFixed(0)} | | | | |${hostProbe ? ' | |' : ''}`,
+    `| maximum (closed loop) | ${full.rps.toFixed(0)} | ${full.p50Ms.toFixed(1)} | ${full.p99Ms.toFixed(1)} |${' |'.repeat(2 + (timing ? 1 : 0))} ${full.cpuUsPerRequest?.toFixed(0)} | | | | |${hostProbe ? ' | |' : ''}`,
   );
   for (const fraction of fractions) {
     const rate = Math.round(full.rps * fraction);
@@ -206,10 +190,10 @@ try {
     // The sleeper starts with the warm-up and runs through the timed span.
     const probing = hostProbe ? probeHost(seconds + 1) : undefined;
     const paced = { ...load, credential: { kind: 'rotating-json' as const, tokens }, rate };
-    const run = timingDir
+    const run = timing
       ? // The warm-up as a run of its own, so the server's timings cover the timed span alone.
         await runHttpLoad({ ...paced, seconds: 1 }).then(async (warm) => {
-          await serverTiming(child, timingOut);
+          await serverTiming(child, timing);
           return runHttpLoad({
             ...paced,
             credential: { kind: 'rotating-json', tokens: warm.tokens },
@@ -217,7 +201,7 @@ try {
           });
         })
       : await runHttpLoad({ ...paced, seconds, warmupSeconds: 1 });
-    const server = timingDir ? await serverTiming(child, timingOut) : undefined;
+    const server = timing ? await serverTiming(child, timing) : undefined;
     const probe = await probing;
     const span = (performance.now() - started) / 1000;
     const threadsAfter = threadTimes(pid);
@@ -225,12 +209,12 @@ try {
     const main = shareOf(threadsBefore, threadsAfter, 'MainThread', span);
     const signing = shareOf(threadsBefore, threadsAfter, 'WorkerThread', span);
     rows.push(
-      `| ${fraction} of it | ${rate} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${run.generatorLateMs?.p99.toFixed(1)} | ${run.p99AfterGeneratorMs?.toFixed(1)} |${server ? ` ${server.p99.toFixed(1)} |` : ''} ${run.cpuUsPerRequest?.toFixed(0)} | ${main.onCpu.toFixed(0)} | ${main.waiting.toFixed(0)} | ${signing.onCpu.toFixed(0)} | ${run.generatorCpuUsPerRequest?.toFixed(0)} |${probeCells(probe)}`,
+      `| ${fraction} of it | ${rate} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${run.generatorLateP99Ms?.toFixed(1)} | ${run.p99AfterGeneratorMs?.toFixed(1)} |${server ? ` ${server.p99.toFixed(1)} |` : ''} ${run.cpuUsPerRequest?.toFixed(0)} | ${main.onCpu.toFixed(0)} | ${main.waiting.toFixed(0)} | ${signing.onCpu.toFixed(0)} | ${run.generatorCpuUsPerRequest?.toFixed(0)} |${probeCells(probe)}`,
     );
   }
 } finally {
   await cluster.close();
-  if (timingDir) rmSync(timingDir, { recursive: true, force: true });
+  timing?.remove();
 }
 process.stdout.write(
   [

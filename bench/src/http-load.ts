@@ -84,10 +84,10 @@ export interface LoadResult {
   generatorLagMs?: { p99: number; max: number };
   /**
    * Paced runs only: how late the generator took each request up, from when it was due to the timer
-   * tick that found it due, p99 and max in ms. A request is timed from when it was due, so this part
-   * of `p99Ms` is the generator's own: its timer, its collections, its wait for a core.
+   * tick that found it due, p99 in ms. A request is timed from when it was due, so this part of
+   * `p99Ms` is the generator's own: its timer, its collections, its wait for a core.
    */
-  generatorLateMs?: { p99: number; max: number };
+  generatorLateP99Ms?: number;
   /**
    * Paced runs only: the p99 timed from when the generator took each request up instead: the wait
    * for a free rotating token or connection (a queue the server's pace sets), the kernel, the server,
@@ -509,7 +509,7 @@ async function paced(load: HttpLoad, shape: RequestShape): Promise<LoadResult> {
     p99Ms: percentile(samples, 99),
     answered,
     generatorLagMs: { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
-    generatorLateMs: { p99: percentile(generatorLate, 99), max: generatorLate.at(-1) ?? 0 },
+    generatorLateP99Ms: percentile(generatorLate, 99),
     p99AfterGeneratorMs: percentile(afterGenerator, 99),
     generatorCpuUsPerRequest: cpuMicros(process.cpuUsage(cpuBefore)) / Math.max(answered, 1),
   };

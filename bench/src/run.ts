@@ -111,7 +111,7 @@ function medianOf(
 function record(name: string, system: string, runs: Array<LoadResult & { rssMiB?: number }>): ScenarioResult {
   const cpu = medianOf(runs, (r) => r.cpuUsPerRequest);
   const dbCpu = medianOf(runs, (r) => r.dbCpuUsPerRequest);
-  const generatorLate = medianOf(runs, (r) => r.generatorLateMs?.p99);
+  const generatorLate = medianOf(runs, (r) => r.generatorLateP99Ms);
   const afterGenerator = medianOf(runs, (r) => r.p99AfterGeneratorMs);
   const result: ScenarioResult = {
     name,
@@ -133,7 +133,7 @@ function record(name: string, system: string, runs: Array<LoadResult & { rssMiB?
       ...(r.rssMiB === undefined ? {} : { rss_mib: r.rssMiB }),
       ...(r.cpuUsPerRequest === undefined ? {} : { cpu_us_per_refresh: r.cpuUsPerRequest }),
       ...(r.dbCpuUsPerRequest === undefined ? {} : { db_cpu_us_per_refresh: r.dbCpuUsPerRequest }),
-      ...(r.generatorLateMs === undefined ? {} : { generator_late_p99_ms: r.generatorLateMs.p99 }),
+      ...(r.generatorLateP99Ms === undefined ? {} : { generator_late_p99_ms: r.generatorLateP99Ms }),
       ...(r.p99AfterGeneratorMs === undefined ? {} : { p99_after_generator_ms: r.p99AfterGeneratorMs }),
     })),
   };
